@@ -1,0 +1,110 @@
+"""``campaign``: run the services, or the whole seed scenario with ``campaign demo``."""
+import warnings
+
+warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+
+import eventlet  # noqa: E402
+
+eventlet.monkey_patch()  # nameko's services are green; patch before anything opens a socket
+
+import logging  # noqa: E402
+import os  # noqa: E402
+import shutil  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import click  # noqa: E402
+
+from shared import config as settings  # noqa: E402
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log what the services do.")
+def main(verbose):
+    """Coordinate the Internet Aman untuk Anak campaign, city by city."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.argument("services", nargs=-1, type=click.Choice(settings.SERVICES + ("all",)))
+@click.option("--city", help="Consume only this city's events (default: all cities, or $CITY).")
+def serve(services, city):
+    """Run services in this process until stopped (all four by default)."""
+    from campaign import runner
+
+    if city:
+        os.environ["CITY"] = city
+    names = settings.SERVICES if not services or "all" in services else services
+    config = settings.load()
+    running = runner.start(config, names)
+    click.echo(f"ready: {', '.join(names)} on http://{config['WEB_SERVER_ADDRESS']} "
+               f"(broker {'in-process' if settings.is_embedded(config) else config['AMQP_URI'].split('@')[-1]}, "
+               f"cities {config['CITY']})", err=True)
+    stopped = eventlet.Event()
+
+    def stop(signum, frame):
+        if not stopped.ready():
+            stopped.send(signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    stopped.wait()
+    running.stop()
+
+
+@main.command()
+@click.option("--dir", "workdir", default="campaign-demo", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path), help="Where the demo keeps its data and reports.")
+def demo(workdir):
+    """Run the Pontianak 2019 seed scenario end to end and write its activity report."""
+    from campaign import demo as scenario
+    from campaign import runner
+
+    workdir = workdir.absolute()
+    for stale in ("data", "reports"):
+        shutil.rmtree(workdir / stale, ignore_errors=True)
+    env = dict(os.environ)
+    env.setdefault("CAMPAIGN_DATA_DIR", str(workdir / "data"))
+    env.setdefault("REPORTS_DIR", str(workdir / "reports"))
+    env["WEB_SERVER_ADDRESS"] = f"127.0.0.1:{free_port()}"
+    config = settings.load(env)
+    broker = "in-process" if settings.is_embedded(config) else config["AMQP_URI"].split("@")[-1]
+    click.echo(f"Starting the four services (broker: {broker})...")
+    running = runner.start(config)
+    try:
+        result = scenario.run(f"http://{config['WEB_SERVER_ADDRESS']}", workdir)
+    except scenario.DemoError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    finally:
+        running.stop()
+
+    figures = result.figures
+    click.echo(f"Rollout {result.rollout_id}: Internet Aman untuk Anak, Pontianak, 2-3 Mei 2019")
+    click.echo(f"  participants: {figures['participants']} "
+               f"({figures['by_audience']['activists']} activists at the workshop, "
+               f"{figures['by_audience']['students']} students)")
+    click.echo("  workshop by category: " + ", ".join(f"{c} {n}" for c, n in figures["by_category"].items()
+                                                        if c != "student"))
+    tests = figures["tests"]
+    click.echo(f"  tests: pre {tests['pre']['n']} (mean {tests['pre']['mean_percent']}%), "
+               f"post {tests['post']['n']} (mean {tests['post']['mean_percent']}%), "
+               f"paired {tests['paired']}, normalised gain {tests['gain']}")
+    for note in figures["notifications"]:
+        click.echo(f"  committee list sent by {note['channel']}: {note['participant_count']} participants")
+    if settings.is_embedded(config) or config["SMTP_URL"].startswith("maildir"):
+        click.echo(f"  committee mail: {config['SMTP_URL'].split('://', 1)[1]}")
+    click.echo(f"Report: {result.report_path}")
+
+
+if __name__ == "__main__":
+    main()

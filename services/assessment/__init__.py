@@ -1,0 +1,1 @@
+"""Assessment: test instruments, pre- and post-test submissions, scoring."""

@@ -1,0 +1,1 @@
+"""Notification: participant lists to each city's local committee."""

@@ -1,0 +1,1 @@
+"""Registration: programs, city rollouts and their agendas, participants."""

@@ -1,0 +1,75 @@
+from datetime import date, datetime
+
+from sqlalchemy import JSON, Date, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from shared.database import utcnow
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Rollout(Base):
+    """One city's rollout of the program: a two-day agenda, a committee, participants."""
+
+    __tablename__ = "rollouts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    program: Mapped[str] = mapped_column(String(200))
+    city_name: Mapped[str] = mapped_column(String(100))
+    city: Mapped[str] = mapped_column(String(100), index=True)  # slug
+    province: Mapped[str | None] = mapped_column(String(100))
+    venue: Mapped[str | None] = mapped_column(String(200))
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    committee_name: Mapped[str | None] = mapped_column(String(200))
+    committee_email: Mapped[str] = mapped_column(String(200))
+    author: Mapped[str | None] = mapped_column(String(200))
+    editor: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    sessions: Mapped[list["Session"]] = relationship(
+        back_populates="rollout", order_by="Session.day", cascade="all, delete-orphan")
+
+
+class Session(Base):
+    __tablename__ = "sessions"
+    __table_args__ = (UniqueConstraint("rollout_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rollout_id: Mapped[int] = mapped_column(ForeignKey("rollouts.id"))
+    key: Mapped[str] = mapped_column(String(50))
+    day: Mapped[int] = mapped_column(Integer)
+    date: Mapped[date] = mapped_column(Date)
+    title: Mapped[str] = mapped_column(String(300))
+    audience: Mapped[str] = mapped_column(String(20))  # activists | students
+    opened_by: Mapped[str | None] = mapped_column(String(200))
+    # [{"title": ..., "facilitators": [{"name": ..., "organisation": ...}]}]
+    topics: Mapped[list] = mapped_column(JSON, default=list)
+
+    rollout: Mapped[Rollout] = relationship(back_populates="sessions")
+
+
+class Participant(Base):
+    __tablename__ = "participants"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rollout_id: Mapped[int] = mapped_column(ForeignKey("rollouts.id"), index=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id"))
+    # Pseudonymous: what tests, events and reports use instead of a name.
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(30))
+    organisation: Mapped[str | None] = mapped_column(String(200))
+    sex: Mapped[str | None] = mapped_column(String(1))
+    age_band: Mapped[str | None] = mapped_column(String(10))
+    minor: Mapped[bool] = mapped_column(default=False)
+    email: Mapped[str | None] = mapped_column(String(200))  # never for a minor
+    phone: Mapped[str | None] = mapped_column(String(40))  # never for a minor
+    consent_by: Mapped[str | None] = mapped_column(String(20))  # guardian | school, for minors
+    consent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    session: Mapped[Session] = relationship()

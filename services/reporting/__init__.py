@@ -1,0 +1,1 @@
+"""Reporting: read models built from events, activity reports, public summaries."""

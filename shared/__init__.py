@@ -1,0 +1,1 @@
+"""What the four services share: event contracts, configuration, storage, outbox, metrics."""

@@ -1,0 +1,52 @@
+"""Configuration from the environment, with defaults that run on one laptop.
+
+Without ``AMQP_URI`` the services talk over kombu's in-process ``memory://``
+transport and keep their data in SQLite files under ``CAMPAIGN_DATA_DIR``.
+"""
+import os
+from pathlib import Path
+
+SERVICES = ("registration", "assessment", "notification", "reporting")
+MEMORY_TRANSPORT = "memory://localhost/"
+
+
+def is_embedded(config):
+    return config["AMQP_URI"].startswith("memory")
+
+
+def load(env=None):
+    """Build the nameko config dict every service and the command line use."""
+    env = os.environ if env is None else env
+    data_dir = Path(env.get("CAMPAIGN_DATA_DIR", "campaign-data")).absolute()
+    amqp_uri = env.get("AMQP_URI") or MEMORY_TRANSPORT
+    config = {
+        "AMQP_URI": amqp_uri,
+        "WEB_SERVER_ADDRESS": env.get("WEB_SERVER_ADDRESS", "127.0.0.1:8000"),
+        "max_workers": int(env.get("MAX_WORKERS", "10")),
+        "DATA_DIR": str(data_dir),
+        "DATABASE_URLS": {
+            service: env.get(f"{service.upper()}_DATABASE_URL")
+            or f"sqlite:///{data_dir / (service + '.db')}"
+            for service in SERVICES
+        },
+        # smtp://host:port sends real mail; maildir:///path keeps it in a local Maildir.
+        "SMTP_URL": env.get("SMTP_URL") or f"maildir://{data_dir / 'maildir'}",
+        "MAIL_FROM": env.get("MAIL_FROM", "Internet Aman untuk Anak <noreply@internet-aman.example>"),
+        "REPORTS_DIR": env.get("REPORTS_DIR") or str(data_dir / "reports"),
+        # Cities whose events this process consumes: "*" for all, or "pontianak".
+        "CITY": env.get("CITY", "*").strip().lower() or "*",
+        # Tries before a failing message goes to the service's dead-letter queue.
+        "DELIVERY_LIMIT": int(env.get("DELIVERY_LIMIT", "5")),
+        "SUMMARY_INTERVAL": float(env.get("SUMMARY_INTERVAL", "1.0")),
+        "OUTBOX_INTERVAL": float(env.get("OUTBOX_INTERVAL", "0.5")),
+    }
+    if amqp_uri.startswith("memory"):
+        # The in-process transport polls; poll often so a hop takes milliseconds.
+        config["TRANSPORT_OPTIONS"] = {
+            "polling_interval": 0.005,
+            "max_retries": 3,
+            "interval_start": 0.1,
+            "interval_step": 0.1,
+            "interval_max": 1,
+        }
+    return config

@@ -1,0 +1,203 @@
+"""The event catalogue: every event's name, routing key and schema, defined once.
+
+Producers build payloads with ``Event.create`` and consumers read them with
+``Event.load``; both import the same object from here.  Every payload carries
+``schema_version``, ``event_id`` (consumers deduplicate on it), ``occurred_at``
+and the ``city`` slug, which is also the last word of the routing key, so a
+city's traffic can be given its own queues and workers.
+
+Events carry ids and pseudonymous codes, never a participant's name.
+"""
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from marshmallow import EXCLUDE, Schema, fields, validate
+
+SUMMARY_EXCHANGE = "campaign.summaries"
+NATIONAL = "national"
+
+CITY_SLUG = validate.Regexp(r"^[a-z0-9][a-z0-9-]*$", error="must be a lower-case slug")
+
+
+class EventSchema(Schema):
+    class Meta:
+        # A consumer reads the fields it knows; newer producers may add more.
+        unknown = EXCLUDE
+
+    schema_version = fields.Integer(required=True)
+    event_id = fields.UUID(required=True)
+    occurred_at = fields.AwareDateTime(required=True)
+    city = fields.String(required=True, validate=CITY_SLUG)
+
+
+@dataclass(frozen=True)
+class Event:
+    """An event of ``source``, and where it is published.
+
+    A domain event goes to ``<source>.events`` as ``<name>.<city>``; a public
+    summary to ``campaign.summaries`` as ``summary.<name>.<city>``.
+    """
+
+    name: str
+    source: str
+    schema: type
+    version: int = 1
+    public: bool = False
+
+    @property
+    def exchange(self):
+        return SUMMARY_EXCHANGE if self.public else f"{self.source}.events"
+
+    def routing_key(self, city):
+        return f"summary.{self.name}.{city}" if self.public else f"{self.name}.{city}"
+
+    def create(self, city, **fields_):
+        """A JSON-ready payload; raises ValidationError if it breaks the schema."""
+        body = {
+            "schema_version": self.version,
+            "event_id": uuid.uuid4(),
+            "occurred_at": datetime.now(timezone.utc),
+            "city": city,
+            **fields_,
+        }
+        schema = self.schema()
+        payload = schema.dump(body)
+        schema.load(payload)  # a producer must never publish what consumers reject
+        return payload
+
+    def load(self, payload):
+        return self.schema().load(payload)
+
+
+# --- registration -----------------------------------------------------------
+
+class FacilitatorSchema(Schema):
+    name = fields.String(required=True)
+    organisation = fields.String(required=True)
+
+
+class TopicSchema(Schema):
+    title = fields.String(required=True)
+    facilitators = fields.List(fields.Nested(FacilitatorSchema), required=True)
+
+
+class SessionSchema(Schema):
+    key = fields.String(required=True)
+    day = fields.Integer(required=True)
+    date = fields.Date(required=True)
+    title = fields.String(required=True)
+    audience = fields.String(required=True)
+    opened_by = fields.String(load_default=None, allow_none=True)
+    topics = fields.List(fields.Nested(TopicSchema), required=True)
+
+
+class RolloutLaunchedSchema(EventSchema):
+    rollout_id = fields.Integer(required=True)
+    program = fields.String(required=True)
+    city_name = fields.String(required=True)
+    province = fields.String(load_default=None, allow_none=True)
+    venue = fields.String(load_default=None, allow_none=True)
+    starts_on = fields.Date(required=True)
+    ends_on = fields.Date(required=True)
+    author = fields.String(load_default=None, allow_none=True)
+    editor = fields.String(load_default=None, allow_none=True)
+    sessions = fields.List(fields.Nested(SessionSchema), required=True)
+
+
+class ParticipantRegisteredSchema(EventSchema):
+    rollout_id = fields.Integer(required=True)
+    participant_id = fields.Integer(required=True)
+    participant_code = fields.String(required=True)
+    session_key = fields.String(required=True)
+    category = fields.String(required=True)
+    minor = fields.Boolean(required=True)
+    sex = fields.String(load_default=None, allow_none=True)
+    age_band = fields.String(load_default=None, allow_none=True)
+
+
+class RegistrationClosedSchema(EventSchema):
+    rollout_id = fields.Integer(required=True)
+    participant_count = fields.Integer(required=True)
+
+
+ROLLOUT_LAUNCHED = Event("rollout_launched", "registration", RolloutLaunchedSchema)
+PARTICIPANT_REGISTERED = Event("participant_registered", "registration", ParticipantRegisteredSchema)
+REGISTRATION_CLOSED = Event("registration_closed", "registration", RegistrationClosedSchema)
+
+
+# --- assessment -------------------------------------------------------------
+
+class TopicScoreSchema(Schema):
+    topic = fields.String(required=True)
+    score = fields.Integer(required=True)
+    max_score = fields.Integer(required=True)
+
+
+class TestScoredSchema(EventSchema):
+    rollout_id = fields.Integer(required=True)
+    submission_id = fields.Integer(required=True)
+    instrument_id = fields.Integer(required=True)
+    session_key = fields.String(required=True)
+    participant_code = fields.String(required=True)
+    phase = fields.String(required=True, validate=validate.OneOf(["pre", "post"]))
+    score = fields.Integer(required=True)
+    max_score = fields.Integer(required=True)
+    passed = fields.Boolean(required=True)
+    topics = fields.List(fields.Nested(TopicScoreSchema), required=True)
+
+
+TEST_SCORED = Event("test_scored", "assessment", TestScoredSchema)
+
+
+# --- notification -----------------------------------------------------------
+
+class CommitteeNotifiedSchema(EventSchema):
+    rollout_id = fields.Integer(required=True)
+    delivery_id = fields.Integer(required=True)
+    kind = fields.String(required=True)
+    channel = fields.String(required=True)
+    participant_count = fields.Integer(required=True)
+
+
+COMMITTEE_NOTIFIED = Event("committee_notified", "notification", CommitteeNotifiedSchema)
+
+
+# --- reporting: public summaries (aggregates only) -------------------------
+
+# A cell under this many people is published as "<5" so no child can be singled out.
+SMALL_CELL = 5
+Count = fields.Raw  # an integer, or the string "<5" where the cell is suppressed
+
+
+class ParticipantsSummarySchema(EventSchema):
+    participants = Count(required=True)
+    by_category = fields.Dict(keys=fields.String(), values=Count(), required=True)
+    by_audience = fields.Dict(keys=fields.String(), values=Count(), required=True)
+    rollouts = fields.Integer(required=True)
+
+
+class PhaseFiguresSchema(Schema):
+    n = Count(required=True)
+    mean_percent = fields.Float(required=True, allow_none=True)
+
+
+class TestsSummarySchema(EventSchema):
+    pre = fields.Nested(PhaseFiguresSchema, required=True)
+    post = fields.Nested(PhaseFiguresSchema, required=True)
+    paired = Count(required=True)
+    gain = fields.Float(required=True, allow_none=True)
+
+
+PARTICIPANTS_SUMMARY = Event("participants", "reporting", ParticipantsSummarySchema, public=True)
+TESTS_SUMMARY = Event("tests", "reporting", TestsSummarySchema, public=True)
+
+CATALOGUE = (
+    ROLLOUT_LAUNCHED,
+    PARTICIPANT_REGISTERED,
+    REGISTRATION_CLOSED,
+    TEST_SCORED,
+    COMMITTEE_NOTIFIED,
+    PARTICIPANTS_SUMMARY,
+    TESTS_SUMMARY,
+)

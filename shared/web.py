@@ -1,0 +1,123 @@
+"""HTTP entrypoints of the JSON API under ``/api/v1``.
+
+A service method returns a JSON-ready value (or ``(status, value)``); errors a
+caller can act on become 4xx answers naming the field, a database outage a
+503, anything else a 500 without a traceback (the traceback goes to the log).
+"""
+import json
+import logging
+
+from marshmallow import ValidationError
+from nameko.constants import WEB_SERVER_CONFIG_KEY
+from nameko.web.handlers import HttpRequestHandler
+from nameko.web.server import WebServer
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Request, Response
+
+from shared.errors import CampaignError, InvalidInput, describe_fields
+
+log = logging.getLogger(__name__)
+
+API = "/api/v1"
+
+
+def json_response(value, status=200):
+    return Response(json.dumps(value, ensure_ascii=False, default=str), status=status,
+                    mimetype="application/json")
+
+
+def error_response(status, code, message, **details):
+    return json_response({"error": {"code": code, "message": message, **details}}, status)
+
+
+class ApiServer(WebServer):
+    """One web server per address for every service in the process.
+
+    nameko gives each service container its own server; services run together
+    (``campaign serve``, the demo) would then compete for one port.  Sharing
+    the server gives them one base URL, routing each path to its service.
+    """
+
+    _running = {}  # address -> the server bound to it in this process
+
+    def bind(self, container):
+        address = container.config.get(WEB_SERVER_CONFIG_KEY, "0.0.0.0:8000")
+        server = self._running.get(address)
+        if server is None:
+            server = self._running[address] = super().bind(container)
+            server._url_map = None
+        container.shared_extensions[self.sharing_key] = server
+        return server
+
+    def register_provider(self, provider):
+        super().register_provider(provider)
+        self._url_map = None
+
+    def unregister_provider(self, provider):
+        super().unregister_provider(provider)
+        self._url_map = None
+
+    def stop(self):
+        self._running.pop(self.container.config.get(WEB_SERVER_CONFIG_KEY, "0.0.0.0:8000"), None)
+        if self._gt is not None and not self._gt.dead:
+            super().stop()
+
+    def get_wsgi_app(self):
+        return self.wsgi_app
+
+    def wsgi_app(self, environ, start_response):
+        if self._url_map is None:
+            self._url_map = self.make_url_map()
+        request = Request(environ, shallow=True)
+        try:
+            provider, values = self._url_map.bind_to_environ(environ).match()
+            request.path_values = values
+            response = provider.handle_request(request)
+        except HTTPException as exc:
+            response = error_response(exc.code, "http_error", exc.description)
+        return response(environ, start_response)
+
+
+class HttpEndpoint(HttpRequestHandler):
+    server = ApiServer()
+
+
+class ApiEndpoint(HttpEndpoint):
+    def __init__(self, method, url, **kwargs):
+        super().__init__(method, API + url, expected_exceptions=(CampaignError, ValidationError), **kwargs)
+
+    def response_from_result(self, result):
+        if isinstance(result, Response):
+            return result
+        status, value = result if isinstance(result, tuple) else (200, result)
+        return json_response(value, status)
+
+    def response_from_exception(self, exc):
+        if isinstance(exc, ValidationError):
+            exc = InvalidInput(describe_fields(exc.messages), fields=exc.messages)
+        if isinstance(exc, CampaignError):
+            return json_response({"error": exc.as_dict()}, exc.status)
+        if isinstance(exc, HTTPException):
+            return error_response(exc.code, "http_error", exc.description)
+        if isinstance(exc, OperationalError):
+            log.error("database unavailable: %s", exc.__class__.__name__)
+            return error_response(503, "unavailable", "The database is unavailable; try again shortly.")
+        log.error("unexpected error answering %s %s", self.method, self.url, exc_info=exc)
+        return error_response(500, "internal_error", "Something went wrong on our side; it has been logged.")
+
+
+api = ApiEndpoint.decorator
+
+
+def json_body(request):
+    """The request's JSON object, or a clear 4xx."""
+    if not request.data:
+        raise InvalidInput("The request needs a JSON body.", fields={"body": ["Missing JSON body."]})
+    try:
+        body = json.loads(request.get_data(as_text=True))
+    except ValueError as exc:
+        raise InvalidInput(f"The body is not valid JSON: {exc}", fields={"body": ["Not valid JSON."]})
+    if not isinstance(body, dict):
+        raise InvalidInput("The body must be a JSON object.", fields={"body": ["Must be a JSON object."]})
+    return body
