@@ -97,9 +97,11 @@ class OutboxRelay(DependencyProvider):
 
     def _publish(self, row):
         public = row.exchange == SUMMARY_EXCHANGE
+        exchange = Exchange(row.exchange, type="topic", durable=True)
         self.publisher.publish(
             json.loads(row.payload),
-            exchange=Exchange(row.exchange, type="topic", durable=True),
+            exchange=exchange,
+            declare=[exchange],
             routing_key=row.routing_key,
             message_id=row.event_id,
             # Subscribers to public summaries come and go; domain events must reach a queue.

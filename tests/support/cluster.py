@@ -1,0 +1,195 @@
+"""Real parts for the integration tests: a RabbitMQ vhost, databases, an SMTP
+server, and the four services each in its own process, as they are deployed."""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import psycopg2
+import requests
+
+from shared.config import SERVICES
+
+POSTGRES_ADMIN_URL = os.environ.get("CAMPAIGN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+RABBIT = os.environ.get("CAMPAIGN_TEST_RABBIT", "amqp://guest:guest@127.0.0.1:5672")
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(condition, what, timeout=30.0, interval=0.05):
+    """Poll ``condition`` until it returns something truthy; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def rabbitmqctl(*args):
+    return subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, text=True, timeout=120).stdout
+
+
+class Vhost:
+    """A fresh RabbitMQ vhost, so a test run never meets another run's queues."""
+
+    def __init__(self):
+        self.name = f"campaign-test-{uuid.uuid4().hex[:8]}"
+        rabbitmqctl("add_vhost", self.name)
+        rabbitmqctl("set_permissions", "-p", self.name, "guest", ".*", ".*", ".*")
+        self.amqp_uri = f"{RABBIT}/{self.name}"
+
+    def queues(self):
+        out = rabbitmqctl("list_queues", "-p", self.name, "--quiet", "--no-table-headers", "name", "messages")
+        return dict(line.rsplit(None, 1) for line in out.strip().splitlines() if line.strip())
+
+    def delete(self):
+        rabbitmqctl("delete_vhost", self.name)
+
+
+class Databases:
+    """One database per service: SQLite files, or fresh PostgreSQL databases."""
+
+    def __init__(self, backend, directory):
+        self.backend = backend
+        self.created = []
+        if backend == "sqlite":
+            self.urls = {s: f"sqlite:///{Path(directory) / (s + '.db')}" for s in SERVICES}
+            return
+        prefix = f"campaign_t_{uuid.uuid4().hex[:8]}"
+        with self._admin() as cursor:
+            for service in SERVICES:
+                cursor.execute(f"CREATE DATABASE {prefix}_{service}")
+                self.created.append(f"{prefix}_{service}")
+        base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg2://")
+        self.urls = {s: f"{base}/{prefix}_{s}" for s in SERVICES}
+
+    @staticmethod
+    def _admin():
+        connection = psycopg2.connect(POSTGRES_ADMIN_URL)
+        connection.autocommit = True
+        return connection.cursor()
+
+    def drop(self):
+        with self._admin() as cursor:
+            for name in self.created:
+                cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+class SmtpServer:
+    """aiosmtpd in its own process; each accepted message is a file in ``directory``."""
+
+    def __init__(self, directory):
+        self.directory = Path(directory)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.support.smtp_sink", str(self.directory)],
+            stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[2],
+        )
+        self.port = int(self.process.stdout.readline())
+        self.url = f"smtp://127.0.0.1:{self.port}"
+
+    def messages(self):
+        from email import policy
+        from email.parser import BytesParser
+        files = sorted(self.directory.glob("*.eml"), key=lambda p: int(p.stem))
+        return [BytesParser(policy=policy.default).parsebytes(p.read_bytes()) for p in files]
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(10)
+
+
+class ServiceProcess:
+    def __init__(self, name, env, log_path):
+        self.name = name
+        self.port = free_port()
+        self.env = {**env, "WEB_SERVER_ADDRESS": f"127.0.0.1:{self.port}"}
+        self.log_path = log_path
+        self.process = None
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}/api/v1"
+
+    def start(self):
+        self.ready = threading.Event()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "campaign.cli", "serve", self.name],
+            env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        threading.Thread(target=self._follow, args=(self.process,), daemon=True).start()
+
+    def _follow(self, process):
+        with open(self.log_path, "a") as log:
+            for line in process.stdout:
+                log.write(line)
+                log.flush()
+                if line.startswith("ready:"):
+                    self.ready.set()
+
+    def wait_ready(self, timeout=60):
+        if not self.ready.wait(timeout):
+            raise AssertionError(f"{self.name} did not start; see {self.log_path}")
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def kill(self):
+        self.process.kill()
+        self.process.wait()
+
+
+class Cluster:
+    """The four services, each its own process, on a vhost, databases and SMTP server."""
+
+    def __init__(self, workdir, amqp_uri, database_urls, smtp_url, **settings):
+        workdir = Path(workdir)
+        env = {
+            **{k: v for k, v in os.environ.items() if k not in ("CITY",)},
+            "AMQP_URI": amqp_uri,
+            "SMTP_URL": smtp_url,
+            "CAMPAIGN_DATA_DIR": str(workdir / "data"),
+            "REPORTS_DIR": str(workdir / "reports"),
+            "PYTHONUNBUFFERED": "1",
+            **{f"{s.upper()}_DATABASE_URL": url for s, url in database_urls.items()},
+            **{k: str(v) for k, v in settings.items()},
+        }
+        self.services = {name: ServiceProcess(name, env, workdir / f"{name}.log") for name in SERVICES}
+
+    def start(self):
+        # Consumers first, so every queue is bound before registration publishes.
+        for service in self.services.values():
+            service.start()
+        for service in self.services.values():
+            service.wait_ready()
+        return self
+
+    def stop(self):
+        for service in self.services.values():
+            service.stop()
+
+    def url(self, service):
+        return self.services[service].url
+
+    def get(self, service, path, **kwargs):
+        return requests.get(self.url(service) + path, timeout=30, **kwargs)
+
+    def post(self, service, path, **kwargs):
+        return requests.post(self.url(service) + path, timeout=30, **kwargs)

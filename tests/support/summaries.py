@@ -1,0 +1,39 @@
+"""A pika subscriber to ``campaign.summaries``, as a partner's dashboard would be."""
+import json
+import time
+
+import pika
+
+from shared.events import SUMMARY_EXCHANGE
+
+
+class SummarySubscriber:
+    def __init__(self, amqp_uri, *binding_keys):
+        self.connection = pika.BlockingConnection(pika.URLParameters(amqp_uri))
+        self.channel = self.connection.channel()
+        self.channel.exchange_declare(SUMMARY_EXCHANGE, exchange_type="topic", durable=True)
+        self.queue = self.channel.queue_declare("", exclusive=True).method.queue
+        for key in binding_keys:
+            self.channel.queue_bind(self.queue, SUMMARY_EXCHANGE, routing_key=key)
+        self.received = []  # (routing_key, raw body, parsed body)
+
+    def collect_until(self, condition, timeout=30.0):
+        """Receive until ``condition(received)`` holds; fail after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while not condition(self.received):
+            if time.monotonic() > deadline:
+                keys = sorted({key for key, _, _ in self.received})
+                raise AssertionError(f"summaries did not arrive in {timeout}s; got {keys}")
+            method, _, body = self.channel.basic_get(self.queue, auto_ack=True)
+            if method is None:
+                self.connection.sleep(0.05)
+                continue
+            self.received.append((method.routing_key, body, json.loads(body)))
+        return self.received
+
+    def latest(self, routing_key):
+        bodies = [parsed for key, _, parsed in self.received if key == routing_key]
+        return bodies[-1] if bodies else None
+
+    def close(self):
+        self.connection.close()
