@@ -1,0 +1,73 @@
+"""``campaign demo`` as a new user runs it: embedded, then through RabbitMQ."""
+import mailbox
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support.cluster import Vhost
+
+CAMPAIGN = str(Path(sys.executable).parent / "campaign")
+WORKSHOP = {"Tenaga pendidikan": 24, "SKPD": 16, "PATBM": 14, "Unit PPA": 8, "LSM": 12, "Forum Anak": 12}
+
+
+def run_demo(workdir, **env):
+    clean_env = {k: v for k, v in os.environ.items()
+                 if k != "AMQP_URI" and not k.endswith("_DATABASE_URL") and k not in ("SMTP_URL", "CITY")}
+    started = time.monotonic()
+    result = subprocess.run([CAMPAIGN, "demo", "--dir", str(workdir)], env={**clean_env, **env},
+                            capture_output=True, text=True, timeout=300)
+    print(f"campaign demo took {time.monotonic() - started:.1f}s")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    report = re.search(r"^Report: (.+)$", result.stdout, re.M).group(1)
+    return result.stdout, Path(report).read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def embedded_demo(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("demo")
+    stdout, report = run_demo(workdir)
+    return workdir, stdout, report
+
+
+def test_the_demo_runs_with_no_broker_and_reports_the_seed(embedded_demo):
+    workdir, stdout, report = embedded_demo
+    assert "broker: in-process" in stdout
+    assert "**86 peserta** dari unsur aktivis anak" in report
+    for label, count in WORKSHOP.items():
+        assert f"| {label} | {count} |" in report
+    assert "2-3 Mei 2019" in report
+    for facilitator in ("Umi Farida (ECPAT Indonesia)", "Widuri (ICT Watch)", "Ahmad Sofian (ECPAT Indonesia)",
+                        "Paryono (Dinas Pendidikan dan Kebudayaan Kota Pontianak)",
+                        "Oviani Fathul Janah (ECPAT Indonesia)"):
+        assert facilitator in report
+    assert "| Post-test | 114 |" in report
+    assert "Penyusun Laporan : Andy Ardian (Program Manager)" in report
+
+
+def test_the_demo_committee_gets_one_mail_with_everyone(embedded_demo):
+    workdir, _, _ = embedded_demo
+    messages = list(mailbox.Maildir(workdir / "data" / "maildir", create=False))
+    assert len(messages) == 1
+    attachment = [part for part in messages[0].walk() if part.get_filename()][0]
+    rows = attachment.get_payload(decode=True).decode("utf-8").strip().splitlines()
+    assert len(rows) == 1 + 86 + 120
+
+
+def test_the_demo_through_rabbitmq_gives_the_same_report(embedded_demo, tmp_path):
+    vhost = Vhost()
+    try:
+        stdout, report = run_demo(tmp_path, AMQP_URI=vhost.amqp_uri)
+        queues = vhost.queues()
+    finally:
+        vhost.delete()
+    assert "broker: 127.0.0.1:5672" in stdout
+    assert report == embedded_demo[2]
+    assert "evt-registration-participant_registered.*--reporting.on_participant_registered" in queues
+    assert "evt-assessment-test_scored.*--reporting.on_test_scored" in queues
+    assert all(count == "0" for name, count in queues.items() if name.startswith("evt-")), queues

@@ -1,0 +1,83 @@
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from shared import events
+from shared.database import OutboxMessage, ProcessedEvent, SharedBase
+
+
+@pytest.fixture
+def store(make_store):
+    return make_store(SharedBase.metadata, consumer="notification.on_registration_closed")
+
+
+def outbox_rows(store):
+    with store.read() as session:
+        return session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+
+
+def test_emit_writes_an_outbox_row_on_commit(store):
+    with store.unit_of_work() as uow:
+        payload = uow.emit(events.REGISTRATION_CLOSED, "pontianak", rollout_id=3, participant_count=9)
+
+    [row] = outbox_rows(store)
+    assert row.event_id == payload["event_id"]
+    assert row.exchange == "registration.events"
+    assert row.routing_key == "registration_closed.pontianak"
+    assert row.published_at is None
+    assert json.loads(row.payload) == payload
+    assert uow.emitted == [payload]
+
+
+def test_rolled_back_unit_of_work_leaves_no_outbox_row(store):
+    with pytest.raises(RuntimeError):
+        with store.unit_of_work() as uow:
+            uow.emit(events.REGISTRATION_CLOSED, "pontianak", rollout_id=3, participant_count=9)
+            raise RuntimeError("the change failed after the emit")
+
+    assert outbox_rows(store) == []
+
+
+def test_invalid_event_is_not_written(store):
+    with pytest.raises(Exception):
+        with store.unit_of_work() as uow:
+            uow.emit(events.REGISTRATION_CLOSED, "pontianak", rollout_id=3)
+
+    assert outbox_rows(store) == []
+
+
+def test_first_delivery_is_true_once_per_event_and_consumer(store):
+    payload = events.REGISTRATION_CLOSED.create("pontianak", rollout_id=3, participant_count=9)
+
+    with store.unit_of_work() as uow:
+        assert uow.first_delivery(payload) is True
+    with store.unit_of_work() as uow:
+        assert uow.first_delivery(payload) is False
+    with store.unit_of_work("reporting.on_registration_closed") as uow:
+        assert uow.first_delivery(payload) is True
+
+    with store.read() as session:
+        claims = session.execute(select(ProcessedEvent.consumer).order_by(ProcessedEvent.consumer)).scalars().all()
+    assert claims == ["notification.on_registration_closed", "reporting.on_registration_closed"]
+
+
+def test_first_delivery_of_a_loaded_event_matches_the_raw_payload(store):
+    payload = events.REGISTRATION_CLOSED.create("pontianak", rollout_id=3, participant_count=9)
+
+    with store.unit_of_work() as uow:
+        assert uow.first_delivery(events.REGISTRATION_CLOSED.load(payload)) is True  # UUID object
+    with store.unit_of_work() as uow:
+        assert uow.first_delivery(payload) is False  # string id
+
+
+def test_duplicate_delivery_writes_nothing(store):
+    payload = events.REGISTRATION_CLOSED.create("pontianak", rollout_id=3, participant_count=9)
+    for _ in range(2):
+        with store.unit_of_work() as uow:
+            if uow.first_delivery(payload):
+                uow.emit(events.REGISTRATION_CLOSED, "pontianak", rollout_id=3, participant_count=9)
+
+    assert len(outbox_rows(store)) == 1
+    with store.read() as session:
+        assert session.scalar(select(func.count()).select_from(ProcessedEvent)) == 1
