@@ -84,7 +84,18 @@ class HttpEndpoint(HttpRequestHandler):
 
 
 class ApiEndpoint(HttpEndpoint):
-    def __init__(self, method, url, **kwargs):
+    """``@api("POST", "/rollouts", body=RolloutIn, response=RolloutOut, status=201)``.
+
+    ``body`` and ``response`` are the marshmallow schemas of the request and the
+    answer, and ``status`` the answer's status: they document the operation.
+    """
+
+    def __init__(self, method, url, body=None, response=None, status=200, many=False, **kwargs):
+        self.path = url
+        self.body_schema = body
+        self.response_schema = response
+        self.success_status = status
+        self.many = many
         super().__init__(method, API + url, expected_exceptions=(CampaignError, ValidationError), **kwargs)
 
     def response_from_result(self, result):

@@ -2,7 +2,7 @@ from nameko.rpc import RpcProxy
 
 from services.assessment import domain
 from services.assessment.models import Base
-from services.assessment.schemas import InstrumentOut, SubmissionOut
+from services.assessment.schemas import InstrumentIn, InstrumentOut, SubmissionIn, SubmissionOut
 from shared.database import Database
 from shared.metrics import Metrics, PrometheusEndpoint
 from shared.outbox import OutboxRelay
@@ -17,17 +17,17 @@ class AssessmentService(PrometheusEndpoint):
     metrics = Metrics()
     registration = RpcProxy("registration")
 
-    @api("POST", "/instruments")
+    @api("POST", "/instruments", body=InstrumentIn, response=InstrumentOut, status=201)
     def create_instrument(self, request):
         with self.db.unit_of_work() as uow:
             return 201, InstrumentOut().dump(domain.create_instrument(uow, json_body(request)))
 
-    @api("GET", "/instruments/<int:instrument_id>")
+    @api("GET", "/instruments/<int:instrument_id>", response=InstrumentOut)
     def show_instrument(self, request, instrument_id):
         with self.db.read() as session:
             return InstrumentOut().dump(domain.get_instrument(session, instrument_id))
 
-    @api("POST", "/submissions")
+    @api("POST", "/submissions", body=SubmissionIn, response=SubmissionOut, status=201)
     def submit(self, request):
         data = domain.parse_submission(json_body(request))
         participant = self._participant(data["participant_code"])

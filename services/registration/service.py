@@ -1,6 +1,6 @@
 from services.registration import domain
 from services.registration.models import Base
-from services.registration.schemas import ParticipantOut, RolloutOut
+from services.registration.schemas import ParticipantIn, ParticipantOut, RolloutIn, RolloutOut
 from shared.database import Database
 from shared.errors import InvalidInput
 from shared.metrics import Metrics, PrometheusEndpoint
@@ -16,28 +16,28 @@ class RegistrationService(PrometheusEndpoint):
     outbox = OutboxRelay()
     metrics = Metrics()
 
-    @api("POST", "/rollouts")
+    @api("POST", "/rollouts", body=RolloutIn, response=RolloutOut, status=201)
     def plan_rollout(self, request):
         with self.db.unit_of_work() as uow:
             rollout = domain.plan_rollout(uow, json_body(request))
             return 201, RolloutOut().dump(rollout)
 
-    @api("GET", "/rollouts/<int:rollout_id>")
+    @api("GET", "/rollouts/<int:rollout_id>", response=RolloutOut)
     def show_rollout(self, request, rollout_id):
         with self.db.read() as session:
             return RolloutOut().dump(domain.get_rollout(session, rollout_id))
 
-    @api("POST", "/rollouts/<int:rollout_id>/launch")
+    @api("POST", "/rollouts/<int:rollout_id>/launch", response=RolloutOut)
     def launch_rollout(self, request, rollout_id):
         with self.db.unit_of_work() as uow:
             return RolloutOut().dump(domain.launch_rollout(uow, rollout_id))
 
-    @api("POST", "/rollouts/<int:rollout_id>/close-registration")
+    @api("POST", "/rollouts/<int:rollout_id>/close-registration", response=RolloutOut)
     def close_registration(self, request, rollout_id):
         with self.db.unit_of_work() as uow:
             return RolloutOut().dump(domain.close_registration(uow, rollout_id))
 
-    @api("POST", "/rollouts/<int:rollout_id>/participants")
+    @api("POST", "/rollouts/<int:rollout_id>/participants", body=ParticipantIn, response=ParticipantOut, status=201)
     def register_participant(self, request, rollout_id):
         with self.db.unit_of_work() as uow:
             participant = domain.register_participant(uow, rollout_id, json_body(request))
@@ -54,7 +54,7 @@ class RegistrationService(PrometheusEndpoint):
             imported = domain.import_participants(uow, rollout_id, rows)
             return 201, {"imported": len(imported), "codes": [p.code for p in imported]}
 
-    @api("GET", "/rollouts/<int:rollout_id>/participants")
+    @api("GET", "/rollouts/<int:rollout_id>/participants", response=ParticipantOut, many=True)
     def list_participants(self, request, rollout_id):
         with self.db.read() as session:
             return ParticipantOut(many=True).dump(domain.list_participants(session, rollout_id))
