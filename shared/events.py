@@ -114,6 +114,8 @@ class ParticipantRegisteredSchema(EventSchema):
     minor = fields.Boolean(required=True)
     sex = fields.String(load_default=None, allow_none=True)
     age_band = fields.String(load_default=None, allow_none=True)
+    # "waitlisted" when the session was full; a later participant_promoted gives the place.
+    status = fields.String(load_default="registered", validate=validate.OneOf(["registered", "waitlisted"]))
 
 
 class RegistrationClosedSchema(EventSchema):
@@ -121,9 +123,57 @@ class RegistrationClosedSchema(EventSchema):
     participant_count = fields.Integer(required=True)
 
 
+class RolloutUpdatedSchema(EventSchema):
+    """An edit or a lifecycle step (launched -> running -> completed) of a rollout."""
+
+    rollout_id = fields.Integer(required=True)
+    status = fields.String(required=True)
+    changed = fields.List(fields.String(), required=True)  # names of the fields that changed
+
+
+class RolloutCancelledSchema(EventSchema):
+    rollout_id = fields.Integer(required=True)
+    reason = fields.String(load_default=None, allow_none=True)
+
+
+class ParticipantChangeSchema(EventSchema):
+    rollout_id = fields.Integer(required=True)
+    participant_id = fields.Integer(required=True)
+    participant_code = fields.String(required=True)
+    session_key = fields.String(required=True)
+
+
+class ParticipantUpdatedSchema(ParticipantChangeSchema):
+    category = fields.String(required=True)
+    changed = fields.List(fields.String(), required=True)
+
+
+class ParticipantCheckedInSchema(ParticipantChangeSchema):
+    day = fields.Integer(required=True)
+
+
+class TargetGapSchema(EventSchema):
+    """A participant category is short of the committee's minimum as its session nears."""
+
+    rollout_id = fields.Integer(required=True)
+    session_key = fields.String(required=True)
+    category = fields.String(required=True)
+    minimum = fields.Integer(required=True)
+    registered = fields.Integer(required=True)
+    session_date = fields.Date(required=True)
+
+
 ROLLOUT_LAUNCHED = Event("rollout_launched", "registration", RolloutLaunchedSchema)
+ROLLOUT_UPDATED = Event("rollout_updated", "registration", RolloutUpdatedSchema)
+ROLLOUT_CANCELLED = Event("rollout_cancelled", "registration", RolloutCancelledSchema)
 PARTICIPANT_REGISTERED = Event("participant_registered", "registration", ParticipantRegisteredSchema)
+PARTICIPANT_UPDATED = Event("participant_updated", "registration", ParticipantUpdatedSchema)
+PARTICIPANT_CANCELLED = Event("participant_cancelled", "registration", ParticipantChangeSchema)
+# A waitlisted participant got a place because someone cancelled.
+PARTICIPANT_PROMOTED = Event("participant_promoted", "registration", ParticipantChangeSchema)
+PARTICIPANT_CHECKED_IN = Event("participant_checked_in", "registration", ParticipantCheckedInSchema)
 REGISTRATION_CLOSED = Event("registration_closed", "registration", RegistrationClosedSchema)
+TARGET_GAP = Event("target_gap", "registration", TargetGapSchema)
 
 
 # --- assessment -------------------------------------------------------------
@@ -147,7 +197,20 @@ class TestScoredSchema(EventSchema):
     topics = fields.List(fields.Nested(TopicScoreSchema), required=True)
 
 
+class ActionPlanSchema(EventSchema):
+    """What a participant or a group committed to do; its text stays in assessment."""
+
+    rollout_id = fields.Integer(required=True)
+    action_plan_id = fields.Integer(required=True)
+    session_key = fields.String(required=True)
+    owner = fields.String(required=True, validate=validate.OneOf(["participant", "group"]))
+    due_on = fields.Date(load_default=None, allow_none=True)
+    status = fields.String(required=True)  # planned | in_progress | done | dropped
+
+
 TEST_SCORED = Event("test_scored", "assessment", TestScoredSchema)
+ACTION_PLAN_RECORDED = Event("action_plan_recorded", "assessment", ActionPlanSchema)
+ACTION_PLAN_UPDATED = Event("action_plan_updated", "assessment", ActionPlanSchema)
 
 
 # --- notification -----------------------------------------------------------
@@ -194,9 +257,18 @@ TESTS_SUMMARY = Event("tests", "reporting", TestsSummarySchema, public=True)
 
 CATALOGUE = (
     ROLLOUT_LAUNCHED,
+    ROLLOUT_UPDATED,
+    ROLLOUT_CANCELLED,
     PARTICIPANT_REGISTERED,
+    PARTICIPANT_UPDATED,
+    PARTICIPANT_CANCELLED,
+    PARTICIPANT_PROMOTED,
+    PARTICIPANT_CHECKED_IN,
     REGISTRATION_CLOSED,
+    TARGET_GAP,
     TEST_SCORED,
+    ACTION_PLAN_RECORDED,
+    ACTION_PLAN_UPDATED,
     COMMITTEE_NOTIFIED,
     PARTICIPANTS_SUMMARY,
     TESTS_SUMMARY,
