@@ -10,6 +10,7 @@ returns the message and the row waits for the next round instead of vanishing.
 import json
 import logging
 import threading
+from datetime import timedelta
 
 from kombu import Exchange
 from nameko.amqp.publish import Publisher, UndeliverableMessage
@@ -69,31 +70,33 @@ class OutboxRelay(DependencyProvider):
                 log.warning("outbox relay of %s will retry", self.service, exc_info=True)
 
     def publish_pending(self):
-        """Publish up to BATCH pending rows; returns how many were published."""
+        """Publish up to BATCH due rows; returns how many were tried."""
         store = self.store
-        published = 0
+        tried = 0  # published, or put back for later
         with store.gate(), store.sessions() as session:
             rows = session.scalars(
                 select(OutboxMessage)
-                .where(OutboxMessage.published_at.is_(None))
+                .where(OutboxMessage.published_at.is_(None), OutboxMessage.next_attempt_at <= utcnow())
                 .order_by(OutboxMessage.id)
                 .limit(BATCH)
                 .with_for_update(skip_locked=True)
             ).all()
             for row in rows:
+                tried += 1
                 try:
                     self._publish(row)
                 except UndeliverableMessage:
-                    log.warning("no queue bound for %s yet; it stays in the outbox", row.routing_key)
+                    row.attempts += 1
+                    row.next_attempt_at = utcnow() + timedelta(seconds=min(2 ** row.attempts, 60))
+                    log.warning("no queue takes %s yet; it stays in the outbox", row.routing_key)
                     continue
                 row.published_at = utcnow()
-                published += 1
                 metrics.EVENTS_PUBLISHED.labels(self.service, row.routing_key.split(".")[0]).inc()
             session.commit()
             metrics.OUTBOX_PENDING.labels(self.service).set(
                 session.scalar(select(func.count()).where(OutboxMessage.published_at.is_(None)))
             )
-        return published
+        return tried
 
     def _publish(self, row):
         public = row.exchange == SUMMARY_EXCHANGE
