@@ -43,7 +43,9 @@ def score(questions, answers, pass_percent):
     topics = {}
     total = 0
     for question in questions:
-        right = answers.get(question["id"]) == question["answer"]
+        given = answers.get(question["id"])
+        # Strict: 1 is not true and "True" is not true; an answer must be the key itself.
+        right = type(given) is type(question["answer"]) and given == question["answer"]
         topic = topics.setdefault(question["topic"], {"topic": question["topic"], "score": 0, "max_score": 0})
         topic["max_score"] += 1
         topic["score"] += right

@@ -34,8 +34,13 @@ def validated(schema, data):
 def plan_rollout(uow, data):
     """A rollout in draft, with its agenda; nothing is announced yet."""
     data = validated(RolloutIn(), data)
+    city = slugify(data["city_name"])
+    if not city:
+        # The slug routes the city's events; a name with no Latin letters or digits has none.
+        raise InvalidInput("city_name: needs letters or digits to name the city in routing keys",
+                           fields={"city_name": ["needs letters or digits"]})
     sessions = data.pop("sessions")
-    rollout = Rollout(city=slugify(data["city_name"]), status="draft", **data)
+    rollout = Rollout(city=city, status="draft", **data)
     rollout.sessions = [Session(**s) for s in sessions]
     uow.session.add(rollout)
     uow.session.flush()

@@ -112,26 +112,24 @@ def test_figures(session, city, rollout_id=None):
     phases = {"pre": [], "post": []}
     passed = Counter()
     by_code = {"pre": {}, "post": {}}
-    topics = defaultdict(lambda: {"pre": [0, 0], "post": [0, 0]})
     for code, phase, score, max_score, did_pass, topic_scores in rows:
         phases[phase].append((score, max_score))
         passed[phase] += did_pass
-        by_code[phase][code] = (score, max_score)
-        for topic in topic_scores:
-            cell = topics[topic["topic"]][phase]
-            cell[0] += topic["score"]
-            cell[1] += topic["max_score"]
-    figures = {}
-    for phase, scores in phases.items():
-        figures[phase] = {"n": len(scores), "mean_percent": _mean_percent(scores), "passed": passed[phase]}
+        by_code[phase][code] = (score, max_score, topic_scores)
+    figures = {phase: {"n": len(scores), "mean_percent": _mean_percent(scores), "passed": passed[phase]}
+               for phase, scores in phases.items()}
     # Gain is measured on the people who took both tests, never across different groups.
     paired = by_code["pre"].keys() & by_code["post"].keys()
-    paired_pre = _mean_percent([by_code["pre"][c] for c in paired])
-    paired_post = _mean_percent([by_code["post"][c] for c in paired])
+    paired_pre = _mean_percent([by_code["pre"][c][:2] for c in paired])
+    paired_post = _mean_percent([by_code["post"][c][:2] for c in paired])
+    topics = defaultdict(lambda: {"pre": [], "post": []})
+    for code in paired:
+        for phase in ("pre", "post"):
+            for topic in by_code[phase][code][2]:
+                topics[topic["topic"]][phase].append((topic["score"], topic["max_score"]))
     by_topic = []
     for topic, cells in topics.items():
-        pre = round(100.0 * cells["pre"][0] / cells["pre"][1], 1) if cells["pre"][1] else None
-        post = round(100.0 * cells["post"][0] / cells["post"][1], 1) if cells["post"][1] else None
+        pre, post = _mean_percent(cells["pre"]), _mean_percent(cells["post"])
         by_topic.append({"topic": topic, "pre_percent": pre, "post_percent": post,
                          "gain": normalised_gain(pre, post)})
     figures["paired"] = len(paired)
@@ -173,6 +171,20 @@ def suppress(n):
     return f"<{events.SMALL_CELL}" if 0 < n < events.SMALL_CELL else n
 
 
+def suppress_breakdown(counts):
+    """Counts that add up to a published total, suppressed so none can be recovered.
+
+    One hidden cell could be worked out by subtracting the others from the
+    total, so the next smallest cell is hidden with it (secondary suppression).
+    """
+    hidden = {key for key, n in counts.items() if 0 < n < events.SMALL_CELL}
+    if len(hidden) == 1:
+        others = sorted((n, key) for key, n in counts.items() if key not in hidden and n > 0)
+        if others:
+            hidden.add(others[0][1])
+    return {key: (f"<{events.SMALL_CELL}" if key in hidden else n) for key, n in counts.items()}
+
+
 def public_summaries(session, city):
     """(summary event, fields) pairs for ``city``: aggregates only, small cells suppressed."""
     people = participant_figures(session, city)
@@ -185,8 +197,8 @@ def public_summaries(session, city):
     return [
         (events.PARTICIPANTS_SUMMARY, {
             "participants": suppress(people["participants"]),
-            "by_category": {c: suppress(n) for c, n in people["by_category"].items()},
-            "by_audience": {a: suppress(n) for a, n in people["by_audience"].items()},
+            "by_category": suppress_breakdown(people["by_category"]),
+            "by_audience": suppress_breakdown(people["by_audience"]),
             "rollouts": len(rollouts_in(session, city)),
         }),
         (events.TESTS_SUMMARY, {

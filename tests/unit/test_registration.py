@@ -69,6 +69,13 @@ def test_slugify():
     assert domain.slugify("Bénézet") == "benezet"
 
 
+def test_city_name_without_a_slug_is_refused_when_planned(store):
+    with pytest.raises(InvalidInput) as raised:
+        with store.unit_of_work() as uow:
+            domain.plan_rollout(uow, {**copy.deepcopy(ROLLOUT), "city_name": "  "})
+    assert "city_name" in raised.value.details["fields"]
+
+
 def test_planned_rollout_is_a_draft_and_announces_nothing(store):
     with store.unit_of_work() as uow:
         rollout = domain.plan_rollout(uow, copy.deepcopy(ROLLOUT))

@@ -1,0 +1,246 @@
+import json
+from datetime import date
+
+import pytest
+from sqlalchemy import select
+
+from services.reporting import domain, report
+from services.reporting.models import Base
+from shared import events
+from shared.database import OutboxMessage
+
+
+def test_suppress_small_cells():
+    assert domain.suppress(0) == 0
+    assert domain.suppress(1) == "<5"
+    assert domain.suppress(3) == "<5"
+    assert domain.suppress(4) == "<5"
+    assert domain.suppress(5) == 5
+    assert domain.suppress(120) == 120
+
+
+@pytest.mark.parametrize("pre, post, gain", [
+    (40.0, 70.0, 0.5),      # (70-40)/(100-40) = 30/60
+    (50.0, 100.0, 1.0),     # everything learnt
+    (60.0, 60.0, 0.0),
+    (80.0, 70.0, -0.5),     # (70-80)/(100-80)
+    (0.0, 33.3, 0.333),
+    (25.0, 50.0, 0.333),    # 25/75, rounded to 3 places
+    (100.0, 100.0, None),   # nothing left to learn: undefined
+    (None, 70.0, None),
+    (40.0, None, None),
+])
+def test_normalised_gain(pre, post, gain):
+    assert domain.normalised_gain(pre, post) == gain
+
+
+# --- facts from events ------------------------------------------------------
+
+@pytest.fixture
+def store(make_store):
+    return make_store(Base.metadata, consumer="reporting")
+
+
+def event(kind, city="pontianak", **fields):
+    """An event as a consumer sees it: made by the producer's create(), read with load()."""
+    return kind.load(kind.create(city, **fields))
+
+
+def rollout_event(rollout_id=1, city="pontianak", city_name="Pontianak"):
+    return event(events.ROLLOUT_LAUNCHED, city, rollout_id=rollout_id, program="Internet Aman untuk Anak",
+                 city_name=city_name, starts_on=date(2019, 5, 2), ends_on=date(2019, 5, 3),
+                 sessions=[{"key": "workshop", "day": 1, "date": date(2019, 5, 2), "title": "Workshop",
+                            "audience": "activists", "topics": []},
+                           {"key": "socialisation", "day": 2, "date": date(2019, 5, 3),
+                            "title": "Sosialisasi", "audience": "students", "topics": []}])
+
+
+def participant_event(participant_id, category="student", rollout_id=1, city="pontianak"):
+    return event(events.PARTICIPANT_REGISTERED, city, rollout_id=rollout_id, participant_id=participant_id,
+                 participant_code=f"C{participant_id}", category=category, minor=category == "student",
+                 session_key="socialisation" if category == "student" else "workshop")
+
+
+def score_event(submission_id, code, phase, score, max_score=10, rollout_id=1, city="pontianak"):
+    half = max_score // 2
+    return event(events.TEST_SCORED, city, rollout_id=rollout_id, submission_id=submission_id, instrument_id=1,
+                 session_key="socialisation", participant_code=code, phase=phase, score=score,
+                 max_score=max_score, passed=score * 100 >= 60 * max_score,
+                 topics=[{"topic": "Jejak Digital", "score": min(score, half), "max_score": half},
+                         {"topic": "Kejahatan Siber", "score": max(score - half, 0), "max_score": half}])
+
+
+def record(store, *recordings):
+    with store.unit_of_work() as uow:
+        for record_fact, payload in recordings:
+            record_fact(uow.session, payload)
+
+
+def test_test_figures_gain_only_over_participants_with_both_tests(store):
+    record(store,
+           (domain.record_score, score_event(1, "A", "pre", 4)),
+           (domain.record_score, score_event(2, "A", "post", 7)),
+           (domain.record_score, score_event(3, "B", "pre", 6)),
+           (domain.record_score, score_event(4, "B", "post", 8)),
+           (domain.record_score, score_event(5, "C", "pre", 0)),    # no post-test
+           (domain.record_score, score_event(6, "D", "post", 10)))  # no pre-test
+
+    with store.read() as session:
+        figures = domain.test_figures(session, "pontianak")
+
+    assert figures["pre"] == {"n": 3, "mean_percent": 33.3, "passed": 1}      # 10/30
+    assert figures["post"] == {"n": 3, "mean_percent": 83.3, "passed": 3}     # 25/30
+    assert figures["paired"] == 2
+    assert figures["paired_pre_percent"] == 50.0    # A and B: (4+6)/20
+    assert figures["paired_post_percent"] == 75.0   # (7+8)/20
+    assert figures["gain"] == 0.5                   # (75-50)/(100-50); all takers would give 0.75
+    assert {t["topic"] for t in figures["by_topic"]} == {"Jejak Digital", "Kejahatan Siber"}
+
+
+def test_no_pairs_means_no_gain(store):
+    record(store, (domain.record_score, score_event(1, "A", "pre", 4)),
+           (domain.record_score, score_event(2, "B", "post", 9)))
+
+    with store.read() as session:
+        figures = domain.test_figures(session, "pontianak")
+    assert (figures["paired"], figures["gain"]) == (0, None)
+
+
+def test_redelivered_score_is_counted_once(store):
+    scored = score_event(1, "A", "pre", 4)
+    record(store, (domain.record_score, scored), (domain.record_score, scored))
+
+    with store.read() as session:
+        assert domain.test_figures(session, "pontianak")["pre"]["n"] == 1
+
+
+def test_participant_figures_by_city_rollout_and_nation(store):
+    record(store,
+           (domain.record_rollout, rollout_event(1)),
+           (domain.record_rollout, rollout_event(2, "singkawang", "Singkawang")),
+           *[(domain.record_participant, participant_event(i)) for i in range(1, 7)],
+           (domain.record_participant, participant_event(7, "educator")),
+           (domain.record_participant, participant_event(8, "lsm", rollout_id=2, city="singkawang")))
+
+    with store.read() as session:
+        pontianak = domain.participant_figures(session, "pontianak")
+        nation = domain.participant_figures(session, events.NATIONAL)
+        rollout_2 = domain.participant_figures(session, "pontianak", rollout_id=2)
+
+    assert pontianak["participants"] == 7
+    assert pontianak["by_category"] == {"educator": 1, "student": 6}
+    assert pontianak["by_audience"] == {"activists": 1, "students": 6}
+    assert pontianak["by_session"] == {"socialisation": {"student": 6}, "workshop": {"educator": 1}}
+    assert nation["participants"] == 8
+    assert rollout_2["by_category"] == {"lsm": 1}
+
+
+def test_public_summaries_hold_aggregates_only_with_small_cells_suppressed(store):
+    record(store,
+           (domain.record_rollout, rollout_event(1)),
+           *[(domain.record_participant, participant_event(i)) for i in range(1, 7)],
+           *[(domain.record_participant, participant_event(i, "educator")) for i in (7, 8)],
+           *[(domain.record_score, score_event(i, f"C{i}", "pre", 5)) for i in range(1, 7)],
+           *[(domain.record_score, score_event(10 + i, f"C{i}", "post", 8)) for i in range(1, 4)])
+
+    with store.read() as session:
+        summaries = domain.public_summaries(session, "pontianak")
+
+    assert summaries == [
+        (events.PARTICIPANTS_SUMMARY, {
+            "participants": 8,
+            # 2 educators alone would be 8 - 6: the student cell is hidden with them.
+            "by_category": {"educator": "<5", "student": "<5"},
+            "by_audience": {"activists": "<5", "students": "<5"},
+            "rollouts": 1,
+        }),
+        (events.TESTS_SUMMARY, {
+            "pre": {"n": 6, "mean_percent": 50.0},
+            "post": {"n": "<5", "mean_percent": None},   # 3 people: no mean either
+            "paired": "<5",
+            "gain": None,
+        }),
+    ]
+    envelope = {"schema_version", "event_id", "occurred_at", "city"}
+    for kind, fields in summaries:
+        payload = kind.create("pontianak", **fields)  # the schema accepts it as it stands
+        assert set(payload) == envelope | set(kind.schema().fields)
+        assert "C1" not in json.dumps(payload)
+
+
+def test_gain_is_published_from_five_pairs(store):
+    record(store, *[(domain.record_score, score_event(i, f"C{i}", "pre", 4)) for i in range(1, 6)],
+           *[(domain.record_score, score_event(10 + i, f"C{i}", "post", 7)) for i in range(1, 6)])
+
+    with store.read() as session:
+        _, tests = domain.public_summaries(session, "pontianak")[1]
+    assert tests == {"pre": {"n": 5, "mean_percent": 40.0}, "post": {"n": 5, "mean_percent": 70.0},
+                     "paired": 5, "gain": 0.5}
+
+
+def test_changed_cities_publish_once_then_the_nation(store):
+    record(store, (domain.record_rollout, rollout_event(1)),
+           (domain.record_participant, participant_event(1)))
+
+    with store.unit_of_work() as uow:
+        assert domain.publish_changed_summaries(uow) == ["pontianak"]
+    with store.read() as session:
+        rows = session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+    assert [(r.exchange, r.routing_key) for r in rows] == [
+        ("campaign.summaries", "summary.participants.pontianak"),
+        ("campaign.summaries", "summary.tests.pontianak"),
+        ("campaign.summaries", "summary.participants.national"),
+        ("campaign.summaries", "summary.tests.national"),
+    ]
+    assert json.loads(rows[0].payload)["participants"] == "<5"
+
+    with store.unit_of_work() as uow:
+        assert domain.publish_changed_summaries(uow) == []  # nothing changed since
+        assert uow.emitted == []
+
+
+def test_activity_report_in_bahasa_indonesia(store):
+    record(store, (domain.record_rollout, rollout_event(1)),
+           *[(domain.record_participant, participant_event(i)) for i in range(1, 4)])
+
+    with store.read() as session:
+        markdown = report.activity_report(session, "pontianak")
+        assert report.activity_report(session, "singkawang") is None
+
+    assert "2-3 Mei 2019" in markdown
+    assert "Pontianak" in markdown
+
+
+def test_report_date_and_percent_formats():
+    assert report.tanggal(date(2019, 5, 2)) == "2 Mei 2019"
+    assert report.rentang(date(2019, 5, 2), date(2019, 5, 3)) == "2-3 Mei 2019"
+    assert report.rentang(date(2019, 5, 31), date(2019, 6, 1)) == "31 Mei 2019 - 1 Juni 2019"
+    assert report.rentang(date(2019, 5, 2), date(2019, 5, 2)) == "2 Mei 2019"
+    assert report.persen(66.666) == "66,7%"
+    assert report.persen(None) == "-"
+
+
+def test_topic_gain_is_also_measured_on_participants_with_both_tests(store):
+    # score_event splits a score of 10 into Jejak Digital (first 5) and Kejahatan Siber (rest).
+    record(store,
+           (domain.record_score, score_event(1, "A", "pre", 4)),    # J 4/5, S 0/5
+           (domain.record_score, score_event(2, "A", "post", 7)),   # J 5/5, S 2/5
+           (domain.record_score, score_event(3, "B", "pre", 6)),    # J 5/5, S 1/5
+           (domain.record_score, score_event(4, "B", "post", 8)),   # J 5/5, S 3/5
+           (domain.record_score, score_event(5, "C", "pre", 0)),    # no post-test
+           (domain.record_score, score_event(6, "D", "post", 10)))  # no pre-test
+
+    with store.read() as session:
+        by_topic = {t["topic"]: t for t in domain.test_figures(session, "pontianak")["by_topic"]}
+
+    # A and B only: Kejahatan Siber pre 1/10 = 10%, post 5/10 = 50%, gain 40/90
+    assert by_topic["Kejahatan Siber"]["pre_percent"] == 10.0
+    assert by_topic["Kejahatan Siber"]["post_percent"] == 50.0
+    assert by_topic["Kejahatan Siber"]["gain"] == 0.444
+
+
+def test_a_lone_small_cell_takes_the_next_smallest_with_it():
+    assert domain.suppress_breakdown({"a": 2, "b": 7, "c": 9}) == {"a": "<5", "b": "<5", "c": 9}
+    assert domain.suppress_breakdown({"a": 2, "b": 3, "c": 9}) == {"a": "<5", "b": "<5", "c": 9}
+    assert domain.suppress_breakdown({"a": 0, "b": 7, "c": 9}) == {"a": 0, "b": 7, "c": 9}
+    assert domain.suppress_breakdown({"a": 2}) == {"a": "<5"}
