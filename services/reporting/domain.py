@@ -1,13 +1,28 @@
-"""Figures from the read models, and what may be published of them (no nameko here)."""
+"""Figures from the read models, and what may be published of them (no nameko here).
+
+Every event reporting handles goes through ``handle``: it is kept in the event
+log and applied to the read models in one unit of work.  ``rebuild`` empties
+the read models and applies the log again, so any figure can be recomputed
+from the events alone.
+
+Aggregation rules, for a city and for the nation alike: counts are summed over
+the rollouts in scope (cancelled rollouts are left out); percentages and the
+normalised gain are computed from the pooled scores of everyone in scope, never
+by averaging the cities' own percentages or gains.
+"""
 from collections import Counter, defaultdict
+from datetime import timezone
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, case, delete, func, select, text, update
+from sqlalchemy.orm import aliased
 
-from services.reporting.models import CityChanges, NotificationFact, ParticipantFact, RolloutFact, ScoreFact
+from services.reporting.models import (READ_MODELS, ActionPlanFact, AttendanceFact, CityChanges, EventLog,
+                                       NotificationFact, ParticipantFact, RolloutFact, ScoreFact, TopicScoreFact)
 from shared import events
 
 # The order the seed report lists participant categories in.
 CATEGORY_ORDER = ("educator", "skpd", "patbm", "unit_ppa", "lsm", "forum_anak", "student")
+UNKNOWN = "unknown"  # sex or age band not given
 
 
 # --- recording events -------------------------------------------------------
@@ -21,33 +36,98 @@ def _changed(session, city):
                         .values(changes=CityChanges.changes + 1))
 
 
+def _get_or_add(session, model, key, **defaults):
+    row = session.get(model, key)
+    if row is None:
+        row = model(**defaults)
+        session.add(row)
+    return row
+
+
 def record_rollout(session, event):
-    session.merge(RolloutFact(
-        rollout_id=event["rollout_id"], city=event["city"], city_name=event["city_name"],
-        province=event["province"], program=event["program"], venue=event["venue"],
-        starts_on=event["starts_on"], ends_on=event["ends_on"], author=event["author"],
-        editor=event["editor"], sessions=events.SessionSchema(many=True).dump(event["sessions"]),
-    ))
-    _changed(session, event["city"])
+    rollout = _get_or_add(session, RolloutFact, event["rollout_id"], rollout_id=event["rollout_id"],
+                          cancelled=False)
+    rollout.city = event["city"]
+    for field in ("city_name", "province", "program", "venue", "starts_on", "ends_on", "author", "editor"):
+        setattr(rollout, field, event[field])
+    rollout.sessions = events.SessionSchema(many=True).dump(event["sessions"])
+
+
+def record_rollout_cancelled(session, event):
+    rollout = _get_or_add(session, RolloutFact, event["rollout_id"], rollout_id=event["rollout_id"],
+                          city=event["city"])
+    rollout.cancelled = True
+
+
+def _participant(session, event):
+    return _get_or_add(session, ParticipantFact, event["participant_id"], participant_id=event["participant_id"],
+                       rollout_id=event["rollout_id"], city=event["city"], session_key=event["session_key"],
+                       waitlisted=False, promoted=False, cancelled=False)
+
+
+def _set_category(person, event):
+    if person.category_at is None or event["occurred_at"] >= _aware(person.category_at):
+        person.category = event["category"]
+        person.category_at = event["occurred_at"]
+
+
+def _recount(person):
+    registered = person.minor is not None  # the registration itself has been heard of
+    person.counted = bool(registered and person.category and not person.cancelled
+                          and (not person.waitlisted or person.promoted))
 
 
 def record_participant(session, event):
-    session.merge(ParticipantFact(
-        participant_id=event["participant_id"], rollout_id=event["rollout_id"], city=event["city"],
-        session_key=event["session_key"], category=event["category"], minor=event["minor"],
-        sex=event["sex"], age_band=event["age_band"],
-    ))
-    _changed(session, event["city"])
+    person = _participant(session, event)
+    person.session_key = event["session_key"]
+    person.minor, person.sex, person.age_band = event["minor"], event["sex"], event["age_band"]
+    person.waitlisted = event["status"] == "waitlisted"
+    _set_category(person, event)
+    _recount(person)
+
+
+def record_participant_updated(session, event):
+    person = _participant(session, event)
+    _set_category(person, event)
+    _recount(person)
+
+
+def record_participant_cancelled(session, event):
+    person = _participant(session, event)
+    person.cancelled = True
+    _recount(person)
+
+
+def record_participant_promoted(session, event):
+    person = _participant(session, event)
+    person.promoted = True
+    _recount(person)
+
+
+def record_check_in(session, event):
+    session.merge(AttendanceFact(participant_id=event["participant_id"], day=event["day"],
+                                 rollout_id=event["rollout_id"], city=event["city"],
+                                 session_key=event["session_key"]))
 
 
 def record_score(session, event):
     session.merge(ScoreFact(
         submission_id=event["submission_id"], rollout_id=event["rollout_id"], city=event["city"],
-        session_key=event["session_key"], participant_code=event["participant_code"],
-        phase=event["phase"], score=event["score"], max_score=event["max_score"],
-        passed=event["passed"], topics=event["topics"],
+        instrument_id=event["instrument_id"], session_key=event["session_key"],
+        participant_code=event["participant_code"], phase=event["phase"], score=event["score"],
+        max_score=event["max_score"], passed=event["passed"],
     ))
-    _changed(session, event["city"])
+    for position, topic in enumerate(event["topics"]):
+        session.merge(TopicScoreFact(submission_id=event["submission_id"], topic=topic["topic"],
+                                     position=position, score=topic["score"], max_score=topic["max_score"]))
+
+
+def record_action_plan(session, event):
+    plan = _get_or_add(session, ActionPlanFact, event["action_plan_id"], action_plan_id=event["action_plan_id"])
+    if plan.updated_at is None or event["occurred_at"] >= _aware(plan.updated_at):
+        plan.rollout_id, plan.city, plan.session_key = event["rollout_id"], event["city"], event["session_key"]
+        plan.owner, plan.due_on, plan.status = event["owner"], event["due_on"], event["status"]
+        plan.updated_at = event["occurred_at"]
 
 
 def record_notification(session, event):
@@ -56,44 +136,139 @@ def record_notification(session, event):
         kind=event["kind"], channel=event["channel"], participant_count=event["participant_count"],
         notified_at=event["occurred_at"],
     ))
-    _changed(session, event["city"])
+
+
+def _aware(moment):
+    # SQLite hands timestamps back without their zone; they were stored in UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+# Every event reporting consumes, and how it changes the read models.
+RECORDERS = {
+    events.ROLLOUT_LAUNCHED: record_rollout,
+    events.ROLLOUT_CANCELLED: record_rollout_cancelled,
+    events.PARTICIPANT_REGISTERED: record_participant,
+    events.PARTICIPANT_UPDATED: record_participant_updated,
+    events.PARTICIPANT_CANCELLED: record_participant_cancelled,
+    events.PARTICIPANT_PROMOTED: record_participant_promoted,
+    events.PARTICIPANT_CHECKED_IN: record_check_in,
+    events.TEST_SCORED: record_score,
+    events.ACTION_PLAN_RECORDED: record_action_plan,
+    events.ACTION_PLAN_UPDATED: record_action_plan,
+    events.COMMITTEE_NOTIFIED: record_notification,
+}
+_BY_NAME = {kind.name: kind for kind in RECORDERS}
+
+
+def handle(uow, kind, payload):
+    """Keep ``payload`` (an event of ``kind``) in the log and apply it; False if seen before."""
+    event = kind.load(payload)
+    if not uow.first_delivery(event):
+        return False
+    uow.session.add(EventLog(event_id=str(event["event_id"]), event_type=kind.name, city=event["city"],
+                             occurred_at=event["occurred_at"], payload=payload))
+    RECORDERS[kind](uow.session, event)
+    _changed(uow.session, event["city"])
+    return True
+
+
+def rebuild(session):
+    """Recompute every read model from the event log; returns how many events were applied.
+
+    Runs in the caller's transaction: readers see the old figures until it commits.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        # Handlers wait while the log is replayed, then apply their event to the new models.
+        session.execute(text("LOCK TABLE event_log IN EXCLUSIVE MODE"))
+    for model in READ_MODELS:
+        session.execute(delete(model))
+    applied, last_id, cities = 0, 0, set()
+    while True:
+        page = session.scalars(select(EventLog).where(EventLog.id > last_id).order_by(EventLog.id)
+                               .limit(1000)).all()
+        if not page:
+            break
+        for logged in page:
+            kind = _BY_NAME[logged.event_type]
+            RECORDERS[kind](session, kind.load(logged.payload))
+            cities.add(logged.city)
+        applied, last_id = applied + len(page), page[-1].id
+        session.flush()
+        session.expunge_all()  # keeps memory flat over a long log
+    for city in sorted(cities):
+        _changed(session, city)  # subscribers get the rebuilt figures too
+    return applied
 
 
 # --- figures ----------------------------------------------------------------
 
+def _cancelled_rollouts():
+    return select(RolloutFact.rollout_id).where(RolloutFact.cancelled)
+
+
 def _scope(model, city, rollout_id=None):
-    """Rows of one rollout, of a city's rollouts, or (for ``national``) of all."""
+    """Rows of one rollout, of a city's live rollouts, or (for ``national``) of all live ones."""
     if rollout_id is not None:
         return model.rollout_id == rollout_id
-    return True if city == events.NATIONAL else model.city == city
+    live = model.rollout_id.not_in(_cancelled_rollouts())
+    return live if city == events.NATIONAL else and_(model.city == city, live)
+
+
+def _ordered(counts, order):
+    known = [key for key in order if counts.get(key)]
+    return {key: counts[key] for key in known + sorted(k for k in counts if k not in order and counts[k])}
 
 
 def participant_figures(session, city, rollout_id=None):
+    """Participants holding a place (not waitlisted, not cancelled), by category, sex and age band."""
     rows = session.execute(
-        select(ParticipantFact.session_key, ParticipantFact.category, func.count())
-        .where(_scope(ParticipantFact, city, rollout_id))
-        .group_by(ParticipantFact.session_key, ParticipantFact.category)
+        select(ParticipantFact.session_key, ParticipantFact.category, ParticipantFact.sex,
+               ParticipantFact.age_band, func.count())
+        .where(_scope(ParticipantFact, city, rollout_id), ParticipantFact.counted)
+        .group_by(ParticipantFact.session_key, ParticipantFact.category, ParticipantFact.sex,
+                  ParticipantFact.age_band)
     ).all()
-    by_category, by_session = Counter(), defaultdict(Counter)
-    for session_key, category, n in rows:
+    by_category, by_sex, by_age = Counter(), Counter(), Counter()
+    by_session = defaultdict(Counter)
+    session_sex, session_age = defaultdict(Counter), defaultdict(Counter)
+    for session_key, category, sex, age_band, n in rows:
         by_category[category] += n
         by_session[session_key][category] += n
-    ordered = {c: by_category[c] for c in CATEGORY_ORDER if by_category[c]}
+        by_sex[sex or UNKNOWN] += n
+        by_age[age_band or UNKNOWN] += n
+        session_sex[session_key][sex or UNKNOWN] += n
+        session_age[session_key][age_band or UNKNOWN] += n
+    sexes = ("F", "M", UNKNOWN)
     return {
         "participants": sum(by_category.values()),
-        "by_category": ordered,
+        "by_category": _ordered(by_category, CATEGORY_ORDER),
         "by_audience": {
             "activists": sum(n for c, n in by_category.items() if c != "student"),
             "students": by_category["student"],
         },
+        "by_sex": _ordered(by_sex, sexes),
+        "by_age_band": dict(sorted(by_age.items(), key=lambda item: (item[0] == UNKNOWN, item[0]))),
         "by_session": {key: dict(counts) for key, counts in by_session.items()},
+        "by_session_sex": {key: _ordered(counts, sexes) for key, counts in session_sex.items()},
+        "by_session_age_band": {key: dict(sorted(c.items(), key=lambda i: (i[0] == UNKNOWN, i[0])))
+                                for key, c in session_age.items()},
     }
 
 
-def _mean_percent(scores):
-    total = sum(s for s, _ in scores)
-    maximum = sum(m for _, m in scores)
-    return round(100.0 * total / maximum, 1) if maximum else None
+def attendance_figures(session, city, rollout_id=None):
+    """Check-ins per day of the rollout, of participants who still hold their place."""
+    rows = session.execute(
+        select(AttendanceFact.day, AttendanceFact.session_key, func.count())
+        .join(ParticipantFact, ParticipantFact.participant_id == AttendanceFact.participant_id)
+        .where(_scope(AttendanceFact, city, rollout_id), ParticipantFact.counted)
+        .group_by(AttendanceFact.day, AttendanceFact.session_key)
+        .order_by(AttendanceFact.day, AttendanceFact.session_key)
+    ).all()
+    return [{"day": day, "session_key": key, "checked_in": n} for day, key, n in rows]
+
+
+def _percent(score, maximum):
+    return round(100.0 * score / maximum, 1) if maximum else None
 
 
 def normalised_gain(pre_percent, post_percent):
@@ -103,46 +278,63 @@ def normalised_gain(pre_percent, post_percent):
     return round((post_percent - pre_percent) / (100.0 - pre_percent), 3)
 
 
+def _has_other_phase(scores):
+    """The submission has its counterpart: the same participant's other test on the same instrument."""
+    other = aliased(ScoreFact)
+    return (select(other.submission_id)
+            .where(other.participant_code == scores.participant_code, other.instrument_id == scores.instrument_id,
+                   other.phase != scores.phase)
+            .exists())
+
+
 def test_figures(session, city, rollout_id=None):
-    rows = session.execute(
-        select(ScoreFact.participant_code, ScoreFact.phase, ScoreFact.score, ScoreFact.max_score,
-               ScoreFact.passed, ScoreFact.topics)
-        .where(_scope(ScoreFact, city, rollout_id))
-    ).all()
-    phases = {"pre": [], "post": []}
-    passed = Counter()
-    by_code = {"pre": {}, "post": {}}
-    for code, phase, score, max_score, did_pass, topic_scores in rows:
-        phases[phase].append((score, max_score))
-        passed[phase] += did_pass
-        by_code[phase][code] = (score, max_score, topic_scores)
-    figures = {phase: {"n": len(scores), "mean_percent": _mean_percent(scores), "passed": passed[phase]}
-               for phase, scores in phases.items()}
+    """Pre- and post-test figures summed in the database, pooled over everything in scope."""
+    figures = {phase: {"n": 0, "mean_percent": None, "passed": 0} for phase in ("pre", "post")}
+    for phase, n, score, maximum, passed in session.execute(
+        select(ScoreFact.phase, func.count(), func.sum(ScoreFact.score), func.sum(ScoreFact.max_score),
+               func.sum(case((ScoreFact.passed, 1), else_=0)))
+        .where(_scope(ScoreFact, city, rollout_id)).group_by(ScoreFact.phase)
+    ):
+        figures[phase] = {"n": n, "mean_percent": _percent(score, maximum), "passed": int(passed)}
+
     # Gain is measured on the people who took both tests, never across different groups.
-    paired = by_code["pre"].keys() & by_code["post"].keys()
-    paired_pre = _mean_percent([by_code["pre"][c][:2] for c in paired])
-    paired_post = _mean_percent([by_code["post"][c][:2] for c in paired])
-    topics = defaultdict(lambda: {"pre": [], "post": []})
-    for code in paired:
-        for phase in ("pre", "post"):
-            for topic in by_code[phase][code][2]:
-                topics[topic["topic"]][phase].append((topic["score"], topic["max_score"]))
-    by_topic = []
-    for topic, cells in topics.items():
-        pre, post = _mean_percent(cells["pre"]), _mean_percent(cells["post"])
-        by_topic.append({"topic": topic, "pre_percent": pre, "post_percent": post,
-                         "gain": normalised_gain(pre, post)})
-    figures["paired"] = len(paired)
-    figures["paired_pre_percent"] = paired_pre
-    figures["paired_post_percent"] = paired_post
-    figures["gain"] = normalised_gain(paired_pre, paired_post)
-    figures["by_topic"] = by_topic
+    paired = session.execute(
+        select(ScoreFact.phase, func.count(), func.sum(ScoreFact.score), func.sum(ScoreFact.max_score))
+        .where(_scope(ScoreFact, city, rollout_id), _has_other_phase(ScoreFact)).group_by(ScoreFact.phase)
+    ).all()
+    sums = {phase: (n, score, maximum) for phase, n, score, maximum in paired}
+    pre, post = sums.get("pre", (0, 0, 0)), sums.get("post", (0, 0, 0))
+    figures["paired"] = pre[0]
+    figures["paired_pre_percent"] = _percent(pre[1], pre[2])
+    figures["paired_post_percent"] = _percent(post[1], post[2])
+    figures["gain"] = normalised_gain(figures["paired_pre_percent"], figures["paired_post_percent"])
+
+    topics = defaultdict(dict)
+    first_seen = {}
+    for topic, phase, score, maximum, position in session.execute(
+        select(TopicScoreFact.topic, ScoreFact.phase, func.sum(TopicScoreFact.score),
+               func.sum(TopicScoreFact.max_score), func.min(TopicScoreFact.position))
+        .join(ScoreFact, ScoreFact.submission_id == TopicScoreFact.submission_id)
+        .where(_scope(ScoreFact, city, rollout_id), _has_other_phase(ScoreFact))
+        .group_by(TopicScoreFact.topic, ScoreFact.phase)
+    ):
+        topics[topic][phase] = _percent(score, maximum)
+        first_seen[topic] = min(position, first_seen.get(topic, position))
+    figures["by_topic"] = [
+        {"topic": topic, "pre_percent": topics[topic].get("pre"), "post_percent": topics[topic].get("post"),
+         "gain": normalised_gain(topics[topic].get("pre"), topics[topic].get("post"))}
+        for topic in sorted(topics, key=lambda t: (first_seen[t], t))
+    ]
     return figures
 
 
 def rollouts_in(session, city, rollout_id=None):
-    return session.scalars(select(RolloutFact).where(_scope(RolloutFact, city, rollout_id))
-                           .order_by(RolloutFact.starts_on)).all()
+    """Launched rollouts in scope (a cancelled one only when asked for by id), earliest first."""
+    where = [_scope(RolloutFact, city, rollout_id), RolloutFact.city_name.is_not(None)]
+    if rollout_id is None:
+        where.append(RolloutFact.cancelled.is_(False))
+    return session.scalars(select(RolloutFact).where(*where)
+                           .order_by(RolloutFact.starts_on, RolloutFact.rollout_id)).all()
 
 
 def notifications_in(session, city, rollout_id=None):
@@ -150,19 +342,62 @@ def notifications_in(session, city, rollout_id=None):
                            .order_by(NotificationFact.delivery_id)).all()
 
 
+def action_plan_figures(session, city, rollout_id=None):
+    """Action plans by who owns them and how far they got."""
+    rows = session.execute(
+        select(ActionPlanFact.owner, ActionPlanFact.status, func.count())
+        .where(_scope(ActionPlanFact, city, rollout_id))
+        .group_by(ActionPlanFact.owner, ActionPlanFact.status)
+    ).all()
+    by_status, by_owner = Counter(), Counter()
+    for owner, status, n in rows:
+        by_status[status] += n
+        by_owner[owner] += n
+    statuses = ("planned", "in_progress", "done", "dropped")
+    return {"total": sum(by_status.values()), "by_owner": _ordered(by_owner, ("participant", "group")),
+            "by_status": _ordered(by_status, statuses)}
+
+
 def city_figures(session, city, rollout_id=None):
     """The coordinator's exact figures for a city (or ``national``), or one of its rollouts."""
     return {
         "city": city,
-        "rollouts": [{"rollout_id": r.rollout_id, "city_name": r.city_name, "starts_on": r.starts_on.isoformat(),
-                      "ends_on": r.ends_on.isoformat()} for r in rollouts_in(session, city, rollout_id)],
+        "rollouts": [{"rollout_id": r.rollout_id, "city": r.city, "city_name": r.city_name,
+                      "starts_on": r.starts_on.isoformat(), "ends_on": r.ends_on.isoformat()}
+                     for r in rollouts_in(session, city, rollout_id)],
         **participant_figures(session, city, rollout_id),
+        "attendance": attendance_figures(session, city, rollout_id),
         "tests": test_figures(session, city, rollout_id),
+        "action_plans": action_plan_figures(session, city, rollout_id),
         "notifications": [{"delivery_id": n.delivery_id, "kind": n.kind, "channel": n.channel,
                            "participant_count": n.participant_count}
                           for n in notifications_in(session, city, rollout_id)],
     }
 
+
+def cities_side_by_side(session):
+    """One row per city with live rollouts: the national report's comparison table."""
+    cities = session.scalars(select(RolloutFact.city).where(RolloutFact.cancelled.is_(False),
+                                                            RolloutFact.city_name.is_not(None))
+                             .distinct().order_by(RolloutFact.city)).all()
+    rows = []
+    for city in cities:
+        people = participant_figures(session, city)
+        tests = test_figures(session, city)
+        names = sorted({r.city_name for r in rollouts_in(session, city)})
+        rows.append({
+            "city": city, "city_name": ", ".join(names), "rollouts": len(rollouts_in(session, city)),
+            "participants": people["participants"], **people["by_audience"],
+            "pre_n": tests["pre"]["n"], "pre_percent": tests["pre"]["mean_percent"],
+            "post_n": tests["post"]["n"], "post_percent": tests["post"]["mean_percent"],
+            "paired": tests["paired"], "gain": tests["gain"],
+        })
+    return rows
+
+
+def national_figures(session):
+    """The roll-up: figures pooled over every live rollout, and the cities side by side."""
+    return {**city_figures(session, events.NATIONAL), "cities": cities_side_by_side(session)}
 
 # --- what the public may see ------------------------------------------------
 

@@ -1,7 +1,14 @@
-"""Read models: facts copied from events, so every figure can be rebuilt from a replay."""
+"""Reporting's tables: the log of every event it handled, and the read models built from it.
+
+The event log is the source of truth; every other table here is a read model
+that ``domain.rebuild`` can throw away and recompute from the log.  Facts are
+written so the order events arrive in does not matter (a cancellation may be
+handled before the registration it cancels): replaying the log in any order
+gives the same figures.
+"""
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, DateTime, Integer, String
+from sqlalchemy import JSON, Boolean, Date, DateTime, Index, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -9,20 +16,35 @@ class Base(DeclarativeBase):
     pass
 
 
+class EventLog(Base):
+    """Every event reporting handled, as it arrived: the replay source."""
+
+    __tablename__ = "event_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(36), unique=True)
+    event_type: Mapped[str] = mapped_column(String(60))
+    city: Mapped[str] = mapped_column(String(100), index=True)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    payload: Mapped[dict] = mapped_column(JSON)
+
+
 class RolloutFact(Base):
     __tablename__ = "rollouts"
 
     rollout_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     city: Mapped[str] = mapped_column(String(100), index=True)
-    city_name: Mapped[str] = mapped_column(String(100))
+    # Null while only a cancellation has been heard of (it can overtake the launch).
+    city_name: Mapped[str | None] = mapped_column(String(100))
     province: Mapped[str | None] = mapped_column(String(100))
-    program: Mapped[str] = mapped_column(String(200))
+    program: Mapped[str | None] = mapped_column(String(200))
     venue: Mapped[str | None] = mapped_column(String(200))
-    starts_on: Mapped[date] = mapped_column(Date)
-    ends_on: Mapped[date] = mapped_column(Date)
+    starts_on: Mapped[date | None] = mapped_column(Date)
+    ends_on: Mapped[date | None] = mapped_column(Date)
     author: Mapped[str | None] = mapped_column(String(200))
     editor: Mapped[str | None] = mapped_column(String(200))
-    sessions: Mapped[list] = mapped_column(JSON)
+    sessions: Mapped[list | None] = mapped_column(JSON)
+    cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class ParticipantFact(Base):
@@ -32,25 +54,74 @@ class ParticipantFact(Base):
     rollout_id: Mapped[int] = mapped_column(Integer, index=True)
     city: Mapped[str] = mapped_column(String(100), index=True)
     session_key: Mapped[str] = mapped_column(String(50))
-    category: Mapped[str] = mapped_column(String(30))
-    minor: Mapped[bool]
+    # Null while only a later change has been heard of; such a row counts for nothing yet.
+    category: Mapped[str | None] = mapped_column(String(30))
+    minor: Mapped[bool | None]
     sex: Mapped[str | None] = mapped_column(String(1))
     age_band: Mapped[str | None] = mapped_column(String(10))
+    # The category's latest change, so an older event never overwrites a newer one.
+    category_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    waitlisted: Mapped[bool] = mapped_column(Boolean, default=False)
+    promoted: Mapped[bool] = mapped_column(Boolean, default=False)
+    cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # True when the participant holds a place: registered (or promoted) and not cancelled.
+    counted: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+
+
+class AttendanceFact(Base):
+    """A participant checked in on a day of the rollout."""
+
+    __tablename__ = "attendance"
+
+    participant_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rollout_id: Mapped[int] = mapped_column(Integer, index=True)
+    city: Mapped[str] = mapped_column(String(100), index=True)
+    session_key: Mapped[str] = mapped_column(String(50))
 
 
 class ScoreFact(Base):
     __tablename__ = "scores"
+    # Pairs a pre-test with its post-test in the database, however many there are.
+    __table_args__ = (Index("ix_scores_pair", "participant_code", "instrument_id", "phase"),)
 
     submission_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     rollout_id: Mapped[int] = mapped_column(Integer, index=True)
     city: Mapped[str] = mapped_column(String(100), index=True)
+    instrument_id: Mapped[int] = mapped_column(Integer)
     session_key: Mapped[str] = mapped_column(String(50))
     participant_code: Mapped[str] = mapped_column(String(20))
     phase: Mapped[str] = mapped_column(String(4))
     score: Mapped[int] = mapped_column(Integer)
     max_score: Mapped[int] = mapped_column(Integer)
     passed: Mapped[bool]
-    topics: Mapped[list] = mapped_column(JSON)
+
+
+class TopicScoreFact(Base):
+    """One topic's part of a submission's score, so topics are summed in the database."""
+
+    __tablename__ = "topic_scores"
+
+    submission_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    topic: Mapped[str] = mapped_column(String(200), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)  # the topic's place in the instrument
+    score: Mapped[int] = mapped_column(Integer)
+    max_score: Mapped[int] = mapped_column(Integer)
+
+
+class ActionPlanFact(Base):
+    """An action plan's latest state; its text stays in assessment."""
+
+    __tablename__ = "action_plans"
+
+    action_plan_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rollout_id: Mapped[int] = mapped_column(Integer, index=True)
+    city: Mapped[str] = mapped_column(String(100), index=True)
+    session_key: Mapped[str] = mapped_column(String(50))
+    owner: Mapped[str] = mapped_column(String(20))
+    due_on: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class NotificationFact(Base):
@@ -63,6 +134,11 @@ class NotificationFact(Base):
     channel: Mapped[str] = mapped_column(String(20))
     participant_count: Mapped[int] = mapped_column(Integer)
     notified_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# What ``domain.rebuild`` empties and recomputes from the event log.
+READ_MODELS = (RolloutFact, ParticipantFact, AttendanceFact, ScoreFact, TopicScoreFact,
+               ActionPlanFact, NotificationFact)
 
 
 class CityChanges(Base):

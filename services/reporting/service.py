@@ -20,27 +20,55 @@ class ReportingService(PrometheusEndpoint):
     metrics = Metrics()
     config = Config()
 
+    # One handler per event kind, each on its own per-city queue; all go through domain.handle,
+    # which keeps the event in reporting's log so the read models can be rebuilt from it.
     @city_event_handler(events.ROLLOUT_LAUNCHED)
     def on_rollout_launched(self, payload):
-        self._record(events.ROLLOUT_LAUNCHED, payload, domain.record_rollout)
+        self._handle(events.ROLLOUT_LAUNCHED, payload)
+
+    @city_event_handler(events.ROLLOUT_CANCELLED)
+    def on_rollout_cancelled(self, payload):
+        self._handle(events.ROLLOUT_CANCELLED, payload)
 
     @city_event_handler(events.PARTICIPANT_REGISTERED)
     def on_participant_registered(self, payload):
-        self._record(events.PARTICIPANT_REGISTERED, payload, domain.record_participant)
+        self._handle(events.PARTICIPANT_REGISTERED, payload)
+
+    @city_event_handler(events.PARTICIPANT_UPDATED)
+    def on_participant_updated(self, payload):
+        self._handle(events.PARTICIPANT_UPDATED, payload)
+
+    @city_event_handler(events.PARTICIPANT_CANCELLED)
+    def on_participant_cancelled(self, payload):
+        self._handle(events.PARTICIPANT_CANCELLED, payload)
+
+    @city_event_handler(events.PARTICIPANT_PROMOTED)
+    def on_participant_promoted(self, payload):
+        self._handle(events.PARTICIPANT_PROMOTED, payload)
+
+    @city_event_handler(events.PARTICIPANT_CHECKED_IN)
+    def on_participant_checked_in(self, payload):
+        self._handle(events.PARTICIPANT_CHECKED_IN, payload)
 
     @city_event_handler(events.TEST_SCORED)
     def on_test_scored(self, payload):
-        self._record(events.TEST_SCORED, payload, domain.record_score)
+        self._handle(events.TEST_SCORED, payload)
+
+    @city_event_handler(events.ACTION_PLAN_RECORDED)
+    def on_action_plan_recorded(self, payload):
+        self._handle(events.ACTION_PLAN_RECORDED, payload)
+
+    @city_event_handler(events.ACTION_PLAN_UPDATED)
+    def on_action_plan_updated(self, payload):
+        self._handle(events.ACTION_PLAN_UPDATED, payload)
 
     @city_event_handler(events.COMMITTEE_NOTIFIED)
     def on_committee_notified(self, payload):
-        self._record(events.COMMITTEE_NOTIFIED, payload, domain.record_notification)
+        self._handle(events.COMMITTEE_NOTIFIED, payload)
 
-    def _record(self, event_type, payload, record):
-        event = event_type.load(payload)
+    def _handle(self, kind, payload):
         with self.db.unit_of_work() as uow:
-            if uow.first_delivery(event):
-                record(uow.session, event)
+            domain.handle(uow, kind, payload)
 
     @timer(interval=1)
     def publish_summaries(self):

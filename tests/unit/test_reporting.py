@@ -41,9 +41,9 @@ def store(make_store):
     return make_store(Base.metadata, consumer="reporting")
 
 
-def event(kind, city="pontianak", **fields):
-    """An event as a consumer sees it: made by the producer's create(), read with load()."""
-    return kind.load(kind.create(city, **fields))
+def event(kind, city="pontianak", /, **fields):
+    """An event as the producer publishes it: (kind, JSON-ready payload)."""
+    return kind, json.loads(json.dumps(kind.create(city, **fields)))
 
 
 def rollout_event(rollout_id=1, city="pontianak", city_name="Pontianak"):
@@ -70,20 +70,21 @@ def score_event(submission_id, code, phase, score, max_score=10, rollout_id=1, c
                          {"topic": "Kejahatan Siber", "score": max(score - half, 0), "max_score": half}])
 
 
-def record(store, *recordings):
-    with store.unit_of_work() as uow:
-        for record_fact, payload in recordings:
-            record_fact(uow.session, payload)
+def record(store, *delivered):
+    """Handle events as the service does: each in its own unit of work."""
+    for kind, payload in delivered:
+        with store.unit_of_work() as uow:
+            domain.handle(uow, kind, payload)
 
 
 def test_test_figures_gain_only_over_participants_with_both_tests(store):
     record(store,
-           (domain.record_score, score_event(1, "A", "pre", 4)),
-           (domain.record_score, score_event(2, "A", "post", 7)),
-           (domain.record_score, score_event(3, "B", "pre", 6)),
-           (domain.record_score, score_event(4, "B", "post", 8)),
-           (domain.record_score, score_event(5, "C", "pre", 0)),    # no post-test
-           (domain.record_score, score_event(6, "D", "post", 10)))  # no pre-test
+           score_event(1, "A", "pre", 4),
+           score_event(2, "A", "post", 7),
+           score_event(3, "B", "pre", 6),
+           score_event(4, "B", "post", 8),
+           score_event(5, "C", "pre", 0),    # no post-test
+           score_event(6, "D", "post", 10))  # no pre-test
 
     with store.read() as session:
         figures = domain.test_figures(session, "pontianak")
@@ -98,8 +99,8 @@ def test_test_figures_gain_only_over_participants_with_both_tests(store):
 
 
 def test_no_pairs_means_no_gain(store):
-    record(store, (domain.record_score, score_event(1, "A", "pre", 4)),
-           (domain.record_score, score_event(2, "B", "post", 9)))
+    record(store, score_event(1, "A", "pre", 4),
+           score_event(2, "B", "post", 9))
 
     with store.read() as session:
         figures = domain.test_figures(session, "pontianak")
@@ -108,7 +109,7 @@ def test_no_pairs_means_no_gain(store):
 
 def test_redelivered_score_is_counted_once(store):
     scored = score_event(1, "A", "pre", 4)
-    record(store, (domain.record_score, scored), (domain.record_score, scored))
+    record(store, scored, scored)  # the broker delivered it twice
 
     with store.read() as session:
         assert domain.test_figures(session, "pontianak")["pre"]["n"] == 1
@@ -116,11 +117,11 @@ def test_redelivered_score_is_counted_once(store):
 
 def test_participant_figures_by_city_rollout_and_nation(store):
     record(store,
-           (domain.record_rollout, rollout_event(1)),
-           (domain.record_rollout, rollout_event(2, "singkawang", "Singkawang")),
-           *[(domain.record_participant, participant_event(i)) for i in range(1, 7)],
-           (domain.record_participant, participant_event(7, "educator")),
-           (domain.record_participant, participant_event(8, "lsm", rollout_id=2, city="singkawang")))
+           rollout_event(1),
+           rollout_event(2, "singkawang", "Singkawang"),
+           *[participant_event(i) for i in range(1, 7)],
+           participant_event(7, "educator"),
+           participant_event(8, "lsm", rollout_id=2, city="singkawang"))
 
     with store.read() as session:
         pontianak = domain.participant_figures(session, "pontianak")
@@ -137,11 +138,11 @@ def test_participant_figures_by_city_rollout_and_nation(store):
 
 def test_public_summaries_hold_aggregates_only_with_small_cells_suppressed(store):
     record(store,
-           (domain.record_rollout, rollout_event(1)),
-           *[(domain.record_participant, participant_event(i)) for i in range(1, 7)],
-           *[(domain.record_participant, participant_event(i, "educator")) for i in (7, 8)],
-           *[(domain.record_score, score_event(i, f"C{i}", "pre", 5)) for i in range(1, 7)],
-           *[(domain.record_score, score_event(10 + i, f"C{i}", "post", 8)) for i in range(1, 4)])
+           rollout_event(1),
+           *[participant_event(i) for i in range(1, 7)],
+           *[participant_event(i, "educator") for i in (7, 8)],
+           *[score_event(i, f"C{i}", "pre", 5) for i in range(1, 7)],
+           *[score_event(10 + i, f"C{i}", "post", 8) for i in range(1, 4)])
 
     with store.read() as session:
         summaries = domain.public_summaries(session, "pontianak")
@@ -169,8 +170,8 @@ def test_public_summaries_hold_aggregates_only_with_small_cells_suppressed(store
 
 
 def test_gain_is_published_from_five_pairs(store):
-    record(store, *[(domain.record_score, score_event(i, f"C{i}", "pre", 4)) for i in range(1, 6)],
-           *[(domain.record_score, score_event(10 + i, f"C{i}", "post", 7)) for i in range(1, 6)])
+    record(store, *[score_event(i, f"C{i}", "pre", 4) for i in range(1, 6)],
+           *[score_event(10 + i, f"C{i}", "post", 7) for i in range(1, 6)])
 
     with store.read() as session:
         _, tests = domain.public_summaries(session, "pontianak")[1]
@@ -179,8 +180,8 @@ def test_gain_is_published_from_five_pairs(store):
 
 
 def test_changed_cities_publish_once_then_the_nation(store):
-    record(store, (domain.record_rollout, rollout_event(1)),
-           (domain.record_participant, participant_event(1)))
+    record(store, rollout_event(1),
+           participant_event(1))
 
     with store.unit_of_work() as uow:
         assert domain.publish_changed_summaries(uow) == ["pontianak"]
@@ -200,8 +201,8 @@ def test_changed_cities_publish_once_then_the_nation(store):
 
 
 def test_activity_report_in_bahasa_indonesia(store):
-    record(store, (domain.record_rollout, rollout_event(1)),
-           *[(domain.record_participant, participant_event(i)) for i in range(1, 4)])
+    record(store, rollout_event(1),
+           *[participant_event(i) for i in range(1, 4)])
 
     with store.read() as session:
         markdown = report.activity_report(session, "pontianak")
@@ -223,12 +224,12 @@ def test_report_date_and_percent_formats():
 def test_topic_gain_is_also_measured_on_participants_with_both_tests(store):
     # score_event splits a score of 10 into Jejak Digital (first 5) and Kejahatan Siber (rest).
     record(store,
-           (domain.record_score, score_event(1, "A", "pre", 4)),    # J 4/5, S 0/5
-           (domain.record_score, score_event(2, "A", "post", 7)),   # J 5/5, S 2/5
-           (domain.record_score, score_event(3, "B", "pre", 6)),    # J 5/5, S 1/5
-           (domain.record_score, score_event(4, "B", "post", 8)),   # J 5/5, S 3/5
-           (domain.record_score, score_event(5, "C", "pre", 0)),    # no post-test
-           (domain.record_score, score_event(6, "D", "post", 10)))  # no pre-test
+           score_event(1, "A", "pre", 4),    # J 4/5, S 0/5
+           score_event(2, "A", "post", 7),   # J 5/5, S 2/5
+           score_event(3, "B", "pre", 6),    # J 5/5, S 1/5
+           score_event(4, "B", "post", 8),   # J 5/5, S 3/5
+           score_event(5, "C", "pre", 0),    # no post-test
+           score_event(6, "D", "post", 10))  # no pre-test
 
     with store.read() as session:
         by_topic = {t["topic"]: t for t in domain.test_figures(session, "pontianak")["by_topic"]}
@@ -244,3 +245,109 @@ def test_a_lone_small_cell_takes_the_next_smallest_with_it():
     assert domain.suppress_breakdown({"a": 2, "b": 3, "c": 9}) == {"a": "<5", "b": "<5", "c": 9}
     assert domain.suppress_breakdown({"a": 0, "b": 7, "c": 9}) == {"a": 0, "b": 7, "c": 9}
     assert domain.suppress_breakdown({"a": 2}) == {"a": "<5"}
+
+
+# --- every event kind, and the rebuild from the event log -------------------
+
+def change_event(kind, participant_id, rollout_id=1, city="pontianak", session_key="socialisation", **fields):
+    return event(kind, city, rollout_id=rollout_id, participant_id=participant_id,
+                 participant_code=f"C{participant_id}", session_key=session_key, **fields)
+
+
+def plan_event(kind, plan_id, status, owner="participant", rollout_id=1, city="pontianak"):
+    return event(kind, city, rollout_id=rollout_id, action_plan_id=plan_id, session_key="socialisation",
+                 owner=owner, status=status)
+
+
+def a_season_of_events():
+    """Two cities' rollouts with every kind of event reporting consumes, one rollout cancelled."""
+    delivered = [rollout_event(1), rollout_event(2, "medan", "Medan"), rollout_event(3, "medan", "Medan")]
+    delivered += [participant_event(i) for i in range(1, 9)]
+    delivered += [participant_event(i, "educator") for i in range(9, 15)]
+    delivered += [participant_event(i, rollout_id=2, city="medan") for i in range(20, 27)]
+    delivered.append(participant_event(30, rollout_id=3, city="medan"))
+    delivered += [
+        event(events.PARTICIPANT_REGISTERED, rollout_id=1, participant_id=15, participant_code="C15",
+              session_key="socialisation", category="student", minor=True, status="waitlisted"),
+        change_event(events.PARTICIPANT_CANCELLED, 8),
+        change_event(events.PARTICIPANT_PROMOTED, 15),
+        change_event(events.PARTICIPANT_UPDATED, 9, session_key="workshop", category="lsm", changed=["category"]),
+        event(events.ROLLOUT_CANCELLED, "medan", rollout_id=3, reason="flood"),
+        *[change_event(events.PARTICIPANT_CHECKED_IN, i, session_key="workshop", day=1) for i in range(9, 14)],
+        *[change_event(events.PARTICIPANT_CHECKED_IN, i, day=2) for i in range(1, 8)],
+        plan_event(events.ACTION_PLAN_RECORDED, 1, "planned"),
+        plan_event(events.ACTION_PLAN_RECORDED, 2, "planned", owner="group"),
+        plan_event(events.ACTION_PLAN_UPDATED, 1, "done"),
+        event(events.COMMITTEE_NOTIFIED, rollout_id=1, delivery_id=1, kind="participant_list", channel="mail",
+              participant_count=14),
+    ]
+    delivered += [score_event(i, f"C{i}", "pre", 4) for i in range(1, 8)]
+    delivered += [score_event(10 + i, f"C{i}", "post", 8) for i in range(1, 7)]
+    delivered += [score_event(40 + i, f"C{i}", "pre", 2, rollout_id=2, city="medan") for i in range(20, 26)]
+    delivered += [score_event(60 + i, f"C{i}", "post", 4, rollout_id=2, city="medan") for i in range(20, 26)]
+    return delivered
+
+
+def every_figure(session):
+    return {city: domain.city_figures(session, city) for city in ("pontianak", "medan")} | {
+        "national": domain.national_figures(session),
+        "summaries": [domain.public_summaries(session, c) for c in ("pontianak", "medan", events.NATIONAL)],
+        "report": report.activity_report(session, "pontianak"),
+    }
+
+
+def test_rebuilt_read_models_equal_the_live_ones(store):
+    record(store, *a_season_of_events())
+    with store.read() as session:
+        live = every_figure(session)
+
+    with store.unit_of_work() as uow:
+        assert domain.rebuild(uow.session) == len(a_season_of_events())
+    with store.read() as session:
+        rebuilt = every_figure(session)
+
+    assert rebuilt == live
+    assert live["pontianak"]["participants"] == 14   # 15 registered, 1 cancelled, the waitlisted one promoted
+
+
+def test_figures_do_not_depend_on_the_order_events_arrive_in(store, make_store):
+    delivered = a_season_of_events()
+    record(store, *delivered)
+    backwards = make_store(Base.metadata, consumer="reporting")
+    record(backwards, *reversed(delivered))
+
+    with store.read() as forwards_session, backwards.read() as backwards_session:
+        assert every_figure(backwards_session) == every_figure(forwards_session)
+
+
+def test_cancellations_waitlist_attendance_and_action_plans(store):
+    record(store, *a_season_of_events())
+    with store.read() as session:
+        pontianak = domain.city_figures(session, "pontianak")
+        medan = domain.city_figures(session, "medan")
+
+    assert pontianak["by_category"] == {"educator": 5, "lsm": 1, "student": 8}
+    assert pontianak["attendance"] == [{"day": 1, "session_key": "workshop", "checked_in": 5},
+                                       {"day": 2, "session_key": "socialisation", "checked_in": 7}]
+    assert pontianak["action_plans"] == {"total": 2, "by_owner": {"participant": 1, "group": 1},
+                                         "by_status": {"planned": 1, "done": 1}}
+    assert [n["participant_count"] for n in pontianak["notifications"]] == [14]
+    # Medan's cancelled rollout (3) and its participant are left out of the city's figures.
+    assert [r["rollout_id"] for r in medan["rollouts"]] == [2]
+    assert medan["participants"] == 7
+
+
+def test_national_gain_comes_from_pooled_scores_not_averaged_city_gains(store):
+    record(store, *a_season_of_events())
+    with store.read() as session:
+        national = domain.national_figures(session)
+
+    cities = {row["city"]: row for row in national["cities"]}
+    # Pontianak: 6 pairs 40% -> 80% (gain 0.667); Medan: 6 pairs 20% -> 40% (gain 0.25).
+    assert (cities["pontianak"]["gain"], cities["medan"]["gain"]) == (0.667, 0.25)
+    # Pooled: 36/120 = 30% -> 72/120 = 60%, gain 30/70; the mean of the two city gains would be 0.458.
+    assert national["tests"]["paired_pre_percent"] == 30.0
+    assert national["tests"]["paired_post_percent"] == 60.0
+    assert national["tests"]["gain"] == 0.429
+    # Counts are summed over the cities.
+    assert national["participants"] == sum(row["participants"] for row in national["cities"]) == 21
