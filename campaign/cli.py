@@ -106,5 +106,9 @@ def demo(workdir):
     click.echo(f"Report: {result.report_path}")
 
 
+from campaign import reporting_commands  # noqa: E402
+
+reporting_commands.register(main)
+
 if __name__ == "__main__":
     main()

@@ -445,6 +445,12 @@ def public_summaries(session, city):
     ]
 
 
+def summary_cities(session):
+    """Cities whose summaries have been published (or are due), then ``national``."""
+    cities = session.scalars(select(CityChanges.city).order_by(CityChanges.city)).all()
+    return [*cities, events.NATIONAL] if cities else []
+
+
 def publish_changed_summaries(uow):
     """Emit summaries for every city whose figures changed since the last ones, then the nation's."""
     changed = uow.session.execute(

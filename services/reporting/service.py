@@ -6,7 +6,7 @@ from services.reporting.models import Base
 from shared import events
 from shared.consumer import city_event_handler
 from shared.database import Database
-from shared.errors import NotFound
+from shared.errors import InvalidInput, NotFound
 from shared.metrics import Metrics, PrometheusEndpoint
 from shared.outbox import OutboxRelay
 from shared.web import api
@@ -78,20 +78,42 @@ class ReportingService(PrometheusEndpoint):
 
     @api("GET", "/reports/<city>/figures")
     def figures(self, request, city):
+        """Exact figures for the coordinator; ``national`` adds the cities side by side."""
         rollout_id = request.args.get("rollout_id", type=int)
         with self.db.read() as session:
+            if city == events.NATIONAL and rollout_id is None:
+                return domain.national_figures(session)
             return domain.city_figures(session, city, rollout_id)
+
+    @api("GET", "/summaries")
+    def summary_cities(self, request):
+        """The cities (and ``national``) that have summaries, for a subscriber to all of them."""
+        with self.db.read() as session:
+            return {"cities": domain.summary_cities(session)}
 
     @api("GET", "/summaries/<city>")
     def summaries(self, request, city):
         """The public summaries as they stand now, for a subscriber that just arrived."""
         with self.db.read() as session:
-            return {summary.routing_key(city): fields for summary, fields in domain.public_summaries(session, city)}
+            return {summary.routing_key(city): summary.create(city, **fields)
+                    for summary, fields in domain.public_summaries(session, city)}
 
     @api("POST", "/reports/<city>/activity-report")
     def write_activity_report(self, request, city):
+        """Write the city's (or ``national``) report: ``?lang=id|en&format=md,html,pdf``."""
+        lang = request.args.get("lang", "id")
+        formats = tuple(f for f in request.args.get("format", "md").split(",") if f)
+        if lang not in report.LANGUAGES:
+            raise InvalidInput(f"lang must be one of {', '.join(report.LANGUAGES)}", field="lang")
+        unknown = [f for f in formats if f not in report.FORMATS]
+        if unknown or not formats:
+            raise InvalidInput(f"format must be a list of {', '.join(report.FORMATS)}", field="format")
         with self.db.read() as session:
-            path = report.write_activity_report(session, city, self.config["REPORTS_DIR"])
-        if path is None:
+            written = report.build(session, city, lang)
+        if written is None:
             raise NotFound(f"city {city} has no launched rollout", field="city")
-        return 201, {"path": str(path), "markdown": path.read_text(encoding="utf-8")}
+        paths = report.write(written, self.config["REPORTS_DIR"], formats)
+        answer = {"paths": {f: str(p) for f, p in paths.items()}, "markdown": written.markdown}
+        if "md" in paths:
+            answer["path"] = str(paths["md"])
+        return 201, answer
