@@ -3,6 +3,7 @@
 They work on reporting's own database (``REPORTING_DATABASE_URL`` or the SQLite
 file under ``CAMPAIGN_DATA_DIR``) and, for ``subscribe``, on the broker.
 """
+import functools
 import json
 import sys
 from pathlib import Path
@@ -10,6 +11,18 @@ from pathlib import Path
 import click
 
 from shared import config as settings
+
+
+def _database_errors_as_messages(command):
+    """A database that cannot be reached is a message and a non-zero exit, not a traceback."""
+    @functools.wraps(command)
+    def run(*args, **kwargs):
+        from sqlalchemy.exc import OperationalError
+        try:
+            return command(*args, **kwargs)
+        except OperationalError as exc:
+            raise click.ClickException(f"the reporting database is unavailable: {exc.orig.__class__.__name__}")
+    return run
 
 
 def _store():
@@ -39,6 +52,7 @@ def reporting():
 
 
 @reporting.command()
+@_database_errors_as_messages
 def rebuild():
     """Recompute every read model from reporting's event log."""
     from services.reporting import domain
@@ -69,6 +83,7 @@ def _directory(directory):
 @click.option("--format", "formats", type=click.Choice(["md", "html", "pdf"]), multiple=True,
               help="Repeat for several; default: all three.")
 @OUT
+@_database_errors_as_messages
 def report(city, lang, formats, directory):
     """Write CITY's activity report (or the national one for CITY=national)."""
     from services.reporting import report as reports
@@ -89,6 +104,7 @@ def report(city, lang, formats, directory):
               help="Repeat for both; default: both.")
 @click.option("--public", is_flag=True, help="For partners: cells under 5 people shown as <5.")
 @OUT
+@_database_errors_as_messages
 def export(city, lang, formats, public, directory):
     """Export the tables of CITY's report as CSV files and an XLSX workbook."""
     from services.reporting import exports
@@ -143,17 +159,21 @@ def subscribe(pattern, api, count, timeout):
     channel.queue_bind(queue, SUMMARY_EXCHANGE, routing_key=pattern)
     # Bound before the snapshot is read, so nothing published in between is missed.
     if api:
-        for key, body in _snapshot(api, pattern).items():
+        import requests
+        try:
+            snapshot = _snapshot(api, pattern)
+        except requests.RequestException as exc:
+            connection.close()
+            raise click.ClickException(f"cannot read the current summaries from {api}: {exc.__class__.__name__}")
+        for key, body in list(snapshot.items())[:count]:
             show(key, body)
+    messages = channel.consume(queue, auto_ack=True, inactivity_timeout=timeout)
     try:
-        for method, _, body in channel.consume(queue, auto_ack=True, inactivity_timeout=timeout):
+        while count is None or seen < count:
+            method, _, body = next(messages)
             if method is None:
                 break
-            if count is not None and seen >= count:
-                break
             show(method.routing_key, json.loads(body))
-            if count is not None and seen >= count:
-                break
     except KeyboardInterrupt:
         pass
     finally:
