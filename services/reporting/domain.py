@@ -13,11 +13,13 @@ by averaging the cities' own percentages or gains.
 from collections import Counter, defaultdict
 from datetime import timezone
 
-from sqlalchemy import and_, case, delete, func, select, text, update
-from sqlalchemy.orm import aliased
+from sqlalchemy import and_, case, delete, func, select, text, union_all, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from services.reporting.models import (READ_MODELS, ActionPlanFact, AttendanceFact, CityChanges, EventLog,
-                                       NotificationFact, ParticipantFact, RolloutFact, ScoreFact, TopicScoreFact)
+                                       NotificationFact, ParticipantFact, RolloutFact, ScoreFact, ScorePair,
+                                       TopicScoreFact, TopicTotal)
 from shared import events
 
 # The order the seed report lists participant categories in.
@@ -117,9 +119,38 @@ def record_score(session, event):
         participant_code=event["participant_code"], phase=event["phase"], score=event["score"],
         max_score=event["max_score"], passed=event["passed"],
     ))
+    side = {f"{event['phase']}_{name}": event[field] for name, field in (
+        ("submission_id", "submission_id"), ("score", "score"), ("max_score", "max_score"), ("passed", "passed"))}
+    session.execute(_upsert(session, ScorePair).values(
+        participant_code=event["participant_code"], instrument_id=event["instrument_id"],
+        rollout_id=event["rollout_id"], city=event["city"], **side,
+    ).on_conflict_do_update(index_elements=["participant_code", "instrument_id"], set_=side))
+    # A submission scored again replaces its topics: take the old ones out of the totals first.
+    for old in session.scalars(select(TopicScoreFact).where(TopicScoreFact.submission_id == event["submission_id"])):
+        _add_to_total(session, old, -1)
+        session.delete(old)
+    session.flush()
     for position, topic in enumerate(event["topics"]):
-        session.merge(TopicScoreFact(submission_id=event["submission_id"], topic=topic["topic"],
-                                     position=position, score=topic["score"], max_score=topic["max_score"]))
+        part = TopicScoreFact(submission_id=event["submission_id"], topic=topic["topic"], position=position,
+                              score=topic["score"], max_score=topic["max_score"], rollout_id=event["rollout_id"],
+                              city=event["city"], phase=event["phase"])
+        session.add(part)
+        _add_to_total(session, part, +1)
+
+
+def _upsert(session, model):
+    """An INSERT that can say what to do when the row exists (both databases support it)."""
+    dialect = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    return dialect(model)
+
+
+def _add_to_total(session, part, sign):
+    """Add a topic score to its rollout's total, atomically even with other handlers at it."""
+    key = {"rollout_id": part.rollout_id, "topic": part.topic, "phase": part.phase}
+    session.execute(_upsert(session, TopicTotal).values(**key, city=part.city, position=part.position, score=0, max_score=0)
+                    .on_conflict_do_nothing())
+    session.execute(update(TopicTotal).filter_by(**key).values(score=TopicTotal.score + sign * part.score,
+                                                               max_score=TopicTotal.max_score + sign * part.max_score))
 
 
 def record_action_plan(session, event):
@@ -278,48 +309,65 @@ def normalised_gain(pre_percent, post_percent):
     return round((post_percent - pre_percent) / (100.0 - pre_percent), 3)
 
 
-def _has_other_phase(scores):
-    """The submission has its counterpart: the same participant's other test on the same instrument."""
-    other = aliased(ScoreFact)
-    return (select(other.submission_id)
-            .where(other.participant_code == scores.participant_code, other.instrument_id == scores.instrument_id,
-                   other.phase != scores.phase)
-            .exists())
+def _unpaired_submissions(where):
+    """Submissions whose participant has not (yet) taken the other test: usually few."""
+    return union_all(
+        select(ScorePair.pre_submission_id).where(where, ScorePair.post_submission_id.is_(None)),
+        select(ScorePair.post_submission_id).where(where, ScorePair.pre_submission_id.is_(None)),
+    )
+
+
+def _test_sums(session, where, by_city=False):
+    """{city or None: sums} over the score pairs ``where`` selects, in one pass."""
+    both = and_(ScorePair.pre_submission_id.is_not(None), ScorePair.post_submission_id.is_not(None))
+    cities = [ScorePair.city] if by_city else []
+    columns = [func.count(ScorePair.pre_submission_id), func.sum(ScorePair.pre_score),
+               func.sum(ScorePair.pre_max_score), func.sum(case((ScorePair.pre_passed, 1), else_=0)),
+               func.count(ScorePair.post_submission_id), func.sum(ScorePair.post_score),
+               func.sum(ScorePair.post_max_score), func.sum(case((ScorePair.post_passed, 1), else_=0)),
+               func.sum(case((both, 1), else_=0)),
+               func.sum(case((both, ScorePair.pre_score), else_=0)), func.sum(case((both, ScorePair.pre_max_score), else_=0)),
+               func.sum(case((both, ScorePair.post_score), else_=0)), func.sum(case((both, ScorePair.post_max_score), else_=0))]
+    rows = session.execute(select(*cities, *columns).where(where).group_by(*cities)).all()
+    return {(row[0] if by_city else None): [int(v or 0) for v in row[len(cities):]] for row in rows}
+
+
+def _phase_figures(sums):
+    pre_n, pre_score, pre_max, pre_passed, post_n, post_score, post_max, post_passed, paired, \
+        paired_pre, paired_pre_max, paired_post, paired_post_max = sums or [0] * 13
+    figures = {
+        "pre": {"n": pre_n, "mean_percent": _percent(pre_score, pre_max), "passed": pre_passed},
+        "post": {"n": post_n, "mean_percent": _percent(post_score, post_max), "passed": post_passed},
+        # Gain is measured on the people who took both tests, never across different groups.
+        "paired": paired,
+        "paired_pre_percent": _percent(paired_pre, paired_pre_max),
+        "paired_post_percent": _percent(paired_post, paired_post_max),
+    }
+    figures["gain"] = normalised_gain(figures["paired_pre_percent"], figures["paired_post_percent"])
+    return figures
 
 
 def test_figures(session, city, rollout_id=None):
     """Pre- and post-test figures summed in the database, pooled over everything in scope."""
-    figures = {phase: {"n": 0, "mean_percent": None, "passed": 0} for phase in ("pre", "post")}
-    for phase, n, score, maximum, passed in session.execute(
-        select(ScoreFact.phase, func.count(), func.sum(ScoreFact.score), func.sum(ScoreFact.max_score),
-               func.sum(case((ScoreFact.passed, 1), else_=0)))
-        .where(_scope(ScoreFact, city, rollout_id)).group_by(ScoreFact.phase)
-    ):
-        figures[phase] = {"n": n, "mean_percent": _percent(score, maximum), "passed": int(passed)}
+    where = _scope(ScorePair, city, rollout_id)
+    figures = _phase_figures(_test_sums(session, where).get(None))
 
-    # Gain is measured on the people who took both tests, never across different groups.
-    paired = session.execute(
-        select(ScoreFact.phase, func.count(), func.sum(ScoreFact.score), func.sum(ScoreFact.max_score))
-        .where(_scope(ScoreFact, city, rollout_id), _has_other_phase(ScoreFact)).group_by(ScoreFact.phase)
-    ).all()
-    sums = {phase: (n, score, maximum) for phase, n, score, maximum in paired}
-    pre, post = sums.get("pre", (0, 0, 0)), sums.get("post", (0, 0, 0))
-    figures["paired"] = pre[0]
-    figures["paired_pre_percent"] = _percent(pre[1], pre[2])
-    figures["paired_post_percent"] = _percent(post[1], post[2])
-    figures["gain"] = normalised_gain(figures["paired_pre_percent"], figures["paired_post_percent"])
+    def topic_sums(model, condition):
+        return {(topic, phase): [int(score), int(maximum), position]
+                for topic, phase, score, maximum, position in session.execute(
+                    select(model.topic, model.phase, func.sum(model.score), func.sum(model.max_score),
+                           func.min(model.position))
+                    .where(condition).group_by(model.topic, model.phase))}
 
-    topics = defaultdict(dict)
-    first_seen = {}
-    for topic, phase, score, maximum, position in session.execute(
-        select(TopicScoreFact.topic, ScoreFact.phase, func.sum(TopicScoreFact.score),
-               func.sum(TopicScoreFact.max_score), func.min(TopicScoreFact.position))
-        .join(ScoreFact, ScoreFact.submission_id == TopicScoreFact.submission_id)
-        .where(_scope(ScoreFact, city, rollout_id), _has_other_phase(ScoreFact))
-        .group_by(TopicScoreFact.topic, ScoreFact.phase)
-    ):
-        topics[topic][phase] = _percent(score, maximum)
-        first_seen[topic] = min(position, first_seen.get(topic, position))
+    # Per topic, the paired sums are the totals less the topics of the unpaired submissions.
+    all_topics = topic_sums(TopicTotal, _scope(TopicTotal, city, rollout_id))
+    unpaired = topic_sums(TopicScoreFact, TopicScoreFact.submission_id.in_(_unpaired_submissions(where)))
+    topics, first_seen = defaultdict(dict), {}
+    for (topic, phase), (score, maximum, position) in all_topics.items():
+        left_out = unpaired.get((topic, phase), [0, 0])
+        if maximum - left_out[1]:
+            topics[topic][phase] = _percent(score - left_out[0], maximum - left_out[1])
+            first_seen[topic] = min(position, first_seen.get(topic, position))
     figures["by_topic"] = [
         {"topic": topic, "pre_percent": topics[topic].get("pre"), "post_percent": topics[topic].get("post"),
          "gain": normalised_gain(topics[topic].get("pre"), topics[topic].get("post"))}
@@ -376,18 +424,28 @@ def city_figures(session, city, rollout_id=None):
 
 
 def cities_side_by_side(session):
-    """One row per city with live rollouts: the national report's comparison table."""
-    cities = session.scalars(select(RolloutFact.city).where(RolloutFact.cancelled.is_(False),
-                                                            RolloutFact.city_name.is_not(None))
-                             .distinct().order_by(RolloutFact.city)).all()
+    """One row per city with live rollouts: the national report's comparison table.
+
+    Each figure comes from one query grouped by city, not from a report per city.
+    """
+    rollouts = defaultdict(list)
+    for r in rollouts_in(session, events.NATIONAL):
+        rollouts[r.city].append(r)
+    people = defaultdict(Counter)
+    for city, category, n in session.execute(
+        select(ParticipantFact.city, ParticipantFact.category, func.count())
+        .where(_scope(ParticipantFact, events.NATIONAL), ParticipantFact.counted)
+        .group_by(ParticipantFact.city, ParticipantFact.category)
+    ):
+        people[city]["students" if category == "student" else "activists"] += n
+    sums = _test_sums(session, _scope(ScorePair, events.NATIONAL), by_city=True)
     rows = []
-    for city in cities:
-        people = participant_figures(session, city)
-        tests = test_figures(session, city)
-        names = sorted({r.city_name for r in rollouts_in(session, city)})
+    for city in sorted(rollouts):
+        tests = _phase_figures(sums.get(city))
         rows.append({
-            "city": city, "city_name": ", ".join(names), "rollouts": len(rollouts_in(session, city)),
-            "participants": people["participants"], **people["by_audience"],
+            "city": city, "city_name": ", ".join(sorted({r.city_name for r in rollouts[city]})),
+            "rollouts": len(rollouts[city]), "participants": sum(people[city].values()),
+            "activists": people[city]["activists"], "students": people[city]["students"],
             "pre_n": tests["pre"]["n"], "pre_percent": tests["pre"]["mean_percent"],
             "post_n": tests["post"]["n"], "post_percent": tests["post"]["mean_percent"],
             "paired": tests["paired"], "gain": tests["gain"],

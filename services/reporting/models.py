@@ -8,7 +8,7 @@ gives the same figures.
 """
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, Index, Integer, String
+from sqlalchemy import JSON, Boolean, Date, DateTime, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -82,8 +82,6 @@ class AttendanceFact(Base):
 
 class ScoreFact(Base):
     __tablename__ = "scores"
-    # Pairs a pre-test with its post-test in the database, however many there are.
-    __table_args__ = (Index("ix_scores_pair", "participant_code", "instrument_id", "phase"),)
 
     submission_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     rollout_id: Mapped[int] = mapped_column(Integer, index=True)
@@ -97,16 +95,62 @@ class ScoreFact(Base):
     passed: Mapped[bool]
 
 
+class ScorePair(Base):
+    """A participant's pre-test and post-test on one instrument side by side; either may be missing.
+
+    Written by an upsert of the arriving side, so the two can come in any order,
+    even at once: gain is then summed over one row per participant.
+    """
+
+    __tablename__ = "score_pairs"
+
+    participant_code: Mapped[str] = mapped_column(String(20), primary_key=True)
+    instrument_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rollout_id: Mapped[int] = mapped_column(Integer, index=True)
+    city: Mapped[str] = mapped_column(String(100), index=True)
+    pre_submission_id: Mapped[int | None] = mapped_column(Integer)
+    pre_score: Mapped[int | None] = mapped_column(Integer)
+    pre_max_score: Mapped[int | None] = mapped_column(Integer)
+    pre_passed: Mapped[bool | None]
+    post_submission_id: Mapped[int | None] = mapped_column(Integer)
+    post_score: Mapped[int | None] = mapped_column(Integer)
+    post_max_score: Mapped[int | None] = mapped_column(Integer)
+    post_passed: Mapped[bool | None]
+
+
 class TopicScoreFact(Base):
-    """One topic's part of a submission's score, so topics are summed in the database."""
+    """One topic's part of a submission's score, so topics are summed in the database.
+
+    It repeats its submission's rollout, city and phase: topic sums then need no join.
+    """
 
     __tablename__ = "topic_scores"
 
     submission_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     topic: Mapped[str] = mapped_column(String(200), primary_key=True)
     position: Mapped[int] = mapped_column(Integer)  # the topic's place in the instrument
+    rollout_id: Mapped[int] = mapped_column(Integer)
+    city: Mapped[str] = mapped_column(String(100))
+    phase: Mapped[str] = mapped_column(String(4))
     score: Mapped[int] = mapped_column(Integer)
     max_score: Mapped[int] = mapped_column(Integer)
+
+
+class TopicTotal(Base):
+    """Topic scores summed per rollout and phase as submissions arrive (sums do not care about order).
+
+    The national report reads these few rows instead of every submission's topics.
+    """
+
+    __tablename__ = "topic_totals"
+
+    rollout_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    topic: Mapped[str] = mapped_column(String(200), primary_key=True)
+    phase: Mapped[str] = mapped_column(String(4), primary_key=True)
+    city: Mapped[str] = mapped_column(String(100))
+    position: Mapped[int] = mapped_column(Integer)
+    score: Mapped[int] = mapped_column(Integer, default=0)
+    max_score: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class ActionPlanFact(Base):
@@ -137,7 +181,7 @@ class NotificationFact(Base):
 
 
 # What ``domain.rebuild`` empties and recomputes from the event log.
-READ_MODELS = (RolloutFact, ParticipantFact, AttendanceFact, ScoreFact, TopicScoreFact,
+READ_MODELS = (RolloutFact, ParticipantFact, AttendanceFact, ScoreFact, ScorePair, TopicScoreFact, TopicTotal,
                ActionPlanFact, NotificationFact)
 
 
