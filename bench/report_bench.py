@@ -19,11 +19,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from collections import defaultdict
 from datetime import date, datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
 
 TOPICS = ["Literasi di Era Digitalisasi Dunia Pendidikan", "Kejahatan Siber",
           "Eksploitasi Seksual Anak di Ranah Online", "Jejak Digital dan Privasi", "What you(th) can do?"]
