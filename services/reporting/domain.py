@@ -510,15 +510,31 @@ def summary_cities(session):
 
 
 def publish_changed_summaries(uow):
-    """Emit summaries for every city whose figures changed since the last ones, then the nation's."""
+    """Emit summaries for every city whose figures changed since the last ones, then the nation's.
+
+    A city appears on the exchange once it has someone to count: a rollout just
+    launched, with no participant or test yet, waits (its first summary would
+    say nothing but zeros).  Once published, every change is published, down to zero.
+    """
     changed = uow.session.execute(
-        select(CityChanges.city, CityChanges.changes).where(CityChanges.changes > CityChanges.published)
+        select(CityChanges.city, CityChanges.changes, CityChanges.published)
+        .where(CityChanges.changes > CityChanges.published)
     ).all()
-    for city, changes in changed:
-        for summary, fields in public_summaries(uow.session, city):
+    published = []
+    for city, changes, published_before in changed:
+        summaries = public_summaries(uow.session, city)
+        if not published_before and _nothing_counted(summaries):
+            continue
+        for summary, fields in summaries:
             uow.emit(summary, city, **fields)
         uow.session.execute(update(CityChanges).where(CityChanges.city == city).values(published=changes))
-    if changed:
+        published.append(city)
+    if published:
         for summary, fields in public_summaries(uow.session, events.NATIONAL):
             uow.emit(summary, events.NATIONAL, **fields)
-    return [city for city, _ in changed]
+    return published
+
+
+def _nothing_counted(summaries):
+    (_, people), (_, tests) = summaries
+    return people["participants"] == 0 and tests["pre"]["n"] == 0 and tests["post"]["n"] == 0

@@ -351,3 +351,18 @@ def test_national_gain_comes_from_pooled_scores_not_averaged_city_gains(store):
     assert national["tests"]["gain"] == 0.429
     # Counts are summed over the cities.
     assert national["participants"] == sum(row["participants"] for row in national["cities"]) == 21
+
+
+def test_a_city_waits_for_someone_to_count_before_its_first_summary(store):
+    record(store, rollout_event(1))
+    with store.unit_of_work() as uow:
+        assert domain.publish_changed_summaries(uow) == []
+        assert uow.emitted == []
+
+    record(store, participant_event(1))
+    with store.unit_of_work() as uow:
+        assert domain.publish_changed_summaries(uow) == ["pontianak"]
+    record(store, change_event(events.PARTICIPANT_CANCELLED, 1))
+    with store.unit_of_work() as uow:
+        assert domain.publish_changed_summaries(uow) == ["pontianak"]  # back to zero: still published
+        assert uow.emitted[0]["participants"] == 0
