@@ -119,14 +119,14 @@ def record_score(session, event):
         participant_code=event["participant_code"], phase=event["phase"], score=event["score"],
         max_score=event["max_score"], passed=event["passed"],
     ))
-    side = {f"{event['phase']}_{name}": event[field] for name, field in (
-        ("submission_id", "submission_id"), ("score", "score"), ("max_score", "max_score"), ("passed", "passed"))}
+    side = {f"{event['phase']}_{name}": event[name] for name in ("submission_id", "score", "max_score", "passed")}
     session.execute(_upsert(session, ScorePair).values(
         participant_code=event["participant_code"], instrument_id=event["instrument_id"],
         rollout_id=event["rollout_id"], city=event["city"], **side,
     ).on_conflict_do_update(index_elements=["participant_code", "instrument_id"], set_=side))
     # A submission scored again replaces its topics: take the old ones out of the totals first.
-    for old in session.scalars(select(TopicScoreFact).where(TopicScoreFact.submission_id == event["submission_id"])):
+    replaced = select(TopicScoreFact).where(TopicScoreFact.submission_id == event["submission_id"])
+    for old in session.scalars(replaced):
         _add_to_total(session, old, -1)
         session.delete(old)
     session.flush()
@@ -147,10 +147,11 @@ def _upsert(session, model):
 def _add_to_total(session, part, sign):
     """Add a topic score to its rollout's total, atomically even with other handlers at it."""
     key = {"rollout_id": part.rollout_id, "topic": part.topic, "phase": part.phase}
-    session.execute(_upsert(session, TopicTotal).values(**key, city=part.city, position=part.position, score=0, max_score=0)
+    session.execute(_upsert(session, TopicTotal)
+                    .values(**key, city=part.city, position=part.position, score=0, max_score=0)
                     .on_conflict_do_nothing())
-    session.execute(update(TopicTotal).filter_by(**key).values(score=TopicTotal.score + sign * part.score,
-                                                               max_score=TopicTotal.max_score + sign * part.max_score))
+    session.execute(update(TopicTotal).filter_by(**key).values(
+        score=TopicTotal.score + sign * part.score, max_score=TopicTotal.max_score + sign * part.max_score))
 
 
 def record_action_plan(session, event):
@@ -321,13 +322,15 @@ def _test_sums(session, where, by_city=False):
     """{city or None: sums} over the score pairs ``where`` selects, in one pass."""
     both = and_(ScorePair.pre_submission_id.is_not(None), ScorePair.post_submission_id.is_not(None))
     cities = [ScorePair.city] if by_city else []
+    def when_both(column):
+        return func.sum(case((both, column), else_=0))
+
     columns = [func.count(ScorePair.pre_submission_id), func.sum(ScorePair.pre_score),
                func.sum(ScorePair.pre_max_score), func.sum(case((ScorePair.pre_passed, 1), else_=0)),
                func.count(ScorePair.post_submission_id), func.sum(ScorePair.post_score),
                func.sum(ScorePair.post_max_score), func.sum(case((ScorePair.post_passed, 1), else_=0)),
-               func.sum(case((both, 1), else_=0)),
-               func.sum(case((both, ScorePair.pre_score), else_=0)), func.sum(case((both, ScorePair.pre_max_score), else_=0)),
-               func.sum(case((both, ScorePair.post_score), else_=0)), func.sum(case((both, ScorePair.post_max_score), else_=0))]
+               when_both(1), when_both(ScorePair.pre_score), when_both(ScorePair.pre_max_score),
+               when_both(ScorePair.post_score), when_both(ScorePair.post_max_score)]
     rows = session.execute(select(*cities, *columns).where(where).group_by(*cities)).all()
     return {(row[0] if by_city else None): [int(v or 0) for v in row[len(cities):]] for row in rows}
 

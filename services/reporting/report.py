@@ -23,7 +23,6 @@ MONTHS = {
     "en": ("January", "February", "March", "April", "May", "June", "July",
            "August", "September", "October", "November", "December"),
 }
-MONTHS_ID = MONTHS["id"]
 
 LABELS = {
     "id": {
@@ -365,11 +364,3 @@ def write(written, reports_dir, formats=("md",)):
         paths["pdf"] = directory / f"{written.stem}.pdf"
         paths["pdf"].write_bytes(document.pdf(written))
     return paths
-
-
-def write_activity_report(session, city, reports_dir, lang="id", formats=("md",)):
-    """Write the city's (or the nation's) report; the Markdown's path, or None if nothing to report."""
-    written = build(session, city, lang)
-    if written is None:
-        return None
-    return write(written, reports_dir, formats)["md" if "md" in formats else formats[0]]

@@ -12,6 +12,7 @@ from campaign.demo import WORKSHOP_PARTICIPANTS, load_rollout
 from services.reporting import document, domain, exports, report
 from services.reporting.models import Base
 from shared import events
+from shared.database import Store
 
 SEED_WORKSHOP_LABELS = {"Tenaga pendidikan": 24, "SKPD": 16, "PATBM": 14, "Unit PPA": 8, "LSM": 12, "Forum Anak": 12}
 FACILITATORS = ("Umi Farida (ECPAT Indonesia)", "Widuri (ICT Watch)", "Andy Ardian (ECPAT Indonesia)",
@@ -46,22 +47,22 @@ TOPICS = [t["title"] for t in load_rollout()["sessions"][1]["topics"]]
 def scored(store, submission_id, participant_id, phase, right, rollout_id=1, city="pontianak"):
     """A 10-question test, two per day-2 topic; ``right`` of them answered right, topic by topic."""
     topics = [{"topic": t, "score": min(2, max(0, right - 2 * i)), "max_score": 2} for i, t in enumerate(TOPICS)]
-    deliver(store, events.TEST_SCORED, city, rollout_id=rollout_id, submission_id=submission_id, instrument_id=rollout_id,
-            session_key="socialisation", participant_code=f"C{participant_id}", phase=phase, score=right,
+    deliver(store, events.TEST_SCORED, city, rollout_id=rollout_id, submission_id=submission_id,
+            instrument_id=rollout_id, session_key="socialisation", participant_code=f"C{participant_id}", phase=phase, score=right,
             max_score=10, passed=right >= 7, topics=topics)
 
 
 @pytest.fixture(scope="module")
 def pontianak(tmp_path_factory):
     """The seed's Pontianak rollout as reporting hears of it, and a smaller Medan one."""
-    from shared.database import Store
     store = Store("sqlite:///" + str(tmp_path_factory.mktemp("reporting") / "reporting.db"), Base.metadata,
                   consumer="reporting")
     launch(store, 1, "pontianak", "Pontianak")
     next_id = 1
     for category, count in WORKSHOP_PARTICIPANTS.items():
         for i in range(count):
-            register(store, next_id, category, sex="FM"[i % 2], age_band="25-39" if category != "forum_anak" else "13-15")
+            age_band = "13-15" if category == "forum_anak" else "25-39"
+            register(store, next_id, category, sex="FM"[i % 2], age_band=age_band)
             next_id += 1
     for i in range(20):
         register(store, next_id + i, "student", sex="FM"[i % 2], age_band="13-15")
