@@ -21,7 +21,9 @@ def _database_errors_as_messages(command):
         try:
             return command(*args, **kwargs)
         except OperationalError as exc:
-            raise click.ClickException(f"the reporting database is unavailable: {exc.orig.__class__.__name__}")
+            problem = (str(exc.orig).strip().splitlines() or [exc.orig.__class__.__name__])[0]
+            raise click.ClickException(f"the reporting database cannot answer: {problem} "
+                                       "(if its tables are from an older version: campaign reporting rebuild)")
     return run
 
 

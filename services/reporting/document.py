@@ -110,6 +110,7 @@ def pdf(report):
     styles = getSampleStyleSheet()
     body = ParagraphStyle("body", parent=styles["BodyText"], fontSize=9.5, leading=13)
     cell = ParagraphStyle("cell", parent=body, fontSize=8, leading=10)
+    small = ParagraphStyle("small", parent=cell, fontSize=7, leading=8.5)  # for wide tables
     heading = {1: styles["Title"], 2: styles["Heading2"], 3: styles["Heading3"]}
     bold = ("<b>", "</b>")
     story = []
@@ -125,8 +126,9 @@ def pdf(report):
         elif kind == "rule":
             story.append(HRFlowable(width="100%", color=colors.grey, spaceBefore=6, spaceAfter=6))
         elif kind == "table":
-            rows = [[Paragraph(_inline(c, bold), cell) for c in row] for row in content]
-            table = Table(rows, repeatRows=1, hAlign="LEFT", colWidths=_widths(content))
+            style = cell if len(content[0]) <= 6 else small
+            rows = [[Paragraph(_inline(c, bold), style) for c in row] for row in content]
+            table = Table(rows, repeatRows=1, hAlign="LEFT", colWidths=_widths(content, style.fontSize))
             table.setStyle(TableStyle([
                 ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
                 ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eef5")),
@@ -144,11 +146,16 @@ def pdf(report):
     return buffer.getvalue()
 
 
-def _widths(rows):
-    """Text columns share what the number columns leave of the page width."""
+def _widths(rows, font_size):
+    """Number columns as wide as their longest word; text columns share what is left of the page."""
     page = A4[0] - 4 * cm
     columns = len(rows[0])
-    numeric = [all(_numeric(row[c]) for row in rows[1:]) and len(rows) > 1 for c in range(columns)]
-    narrow = 2.2 * cm if columns <= 6 else 1.35 * cm
-    wide = (page - narrow * sum(numeric)) / max(1, columns - sum(numeric))
-    return [narrow if is_numeric else wide for is_numeric in numeric]
+    numeric = [len(rows) > 1 and all(_numeric(row[c]) for row in rows[1:]) for c in range(columns)]
+    # A Helvetica character is at most about 0.6 em wide; a cell pads 6 points on each side.
+    needed = [14 + 0.62 * font_size * max(len(word) for row in rows for word in (row[c].split() or [""]))
+              for c in range(columns)]
+    spare = page - sum(needed)
+    texts = columns - sum(numeric)
+    if spare < 0 or not texts:  # too wide (or nothing to widen): every column shrinks or grows alike
+        return [n * page / sum(needed) for n in needed]
+    return [n if is_numeric else n + spare / texts for n, is_numeric in zip(needed, numeric)]

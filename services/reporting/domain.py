@@ -13,7 +13,7 @@ by averaging the cities' own percentages or gains.
 from collections import Counter, defaultdict
 from datetime import timezone
 
-from sqlalchemy import and_, case, delete, func, select, text, union_all, update
+from sqlalchemy import and_, case, func, select, text, union_all, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -208,12 +208,16 @@ def rebuild(session):
     """Recompute every read model from the event log; returns how many events were applied.
 
     Runs in the caller's transaction: readers see the old figures until it commits.
+    The read-model tables are dropped and created afresh, so a new version of
+    them is filled from the same log.
     """
     if session.get_bind().dialect.name == "postgresql":
         # Handlers wait while the log is replayed, then apply their event to the new models.
         session.execute(text("LOCK TABLE event_log IN EXCLUSIVE MODE"))
+    connection = session.connection()
     for model in READ_MODELS:
-        session.execute(delete(model))
+        model.__table__.drop(connection, checkfirst=True)
+        model.__table__.create(connection)
     applied, last_id, cities = 0, 0, set()
     while True:
         page = session.scalars(select(EventLog).where(EventLog.id > last_id).order_by(EventLog.id)

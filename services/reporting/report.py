@@ -317,8 +317,8 @@ def national_report(session, lang="id"):
     tables = _common_tables(figures, labels)
     tables["cities"] = Table("cities", [
         (col["city"], "text"), (col["rollouts"], "text"), (col["participants"], "count"),
-        (col["activists"], "count"), (col["students"], "count"), (col["pre"] + " n", "count"),
-        (col["pre"], "percent"), (col["post"] + " n", "count"), (col["post"], "percent"),
+        (col["activists"], "count"), (col["students"], "count"), ("Pre n", "count"),
+        ("Pre %", "percent"), ("Post n", "count"), ("Post %", "percent"),
         (col["paired"], "count"), (col["gain"], "gain"),
     ], [[c["city_name"], str(c["rollouts"]), c["participants"], c["activists"], c["students"], c["pre_n"],
          c["pre_percent"], c["post_n"], c["post_percent"], c["paired"], c["gain"]] for c in figures["cities"]],
