@@ -5,6 +5,7 @@ for partners) shows any count under 5 people as "<5" and leaves out the
 percentages and gains that rest on such a count.
 """
 import csv
+import io
 from pathlib import Path
 
 from openpyxl import Workbook
@@ -20,6 +21,13 @@ def _suffix(public):
     return "-publik" if public else ""
 
 
+def table_csv(table, public=False):
+    """One table as UTF-8 CSV text, its headings first."""
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(["" if v is None else v for v in row] for row in _rows(table, public))
+    return buffer.getvalue()
+
+
 def write_csv(report, directory, public=False):
     """One UTF-8 CSV per table, named after the report and the table; returns their paths."""
     directory = Path(directory)
@@ -27,16 +35,13 @@ def write_csv(report, directory, public=False):
     paths = []
     for table in report.tables.values():
         path = directory / f"{report.stem}{_suffix(public)}-{table.name}.csv"
-        with path.open("w", newline="", encoding="utf-8") as handle:
-            csv.writer(handle).writerows(["" if v is None else v for v in row] for row in _rows(table, public))
+        path.write_text(table_csv(table, public), encoding="utf-8", newline="")
         paths.append(path)
     return paths
 
 
-def write_xlsx(report, directory, public=False):
-    """One workbook, a sheet per table; returns its path."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+def workbook_bytes(report, public=False):
+    """One workbook, a sheet per table, as the bytes of an XLSX file."""
     workbook = Workbook()
     workbook.remove(workbook.active)
     for table in report.tables.values():
@@ -49,9 +54,19 @@ def write_xlsx(report, directory, public=False):
             if kind == "percent":
                 for (cell,) in sheet.iter_rows(min_row=2, min_col=column, max_col=column):
                     cell.number_format = "0.0"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def write_xlsx(report, directory, public=False):
+    """The workbook written beside the reports; returns its path."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{report.stem}{_suffix(public)}.xlsx"
-    workbook.save(path)
+    path.write_bytes(workbook_bytes(report, public))
     return path
 
 
 FORMATS = {"csv": write_csv, "xlsx": write_xlsx}
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -113,20 +113,37 @@ class Table:
     columns: list  # (heading, kind)
     rows: list
     n_column: int | None = None  # the count a row's percentages and gain rest on
+    # Where counts are parts of a whole, one hidden part could be worked out from the others:
+    breakdown: bool = False  # the rows are parts (of the last row, the total, if ``total``)
+    total: bool = False
+    part_columns: tuple = ()  # in each row, these columns are parts of another one
 
     def shown(self, lang):
         return [[_show(value, kind, lang) for value, (_, kind) in zip(row, self.columns)] for row in self.rows]
 
     def public_rows(self):
-        """Rows as a partner may see them: people counts under 5 become "<5", and what rests on them."""
+        """Rows as a partner may see them: people counts under 5 become "<5", and what rests on them.
+
+        Parts of a whole are suppressed together (``domain.suppress_breakdown``),
+        so a hidden cell cannot be recovered by subtracting the others from the total.
+        """
         rows = []
         for row in self.rows:
             small = self.n_column is not None and _small(row[self.n_column])
-            rows.append([
-                domain.suppress(value) if kind == "count" and isinstance(value, int)
-                else None if kind in ("percent", "gain") and small else value
-                for value, (_, kind) in zip(row, self.columns)
-            ])
+            shown = [domain.suppress(value) if kind == "count" and isinstance(value, int)
+                     else None if kind in ("percent", "gain") and small else value
+                     for value, (_, kind) in zip(row, self.columns)]
+            parts = domain.suppress_breakdown({c: row[c] for c in self.part_columns if isinstance(row[c], int)})
+            shown = [parts.get(c, value) for c, value in enumerate(shown)]
+            rows.append(shown)
+        if self.breakdown:
+            data = range(len(rows) - 1 if self.total else len(rows))
+            for c, (_, kind) in enumerate(self.columns):
+                if kind == "count":
+                    parts = domain.suppress_breakdown({i: self.rows[i][c] for i in data
+                                                       if isinstance(self.rows[i][c], int)})
+                    for i, value in parts.items():
+                        rows[i][c] = value
         return rows
 
     def markdown(self, lang):
@@ -203,18 +220,18 @@ def _common_tables(figures, labels):
     tables = {
         "categories": Table("categories", [(col["category"], "text"), (col["count"], "count")],
                             _with_total(_labelled(figures["by_category"], labels["category"], labels["unknown"]),
-                                        labels["total"])),
+                                        labels["total"]), breakdown=True, total=True),
         **_test_tables(figures["tests"], labels),
         "action_plans": Table("action_plans", [(col["status"], "text"), (col["count"], "count")],
                               _with_total(_labelled(plans["by_status"], labels["status"], labels["unknown"]),
-                                          labels["total"])),
+                                          labels["total"]), breakdown=True, total=True),
     }
     if _known(figures["by_sex"]):
         tables["sex"] = Table("sex", [(col["sex"], "text"), (col["count"], "count")],
-                              _labelled(figures["by_sex"], labels["sex"], labels["unknown"]))
+                              _labelled(figures["by_sex"], labels["sex"], labels["unknown"]), breakdown=True)
     if _known(figures["by_age_band"]):
         tables["age_bands"] = Table("age_bands", [(col["age_band"], "text"), (col["count"], "count")],
-                                    _labelled(figures["by_age_band"], {}, labels["unknown"]))
+                                    _labelled(figures["by_age_band"], {}, labels["unknown"]), breakdown=True)
     return tables
 
 
@@ -258,17 +275,17 @@ def city_report(session, city, lang="id"):
                              for i, t in enumerate(s["topics"], 1)]),
             "categories": Table(f"{key}_categories", [(col["category"], "text"), (col["count"], "count")],
                                 _with_total(_labelled(ordered, labels["category"], labels["unknown"]),
-                                            labels["total"])),
+                                            labels["total"]), breakdown=True, total=True),
         }
         sex = figures["by_session_sex"].get(key, {})
         ages = figures["by_session_age_band"].get(key, {})
         if _known(sex):
             session_tables["sex"] = Table(f"{key}_sex", [(col["sex"], "text"), (col["count"], "count")],
-                                          _labelled(sex, labels["sex"], labels["unknown"]))
+                                          _labelled(sex, labels["sex"], labels["unknown"]), breakdown=True)
         if _known(ages):
             session_tables["age_bands"] = Table(f"{key}_age_bands", [(col["age_band"], "text"),
                                                                      (col["count"], "count")],
-                                                _labelled(ages, {}, labels["unknown"]))
+                                                _labelled(ages, {}, labels["unknown"]), breakdown=True)
         tables.update({t.name: t for t in session_tables.values()})
         sessions.append({**s, "date": day, "date_text": tanggal(day, lang), "participants": total,
                          "checked_in": attendance.get(s["day"]), "tables": {
@@ -322,7 +339,7 @@ def national_report(session, lang="id"):
         (col["paired"], "count"), (col["gain"], "gain"),
     ], [[c["city_name"], str(c["rollouts"]), c["participants"], c["activists"], c["students"], c["pre_n"],
          c["pre_percent"], c["post_n"], c["post_percent"], c["paired"], c["gain"]] for c in figures["cities"]],
-        n_column=9)
+        n_column=9, part_columns=(3, 4))  # activists and students make up the participants
     drawn = _charts(stem, figures["tests"], figures["by_category"], labels)
     cities_with_tests = [(c["city_name"], c["pre_percent"], c["post_percent"]) for c in figures["cities"]
                          if c["pre_n"] or c["post_n"]]

@@ -1,7 +1,8 @@
 from nameko.dependency_providers import Config
 from nameko.timer import timer
+from werkzeug.wrappers import Response
 
-from services.reporting import domain, report
+from services.reporting import domain, exports, report
 from services.reporting.models import Base
 from shared import events
 from shared.consumer import city_event_handler
@@ -117,3 +118,29 @@ class ReportingService(PrometheusEndpoint):
         if "md" in paths:
             answer["path"] = str(paths["md"])
         return 201, answer
+
+    @api("GET", "/reports/<city>/export.xlsx")
+    def export_workbook(self, request, city):
+        """The report's tables as one workbook; ``?public=1`` for partners (cells under 5 as "<5")."""
+        written, public = self._report_for_export(request, city)
+        return Response(exports.workbook_bytes(written, public), mimetype=exports.XLSX, headers={
+            "Content-Disposition": f'attachment; filename="{written.stem}{"-publik" if public else ""}.xlsx"'})
+
+    @api("GET", "/reports/<city>/tables/<name>.csv")
+    def export_table(self, request, city, name):
+        """One table of the report as CSV; ``?public=1`` for partners."""
+        written, public = self._report_for_export(request, city)
+        if name not in written.tables:
+            raise NotFound(f"the report has no table {name}; it has {', '.join(written.tables)}", field="name")
+        return Response(exports.table_csv(written.tables[name], public), content_type="text/csv; charset=utf-8")
+
+    def _report_for_export(self, request, city):
+        lang = request.args.get("lang", "id")
+        if lang not in report.LANGUAGES:
+            raise InvalidInput(f"lang must be one of {', '.join(report.LANGUAGES)}", field="lang")
+        public = request.args.get("public", "0").lower() in ("1", "true", "yes")
+        with self.db.read() as session:
+            written = report.build(session, city, lang)
+        if written is None:
+            raise NotFound(f"city {city} has no launched rollout", field="city")
+        return written, public

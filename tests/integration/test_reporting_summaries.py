@@ -194,3 +194,15 @@ def test_events_in_summaries_out_and_a_rebuild_gives_the_same_figures(reporting)
     assert Path(written.json()["paths"]["pdf"]).read_bytes().startswith(b"%PDF")
     refused = requests.post(f"{reporting.url}/reports/pontianak/activity-report?format=doc", timeout=30)
     assert refused.status_code == 422 and "format" in refused.text
+
+    # Partners fetch the report's tables with small cells suppressed; the coordinator gets them exact.
+    exact = requests.get(f"{reporting.url}/reports/pontianak/tables/categories.csv", timeout=30)
+    public = requests.get(f"{reporting.url}/reports/pontianak/tables/categories.csv?public=1", timeout=30)
+    assert exact.status_code == public.status_code == 200, public.text
+    assert exact.text.splitlines()[1:3] == ["Tenaga pendidikan,1", "Pelajar,7"]
+    # 1 educator of 8 would be 8 - 7: the students' cell is hidden with it.
+    assert public.text.splitlines()[1:4] == ["Tenaga pendidikan,<5", "Pelajar,<5", "Jumlah,8"]
+    workbook = requests.get(f"{reporting.url}/reports/national/export.xlsx?public=1&lang=en", timeout=30)
+    assert workbook.status_code == 200 and workbook.content.startswith(b"PK")  # an XLSX is a zip
+    unknown = requests.get(f"{reporting.url}/reports/pontianak/tables/names.csv", timeout=30)
+    assert unknown.status_code == 404 and "name" in unknown.json()["error"]["field"]

@@ -201,3 +201,15 @@ def test_report_date_formats_in_both_languages():
     assert report.rentang(date(2019, 5, 2), date(2019, 5, 3), "en") == "2-3 May 2019"
     assert report.persen(85.75, "en") == "85.8%"
     assert report.decimal(0.677) == "0,68"
+
+
+def test_a_hidden_part_cannot_be_recovered_from_the_total():
+    categories = report.Table("categories", [("Kategori", "text"), ("Jumlah", "count")],
+                              [["LSM", 1], ["Pelajar", 7], ["PATBM", 9], ["Jumlah", 17]], breakdown=True, total=True)
+    assert categories.public_rows() == [["LSM", "<5"], ["Pelajar", "<5"], ["PATBM", 9], ["Jumlah", 17]]
+
+    cities = report.Table("cities", [("Kota", "text"), ("Peserta", "count"), ("Aktivis", "count"),
+                                     ("Pelajar", "count")],
+                          [["Medan", 123, 3, 120], ["Palembang", 40, 20, 20]], part_columns=(2, 3))
+    assert cities.public_rows() == [["Medan", 123, "<5", "<5"], ["Palembang", 40, 20, 20]]
+    assert categories.rows[0] == ["LSM", 1]  # the coordinator's own table stays exact
