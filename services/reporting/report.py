@@ -143,7 +143,8 @@ class Table:
                     parts = domain.suppress_breakdown({i: self.rows[i][c] for i in data
                                                        if isinstance(self.rows[i][c], int)})
                     for i, value in parts.items():
-                        rows[i][c] = value
+                        if isinstance(value, str):  # only ever hide more than the rows did
+                            rows[i][c] = value
         return rows
 
     def markdown(self, lang):
@@ -339,7 +340,8 @@ def national_report(session, lang="id"):
         (col["paired"], "count"), (col["gain"], "gain"),
     ], [[c["city_name"], str(c["rollouts"]), c["participants"], c["activists"], c["students"], c["pre_n"],
          c["pre_percent"], c["post_n"], c["post_percent"], c["paired"], c["gain"]] for c in figures["cities"]],
-        n_column=9, part_columns=(3, 4))  # activists and students make up the participants
+        # Cities are parts of the nation, and activists and students make up the participants.
+        n_column=9, breakdown=True, part_columns=(3, 4))
     drawn = _charts(stem, figures["tests"], figures["by_category"], labels)
     cities_with_tests = [(c["city_name"], c["pre_percent"], c["post_percent"]) for c in figures["cities"]
                          if c["pre_n"] or c["post_n"]]

@@ -210,6 +210,9 @@ def test_a_hidden_part_cannot_be_recovered_from_the_total():
 
     cities = report.Table("cities", [("Kota", "text"), ("Peserta", "count"), ("Aktivis", "count"),
                                      ("Pelajar", "count")],
-                          [["Medan", 123, 3, 120], ["Palembang", 40, 20, 20]], part_columns=(2, 3))
-    assert cities.public_rows() == [["Medan", 123, "<5", "<5"], ["Palembang", 40, 20, 20]]
+                          [["Medan", 123, 3, 120], ["Palembang", 40, 20, 20], ["Surabaya", 2, 2, 0]],
+                          breakdown=True, part_columns=(2, 3))
+    # Row by row, and then city by city: Surabaya's 2 would be the nation's total less the others.
+    assert cities.public_rows() == [["Medan", 123, "<5", "<5"], ["Palembang", "<5", 20, 20],
+                                    ["Surabaya", "<5", "<5", 0]]
     assert categories.rows[0] == ["LSM", 1]  # the coordinator's own table stays exact
