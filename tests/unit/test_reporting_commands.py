@@ -1,0 +1,49 @@
+"""``campaign reporting ...`` on a reporting database, as a coordinator runs it."""
+import pytest
+from click.testing import CliRunner
+
+from campaign.reporting_commands import reporting
+from services.reporting.models import Base
+from shared.database import Store
+from tests.unit.test_reporting import a_season_of_events, record
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    store = Store("sqlite:///" + str(tmp_path / "reporting.db"), Base.metadata, consumer="reporting")
+    record(store, *a_season_of_events())
+    store.dispose()
+    return tmp_path
+
+
+def run(data_dir, *args):
+    env = {"CAMPAIGN_DATA_DIR": str(data_dir), "REPORTS_DIR": str(data_dir / "reports"),
+           "REPORTING_DATABASE_URL": ""}
+    return CliRunner().invoke(reporting, list(args), env=env, catch_exceptions=False)
+
+
+def test_rebuild_report_and_export(data_dir):
+    rebuilt = run(data_dir, "rebuild")
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert rebuilt.output == f"rebuilt the read models from {len(a_season_of_events())} events\n"
+
+    written = run(data_dir, "report", "pontianak", "--lang", "en", "--format", "md", "--format", "pdf")
+    assert written.exit_code == 0, written.output
+    assert [line.rsplit("/", 1)[1] for line in written.output.splitlines()] == [
+        "report-pontianak-2019.md", "report-pontianak-2019.pdf"]
+
+    exported = run(data_dir, "export", "national", "--public", "--format", "xlsx")
+    assert exported.exit_code == 0, exported.output
+    assert exported.output.strip().endswith("laporan-nasional-2019-publik.xlsx")
+
+
+def test_mistakes_are_messages_and_a_non_zero_exit(data_dir, tmp_path_factory):
+    unknown = run(data_dir, "report", "surabaya")
+    assert unknown.exit_code == 1
+    assert "surabaya has no launched rollout to report on" in unknown.output
+
+    nowhere = run(tmp_path_factory.mktemp("empty"), "rebuild")
+    assert nowhere.exit_code == 1 and "no reporting database at" in nowhere.output
+
+    wrong_language = run(data_dir, "report", "pontianak", "--lang", "fr")
+    assert wrong_language.exit_code == 2 and "--lang" in wrong_language.output
