@@ -66,12 +66,13 @@ def populate(url, participants, submissions, cities):
             phase = "pre" if sid % 2 else "post"
             rollout = pid % cities
             instrument = rollout + 1
-            if phase == "post" and pid % 33 == 0:  # some leave early: a second pre-test, unpaired
-                phase, instrument = "pre", rollout + 1001
+            session_key = "socialisation"
+            if phase == "post" and pid % 33 == 0:  # some leave early: a pre-test of day 1 too, unpaired
+                phase, instrument, session_key = "pre", rollout + 1001, "workshop"
             parts = [rng.randint(0, 2) + (phase == "post") * rng.randint(0, 1) for _ in TOPICS]
             parts = [min(p, 2) for p in parts]
             scores.append({"submission_id": sid, "rollout_id": rollout + 1, "city": slugs[rollout],
-                           "instrument_id": instrument, "session_key": "socialisation",
+                           "instrument_id": instrument, "session_key": session_key,
                            "participant_code": f"P{pid:06d}", "phase": phase, "score": sum(parts),
                            "max_score": 10, "passed": sum(parts) >= 7})
             topics += [{"submission_id": sid, "topic": t, "position": i, "score": p, "max_score": 2,
@@ -87,14 +88,14 @@ def populate(url, participants, submissions, cities):
         def side(phase, column):
             return func.max(case((ScoreFact.phase == phase, column)))
         db.execute(insert(ScorePair).from_select(
-            ["participant_code", "instrument_id", "rollout_id", "city", *(f"{phase}_{name}" for phase in ("pre", "post")
-                                                                            for name in ("submission_id", "score",
-                                                                                         "max_score", "passed"))],
-            select(ScoreFact.participant_code, ScoreFact.instrument_id, func.min(ScoreFact.rollout_id),
+            ["participant_code", "session_key", "rollout_id", "city",
+             *(f"{phase}_{name}" for phase in ("pre", "post") for name in ("submission_id", "score", "max_score",
+                                                                           "passed"))],
+            select(ScoreFact.participant_code, ScoreFact.session_key, func.min(ScoreFact.rollout_id),
                    func.min(ScoreFact.city),
                    *(side(phase, column) for phase in ("pre", "post")
                      for column in (ScoreFact.submission_id, ScoreFact.score, ScoreFact.max_score, ScoreFact.passed)))
-            .group_by(ScoreFact.participant_code, ScoreFact.instrument_id)))
+            .group_by(ScoreFact.participant_code, ScoreFact.session_key)))
         db.execute(insert(TopicTotal).from_select(
             ["rollout_id", "topic", "phase", "city", "position", "score", "max_score"],
             select(TopicScoreFact.rollout_id, TopicScoreFact.topic, TopicScoreFact.phase, TopicScoreFact.city,

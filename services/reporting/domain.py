@@ -121,9 +121,9 @@ def record_score(session, event):
     ))
     side = {f"{event['phase']}_{name}": event[name] for name in ("submission_id", "score", "max_score", "passed")}
     session.execute(_upsert(session, ScorePair).values(
-        participant_code=event["participant_code"], instrument_id=event["instrument_id"],
+        participant_code=event["participant_code"], session_key=event["session_key"],
         rollout_id=event["rollout_id"], city=event["city"], **side,
-    ).on_conflict_do_update(index_elements=["participant_code", "instrument_id"], set_=side))
+    ).on_conflict_do_update(index_elements=["participant_code", "session_key"], set_=side))
     # A submission scored again replaces its topics: take the old ones out of the totals first.
     replaced = select(TopicScoreFact).where(TopicScoreFact.submission_id == event["submission_id"])
     for old in session.scalars(replaced):

@@ -96,16 +96,18 @@ class ScoreFact(Base):
 
 
 class ScorePair(Base):
-    """A participant's pre-test and post-test on one instrument side by side; either may be missing.
+    """A participant's pre-test and post-test of one session side by side; either may be missing.
 
-    Written by an upsert of the arriving side, so the two can come in any order,
-    even at once: gain is then summed over one row per participant.
+    Paired by session, as assessment pairs them: a pre-test on one version of the
+    instrument and a post-test on a revised one are still a pair.  Written by an
+    upsert of the arriving side, so the two can come in any order, even at once:
+    gain is then summed over one row per participant.
     """
 
     __tablename__ = "score_pairs"
 
     participant_code: Mapped[str] = mapped_column(String(20), primary_key=True)
-    instrument_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_key: Mapped[str] = mapped_column(String(50), primary_key=True)
     rollout_id: Mapped[int] = mapped_column(Integer, index=True)
     city: Mapped[str] = mapped_column(String(100), index=True)
     pre_submission_id: Mapped[int | None] = mapped_column(Integer)

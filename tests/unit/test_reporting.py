@@ -366,3 +366,13 @@ def test_a_city_waits_for_someone_to_count_before_its_first_summary(store):
     with store.unit_of_work() as uow:
         assert domain.publish_changed_summaries(uow) == ["pontianak"]  # back to zero: still published
         assert uow.emitted[0]["participants"] == 0
+
+
+def test_a_pre_test_and_a_post_test_on_a_revised_instrument_still_pair(store):
+    pre = score_event(1, "A", "pre", 4)
+    post_kind, post = score_event(2, "A", "post", 8)
+    record(store, pre, (post_kind, {**post, "instrument_id": 2, "instrument_version": 2}))
+
+    with store.read() as session:
+        figures = domain.test_figures(session, "pontianak")
+    assert (figures["paired"], figures["gain"]) == (1, 0.667)
