@@ -17,6 +17,7 @@ from pathlib import Path  # noqa: E402
 
 import click  # noqa: E402
 
+from campaign import dlq_commands  # noqa: E402
 from shared import config as settings  # noqa: E402
 
 
@@ -105,6 +106,8 @@ def demo(workdir):
         click.echo(f"  committee mail: {config['SMTP_URL'].split('://', 1)[1]}")
     click.echo(f"Report: {result.report_path}")
 
+
+main.add_command(dlq_commands.dlq)
 
 if __name__ == "__main__":
     main()

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from nameko.extensions import DependencyProvider
-from sqlalchemy import DateTime, Integer, String, Text, create_engine, event
+from sqlalchemy import DateTime, Integer, String, Text, create_engine, event, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
@@ -103,8 +103,12 @@ class Store:
         self.engine = create_engine(url, **kwargs)
         if self.sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        SharedBase.metadata.create_all(self.engine)
-        metadata.create_all(self.engine)
+        with self.engine.begin() as connection:
+            if not self.sqlite:
+                # Workers of one service start together; one creates the tables, the others wait.
+                connection.execute(text("SELECT pg_advisory_xact_lock(2019050203)"))
+            SharedBase.metadata.create_all(connection)
+            metadata.create_all(connection)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         # SQLite has one writer at a time and its lock waits block the whole
         # process (green threads included), so transactions take turns here.
