@@ -66,8 +66,8 @@ def handled(system, worker):
 
 
 def test_each_city_worker_sees_only_its_city(system, launch):
-    pontianak = launch("Pontianak", "cities-pontianak@committee.example")
-    medan = launch("Medan", "cities-medan@committee.example")
+    pontianak = launch("Pontianak", f"cities-pontianak-{system.backend}@committee.example")
+    medan = launch("Medan", f"cities-medan-{system.backend}@committee.example")
     before = {w: handled(system, w) for w in ("reporting", "reporting-medan")}
     for rollout, n in ((pontianak, 3), (medan, 2)):
         imported = system.post("registration", f"/rollouts/{rollout['id']}/participants/import",
@@ -83,7 +83,7 @@ def test_each_city_worker_sees_only_its_city(system, launch):
 
 
 def test_a_poison_message_is_dead_lettered_while_the_rest_flow_then_replayed(system, launch):
-    rollout = launch("Pontianak", "poison@committee.example")
+    rollout = launch("Pontianak", f"poison-{system.backend}@committee.example")
     good = events.PARTICIPANT_REGISTERED.create(
         "pontianak", rollout_id=rollout["id"], participant_id=990001, participant_code="PON-POISON",
         session_key="workshop", category="lsm", minor=False)
@@ -116,7 +116,7 @@ def test_a_poison_message_is_dead_lettered_while_the_rest_flow_then_replayed(sys
 
 
 def test_a_consumer_killed_mid_stream_loses_nothing(system, launch):
-    rollout = launch("Pontianak", "sigkill@committee.example")
+    rollout = launch("Pontianak", f"sigkill-{system.backend}@committee.example")
     imported = system.post("registration", f"/rollouts/{rollout['id']}/participants/import",
                            data=people_csv("Kill", 300))
     assert imported.status_code == 201
@@ -130,7 +130,7 @@ def test_a_consumer_killed_mid_stream_loses_nothing(system, launch):
 
 
 def test_the_broker_dropping_every_connection_loses_nothing(system, launch, smtp):
-    rollout = launch("Pontianak", "dropped@committee.example")
+    rollout = launch("Pontianak", f"dropped-{system.backend}@committee.example")
     imported = system.post("registration", f"/rollouts/{rollout['id']}/participants/import",
                            data=people_csv("Putus", 300))
     assert imported.status_code == 201
@@ -154,7 +154,7 @@ def _close(system, rollout):
 def test_the_database_away_for_a_while(system, launch):
     if system.db_proxy is None:
         pytest.skip("SQLite is a file in the service's own process: it cannot go away")
-    rollout = launch("Pontianak", "db-away@committee.example")
+    rollout = launch("Pontianak", f"db-away-{system.backend}@committee.example")
     base = f"/rollouts/{rollout['id']}/participants"
     system.db_proxy.cut()
     try:
