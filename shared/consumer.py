@@ -23,8 +23,10 @@ queue per handler takes every city.
 """
 from functools import partial
 
+import eventlet
 from kombu import Exchange, Queue
 from nameko.amqp.publish import get_connection
+from nameko.exceptions import ContainerBeingKilled
 from nameko.events import SERVICE_POOL, EventHandler
 from nameko.messaging import QueueConsumer
 
@@ -49,7 +51,8 @@ def served_cities(config):
 
 
 class CityQueueConsumer(QueueConsumer):
-    """nameko's queue consumer, letting one entrypoint consume several queues."""
+    """nameko's queue consumer, letting one entrypoint consume several queues
+    and a batching entrypoint take more messages at a time."""
 
     def get_consumers(self, consumer_cls, channel):
         for provider in self._providers:
@@ -58,16 +61,28 @@ class CityQueueConsumer(QueueConsumer):
                 callbacks=[partial(self.handle_message, provider)],
                 accept=self.accept,
             )
-            consumer.qos(prefetch_count=self.prefetch_count)
+            consumer.qos(prefetch_count=max(self.prefetch_count, getattr(provider, "prefetch", 0)))
             self._consumers[provider] = consumer
         return self._consumers.values()
 
 
 class CityEventHandler(EventHandler):
+    """With ``batch=N`` the handler gets a list of up to N payloads at a time.
+
+    A batch costs one worker and one transaction instead of N, which is what
+    lets a consumer keep pace with bulk imports.  If a batch fails, its
+    messages are tried again one by one, so a poison message fails alone and
+    is dead-lettered while the rest of its batch goes through.
+    """
+
     queue_consumer = CityQueueConsumer()
 
-    def __init__(self, event, **kwargs):
+    def __init__(self, event, batch=None, batch_wait=0.02, **kwargs):
         self.event = event
+        self.batch_size = batch
+        self.batch_wait = batch_wait
+        self.prefetch = 2 * batch if batch else 0  # the next batch fills while one is handled
+        self._buffer = []
         super().__init__(
             event.source, event.routing_key("*"),
             handler_type=SERVICE_POOL, reliable_delivery=True, requeue_on_error=True,
@@ -102,6 +117,55 @@ class CityEventHandler(EventHandler):
             source(channel).declare()
         self.queue = self.queues[0]
         self.queue_consumer.register_provider(self)
+
+    def start(self):
+        super().start()
+        if self.batch_size:
+            self._running = True
+            self.container.spawn_managed_thread(self._flush_when_waiting, identifier=f"{self.method_name}-batches")
+
+    def stop(self):
+        self._running = False
+        super().stop()
+
+    def handle_message(self, body, message):
+        if not self.batch_size:
+            return super().handle_message(body, message)
+        self._buffer.append((body, message))
+        if len(self._buffer) >= self.batch_size:
+            self._flush()
+
+    def _flush_when_waiting(self):
+        while self._running:
+            eventlet.sleep(self.batch_wait)
+            if self._buffer:
+                self._flush()
+
+    def _flush(self):
+        batch, self._buffer = self._buffer, []
+        self._spawn_batch(batch)
+
+    def _spawn_batch(self, batch):
+        try:
+            self.container.spawn_worker(
+                self, ([body for body, _ in batch],), {},
+                context_data=self.unpack_message_headers(batch[0][1]),
+                handle_result=partial(self._batch_handled, batch),
+            )
+        except ContainerBeingKilled:
+            for _, message in batch:
+                self.queue_consumer.requeue_message(message)
+
+    def _batch_handled(self, batch, worker_ctx, result=None, exc_info=None):
+        if exc_info is None:
+            for _, message in batch:
+                self.queue_consumer.ack_message(message)
+        elif len(batch) > 1:
+            for item in batch:  # find the one that fails: each goes again on its own
+                self._spawn_batch([item])
+        else:
+            self.queue_consumer.requeue_message(batch[0][1])  # counts towards DELIVERY_LIMIT
+        return result, exc_info
 
     def _declare_city_queues(self, channel, service, source, config):
         other = Exchange(f"{service}.from-{self.source_service}.other-cities", type="topic", durable=True)

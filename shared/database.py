@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from nameko.extensions import DependencyProvider
-from sqlalchemy import DateTime, Integer, String, Text, create_engine, event, text
+from sqlalchemy import DateTime, Integer, String, Text, create_engine, event, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
@@ -83,6 +83,36 @@ class UnitOfWork:
             metrics.DUPLICATES_SKIPPED.labels(self.consumer.split(".")[0], self.consumer).inc()
             return False
         return True
+
+    def first_deliveries(self, payloads):
+        """The events of a batch this consumer has not handled before, claimed for it."""
+        ids = _event_ids(payloads)
+        seen = set(self.session.scalars(select(ProcessedEvent.event_id).where(
+            ProcessedEvent.consumer == self.consumer, ProcessedEvent.event_id.in_(ids))))
+        fresh_ids = [i for i in ids if i not in seen]
+        if fresh_ids:
+            # A concurrent duplicate fails the batch here; it is then handled one event at a time.
+            self.session.execute(insert(ProcessedEvent), [
+                {"event_id": i, "consumer": self.consumer, "processed_at": utcnow()} for i in fresh_ids])
+        if len(fresh_ids) < len(payloads):
+            metrics.DUPLICATES_SKIPPED.labels(self.consumer.split(".")[0], self.consumer).inc(
+                len(payloads) - len(fresh_ids))
+        fresh, taken = [], set(fresh_ids)
+        for payload in payloads:
+            event_id = str(payload["event_id"])
+            if event_id in taken:
+                fresh.append(payload)
+                taken.discard(event_id)
+        return fresh
+
+
+def _event_ids(payloads):
+    ids = []
+    for payload in payloads:
+        event_id = str(payload["event_id"])
+        if event_id not in ids:
+            ids.append(event_id)
+    return ids
 
 
 class Store:

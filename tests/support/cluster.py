@@ -205,7 +205,7 @@ class Cluster:
         return self.services[service].url
 
     def get(self, service, path, **kwargs):
-        return requests.get(self.url(service) + path, timeout=30, **kwargs)
+        return requests.get(self.url(service) + path, **{"timeout": 30, **kwargs})
 
     def post(self, service, path, **kwargs):
-        return requests.post(self.url(service) + path, timeout=30, **kwargs)
+        return requests.post(self.url(service) + path, **{"timeout": 30, **kwargs})
