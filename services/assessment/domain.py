@@ -7,6 +7,7 @@ from marshmallow import ValidationError
 from sqlalchemy import func, select
 
 from services.assessment import statistics
+from services.assessment.scoring import AnswerKey, score  # noqa: F401 (score is part of this module's rules)
 from services.assessment.models import ActionPlan, Instrument, KnownParticipant, KnownSession, Submission
 from services.assessment.schemas import ActionPlanIn, ActionPlanUpdate, InstrumentIn, SubmissionIn
 from shared import events
@@ -88,35 +89,8 @@ def unanswered(questions, answers):
 
 
 def marks(questions, answers):
-    """{question id: 1 or 0}; strict: 1 is not true and "True" is not true."""
-    return {q["id"]: int(type(answers.get(q["id"])) is type(q["answer"]) and answers.get(q["id"]) == q["answer"])
-            for q in questions}
-
-
-def score(questions, answers, pass_percent):
-    """(score, max_score, passed, per-topic scores) for one set of answers.
-
-    An unanswered question scores nothing; an answer to a question the
-    instrument does not have is refused.
-    """
-    known = {q["id"] for q in questions}
-    strangers = sorted(set(answers) - known)
-    if strangers:
-        raise InvalidInput(f"answers: unknown question(s) {', '.join(strangers)}",
-                           fields={"answers": [f"unknown question {q}" for q in strangers]})
-    topics = {}
-    total = 0
-    for question in questions:
-        given = answers.get(question["id"])
-        # Strict: 1 is not true and "True" is not true; an answer must be the key itself.
-        right = type(given) is type(question["answer"]) and given == question["answer"]
-        topic = topics.setdefault(question["topic"], {"topic": question["topic"], "score": 0, "max_score": 0})
-        topic["max_score"] += 1
-        topic["score"] += right
-        total += right
-    max_score = len(questions)
-    passed = total * 100 >= pass_percent * max_score
-    return total, max_score, passed, list(topics.values())
+    """{question id: 1 or 0}."""
+    return AnswerKey(questions, 0).marks(answers)
 
 
 def remember_participant(session, participant):
@@ -160,8 +134,9 @@ def _earlier_submission(session, instrument, code, phase):
     ))
 
 
-def _save(uow, instrument, data, city):
-    total, max_score, passed, topics = score(instrument.questions, data["answers"], instrument.pass_percent)
+def _save(uow, instrument, data, city, key=None):
+    key = key or AnswerKey(instrument.questions, instrument.pass_percent)
+    total, max_score, passed, topics = key.score(data["answers"])
     submission = Submission(
         instrument_id=instrument.id, participant_code=data["participant_code"], phase=data["phase"],
         answers=data["answers"], score=total, max_score=max_score, passed=passed, topic_scores=topics,
@@ -269,7 +244,8 @@ def import_submissions(uow, instrument_id, rows, participants):
         seen.setdefault((code, phase), line)
     if errors:
         raise _bad_rows(errors)
-    return [_save(uow, instrument, data, participants[data["participant_code"]].city) for _, data in rows]
+    key = AnswerKey(instrument.questions, instrument.pass_percent)
+    return [_save(uow, instrument, data, participants[data["participant_code"]].city, key) for _, data in rows]
 
 
 # --- learning gain and item analysis ---------------------------------------
@@ -307,7 +283,8 @@ def item_analysis(session, instrument_id, phase="post"):
     instrument = get_instrument(session, instrument_id)
     answer_sets = session.scalars(select(Submission.answers).where(
         Submission.instrument_id == instrument_id, Submission.phase == phase)).all()
-    attempts = [marks(instrument.questions, answers) for answers in answer_sets]
+    key = AnswerKey(instrument.questions, 0)
+    attempts = [key.marks(answers) for answers in answer_sets]
     topics = {q["id"]: q["topic"] for q in instrument.questions}
     items = statistics.item_analysis(list(topics), attempts)
     return {"instrument_id": instrument_id, "phase": phase, "attempts": len(attempts),
