@@ -27,7 +27,7 @@ class Api:
         if answer.status_code >= 400:
             error = body.get("error", {}) if isinstance(body, dict) else {}
             lines = [f"error: {error.get('message', answer.status_code)}"]
-            lines += [f"  line {r['line']}, {r['field']}: {r['message']}" for r in error.get("rows", [])]
+            lines += [f"  line {r['line']}, {r['field']}: {r['problem']}" for r in error.get("rows", [])]
             fail("\n".join(lines), prefixed=True)
         return body
 

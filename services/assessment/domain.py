@@ -180,7 +180,7 @@ def read_submissions_csv(instrument, text):
     if missing or strangers:
         problems = [f"missing column {c}" for c in missing] + [f"unknown column {c}" for c in strangers]
         raise InvalidInput("header: " + "; ".join(problems), fields={"header": problems},
-                           rows=[{"line": 1, "field": "header", "message": p} for p in problems])
+                           rows=[{"line": 1, "field": "header", "problem": p} for p in problems])
     kinds = {q["id"]: q["kind"] for q in instrument.questions}
     rows, errors = [], []
     for row in reader:
@@ -193,7 +193,7 @@ def read_submissions_csv(instrument, text):
             if kind == "true_false":
                 word = cell.lower()
                 if word not in TRUE_WORDS | FALSE_WORDS:
-                    errors.append({"line": line, "field": question, "message": "must be true or false"})
+                    errors.append({"line": line, "field": question, "problem": "must be true or false"})
                     continue
                 answers[question] = word in TRUE_WORDS
             else:
@@ -203,7 +203,7 @@ def read_submissions_csv(instrument, text):
         try:
             rows.append((line, parse_submission(data)))
         except InvalidInput as exc:
-            errors.extend({"line": line, "field": field, "message": " ".join(map(str, problems))}
+            errors.extend({"line": line, "field": field, "problem": " ".join(map(str, problems))}
                           for field, problems in exc.details["fields"].items())
     if not rows and not errors:
         raise InvalidInput("body: the sheet has no rows", fields={"body": ["no rows"]})
@@ -214,7 +214,7 @@ def read_submissions_csv(instrument, text):
 
 def _bad_rows(errors):
     errors.sort(key=lambda e: e["line"])
-    shown = "; ".join(f"line {e['line']}, {e['field']}: {e['message']}" for e in errors[:10])
+    shown = "; ".join(f"line {e['line']}, {e['field']}: {e['problem']}" for e in errors[:10])
     return InvalidInput(f"{len(errors)} bad row(s), nothing imported: {shown}", rows=errors)
 
 
@@ -232,15 +232,15 @@ def import_submissions(uow, instrument_id, rows, participants):
         code, phase = data["participant_code"], data["phase"]
         participant = participants.get(code)
         if participant is None:
-            errors.append({"line": line, "field": "participant_code", "message": f"no participant has code {code}"})
+            errors.append({"line": line, "field": "participant_code", "problem": f"no participant has code {code}"})
         elif (participant.rollout_id, participant.session_key) != (instrument.rollout_id, instrument.session_key):
             errors.append({"line": line, "field": "participant_code",
-                           "message": "the participant does not attend this instrument's session"})
+                           "problem": "the participant does not attend this instrument's session"})
         if (code, phase) in seen:
             errors.append({"line": line, "field": "phase",
-                           "message": f"second {phase}-test for {code} (first on line {seen[code, phase]})"})
+                           "problem": f"second {phase}-test for {code} (first on line {seen[code, phase]})"})
         elif _earlier_submission(uow.session, instrument, code, phase) is not None:
-            errors.append({"line": line, "field": "phase", "message": f"{code} already has a {phase}-test"})
+            errors.append({"line": line, "field": "phase", "problem": f"{code} already has a {phase}-test"})
         seen.setdefault((code, phase), line)
     if errors:
         raise _bad_rows(errors)
