@@ -161,8 +161,8 @@ def parse_submission(data):
 
 # --- bulk import ------------------------------------------------------------
 
-TRUE_WORDS = {"true", "benar", "b", "ya", "1"}
-FALSE_WORDS = {"false", "salah", "s", "tidak", "0"}
+TRUE_WORDS = {"true", "benar", "ya", "1"}
+FALSE_WORDS = {"false", "salah", "tidak", "0"}
 
 
 def read_submissions_csv(instrument, text):
