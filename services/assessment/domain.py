@@ -88,11 +88,6 @@ def unanswered(questions, answers):
     return [q["id"] for q in questions if answers.get(q["id"]) is None]
 
 
-def marks(questions, answers):
-    """{question id: 1 or 0}."""
-    return AnswerKey(questions, 0).marks(answers)
-
-
 def remember_participant(session, participant):
     """Keep registration's answer about a participant code for the next submission."""
     known = KnownParticipant(
