@@ -5,11 +5,12 @@ from datetime import datetime, timezone
 
 from marshmallow import ValidationError
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from services.assessment import statistics
 from services.assessment.scoring import AnswerKey, score  # noqa: F401 (score is part of this module's rules)
 from services.assessment.models import ActionPlan, Instrument, KnownParticipant, KnownSession, Submission
-from services.assessment.schemas import ActionPlanIn, ActionPlanUpdate, InstrumentIn, SubmissionIn
+from services.assessment.schemas import PLAN_STATUSES, ActionPlanIn, ActionPlanUpdate, InstrumentIn, SubmissionIn
 from shared import events
 from shared.errors import Conflict, InvalidInput, NotFound, describe_fields
 
@@ -137,7 +138,12 @@ def _save(uow, instrument, data, city, key=None):
         answers=data["answers"], score=total, max_score=max_score, passed=passed, topic_scores=topics,
     )
     uow.session.add(submission)
-    uow.session.flush()
+    try:
+        uow.session.flush()
+    except IntegrityError:
+        # The same test sent twice at once: the table's unique key let only one in.
+        raise Conflict(f"phase: participant {data['participant_code']} already has a {data['phase']}-test "
+                       f"for instrument {instrument.id}", field="phase")
     uow.emit(
         events.TEST_SCORED, city,
         rollout_id=instrument.rollout_id, submission_id=submission.id, instrument_id=instrument.id,
@@ -343,6 +349,9 @@ def list_action_plans(session, rollout_id=None, status=None):
     if rollout_id is not None:
         query = query.where(ActionPlan.rollout_id == rollout_id)
     if status is not None:
+        if status not in PLAN_STATUSES:
+            raise InvalidInput(f"status: must be one of {', '.join(PLAN_STATUSES)}",
+                               fields={"status": [f"must be one of {', '.join(PLAN_STATUSES)}"]})
         query = query.where(ActionPlan.status == status)
     return session.scalars(query).all()
 

@@ -67,9 +67,16 @@ def test_tests_reach_reporting_and_the_city_figures_are_right(cluster, launch, t
             "instrument_id": instrument_id, "participant_code": code, "phase": "pre", "answers": answers})
         assert scored.status_code == 201, scored.text
         assert scored.json()["score"] == right
-    again = cluster.post("assessment", "/submissions", json={
-        "instrument_id": instrument_id, "participant_code": codes[0], "phase": "pre", "answers": {}})
-    assert again.status_code == 409 and again.json()["error"]["field"] == "phase"
+
+    def refused(status, field, **change):
+        body = {"instrument_id": instrument_id, "participant_code": codes[0], "phase": "pre", "answers": {}, **change}
+        answer = cluster.post("assessment", "/submissions", json=body)
+        assert answer.status_code == status, answer.text
+        assert field in json.dumps(answer.json()["error"]) and "Traceback" not in answer.text
+    refused(409, "phase")  # a second pre-test
+    refused(404, "instrument_id", instrument_id=999999)
+    refused(404, "participant_code", participant_code="SUR-NOBODY")
+    refused(422, "answers", phase="post", answers={"q9": True})
 
     # Post-tests from a sheet, through the command line: 3, 4, 3, 2, 4; the sixth student was absent.
     post = [3, 4, 3, 2, 4]

@@ -284,3 +284,32 @@ def test_unknown_plan_or_status(store):
         with store.unit_of_work() as uow:
             domain.update_action_plan(uow, 99, {"status": "finished"})
     assert "status" in raised.value.details["fields"]
+
+
+def test_plans_are_listed_by_status_and_an_unknown_status_is_refused(store):
+    launched(store)
+    plan_in = domain.parse_action_plan({"rollout_id": 1, "session_key": "socialisation", "owner": "group",
+                                        "group_name": "Kelas 8B", "commitment": "Poster di sekolah"})
+    with store.unit_of_work() as uow:
+        first = domain.record_action_plan(uow, plan_in)
+        domain.record_action_plan(uow, plan_in)
+    with store.unit_of_work() as uow:
+        domain.update_action_plan(uow, first.id, {"status": "done"})
+
+    with store.read() as session:
+        assert [p.id for p in domain.list_action_plans(session, rollout_id=1, status="done")] == [first.id]
+        assert len(domain.list_action_plans(session, rollout_id=1)) == 2
+        with pytest.raises(InvalidInput) as raised:
+            domain.list_action_plans(session, status="finished")
+    assert "status" in raised.value.details["fields"]
+
+
+def test_a_test_scored_event_without_the_newer_fields_still_loads():
+    payload = events.TEST_SCORED.create(
+        "pontianak", rollout_id=1, submission_id=1, instrument_id=1, session_key="socialisation",
+        participant_code="PON-A", phase="pre", score=1, max_score=2, passed=False, topics=[])
+    assert "unanswered" not in payload  # as an older producer sends it
+
+    event = events.TEST_SCORED.load(payload)
+
+    assert (event["unanswered"], event["instrument_version"]) == (0, None)
