@@ -38,12 +38,10 @@ def create_instrument(uow, data):
     """
     data = validated(InstrumentIn(), data)
     _check_topics(uow.session, data)
-    versions = select(Instrument.version).where(
-        Instrument.rollout_id == data["rollout_id"], Instrument.session_key == data["session_key"])
+    same_session = (Instrument.rollout_id == data["rollout_id"], Instrument.session_key == data["session_key"])
     if data["version"] is None:
-        data["version"] = (uow.session.scalar(select(func.max(Instrument.version)).where(
-            Instrument.rollout_id == data["rollout_id"], Instrument.session_key == data["session_key"])) or 0) + 1
-    elif data["version"] in uow.session.scalars(versions).all():
+        data["version"] = (uow.session.scalar(select(func.max(Instrument.version)).where(*same_session)) or 0) + 1
+    elif uow.session.scalar(select(Instrument.id).where(*same_session, Instrument.version == data["version"])):
         raise Conflict(f"version: session {data['session_key']} of rollout {data['rollout_id']} already has "
                        f"version {data['version']}; leave version out to create the next one", field="version")
     instrument = Instrument(**data)
