@@ -17,6 +17,7 @@ from pathlib import Path  # noqa: E402
 
 import click  # noqa: E402
 
+from campaign import assessment_commands, dlq_commands, reporting_commands  # noqa: E402
 from shared import config as settings  # noqa: E402
 
 
@@ -106,9 +107,10 @@ def demo(workdir):
     click.echo(f"Report: {result.report_path}")
 
 
-from campaign import reporting_commands  # noqa: E402
-
-reporting_commands.register(main)
+main.add_command(dlq_commands.dlq)
+main.add_command(assessment_commands.assessment)
+main.add_command(reporting_commands.reporting)
+main.add_command(reporting_commands.subscribe)
 
 if __name__ == "__main__":
     main()

@@ -206,8 +206,3 @@ def _matches(pattern, key):
             return any(match(p[1:], k[i:]) for i in range(len(k) + 1))
         return bool(k) and p[0] in ("*", k[0]) and match(p[1:], k[1:])
     return match(pattern.split("."), key.split("."))
-
-
-def register(main):
-    main.add_command(reporting)
-    main.add_command(subscribe)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 SERVICES = ("registration", "assessment", "notification", "reporting")
 MEMORY_TRANSPORT = "memory://localhost/"
+ALL_CITIES = "*"
+DEFAULT_CITIES = "pontianak,medan,surabaya,palembang"
 
 
 def is_embedded(config):
@@ -33,8 +35,10 @@ def load(env=None):
         "SMTP_URL": env.get("SMTP_URL") or f"maildir://{data_dir / 'maildir'}",
         "MAIL_FROM": env.get("MAIL_FROM", "Internet Aman untuk Anak <noreply@internet-aman.example>"),
         "REPORTS_DIR": env.get("REPORTS_DIR") or str(data_dir / "reports"),
-        # Cities whose events this process consumes: "*" for all, or "pontianak".
-        "CITY": env.get("CITY", "*").strip().lower() or "*",
+        # The program's cities: each gets its own queues (see shared/consumer.py).
+        "CITIES": [c.strip() for c in env.get("CITIES", DEFAULT_CITIES).lower().split(",") if c.strip()],
+        # Cities whose events this process consumes: "*" for all, or a list: "pontianak,medan".
+        "CITY": env.get("CITY", ALL_CITIES).strip().lower() or ALL_CITIES,
         # Tries before a failing message goes to the service's dead-letter queue.
         "DELIVERY_LIMIT": int(env.get("DELIVERY_LIMIT", "5")),
         "SUMMARY_INTERVAL": float(env.get("SUMMARY_INTERVAL", "1.0")),

@@ -1,14 +1,36 @@
-"""Event handlers bound per city, with a bounded number of tries.
+"""Event handlers partitioned by city, with a bounded number of tries.
 
-``@city_event_handler(PARTICIPANT_REGISTERED)`` consumes
-``participant_registered.<city>`` for the cities in the ``CITY`` setting
-("*" for all).  Its queue is a quorum queue: a message whose handler keeps
-raising is tried ``DELIVERY_LIMIT`` + 1 times, then dead-lettered to the
-service's queue ``dlq.<service>``, and the messages behind it flow on.
+``@city_event_handler(PARTICIPANT_REGISTERED)`` on the reporting service
+consumes ``participant_registered.<city>`` events through one queue per city:
+
+    registration.events ──#──> reporting.from-registration ──participant_registered.pontianak──> queue (Pontianak)
+                                    │ (alternate exchange:      ──participant_registered.medan─────> queue (Medan)
+                                    ▼  cities with no queue)
+                     reporting.from-registration.other-cities ──participant_registered.*──> queue (other cities)
+
+Every worker declares the queues of every city in ``CITIES``, so routing does
+not depend on which workers are up, and consumes those in its ``CITY`` setting:
+``*`` for all of them and the other-cities queue, or a list such as
+``surabaya``.  Starting a worker with ``CITY=surabaya`` adds consumers to
+Surabaya's queues alone: capacity for that city and no other.
+
+Each queue is a quorum queue: a message whose handler keeps raising is tried
+``DELIVERY_LIMIT`` + 1 times, then dead-lettered to ``dlq.<service>``, and
+the messages behind it flow on.
+
+The in-process transport has no exchange-to-exchange bindings; there one
+queue per handler takes every city.
 """
+from functools import partial
+
+import eventlet
 from kombu import Exchange, Queue
 from nameko.amqp.publish import get_connection
+from nameko.exceptions import ContainerBeingKilled
 from nameko.events import SERVICE_POOL, EventHandler
+from nameko.messaging import QueueConsumer
+
+from shared.config import ALL_CITIES, is_embedded
 
 DEAD_LETTER_EXCHANGE = "campaign.dead-letters"
 
@@ -18,29 +40,146 @@ def dead_letter_queue(service):
     return Queue(f"dlq.{service}", exchange=exchange, routing_key=service, durable=True)
 
 
+def served_cities(config):
+    """(cities whose queues exist, cities this worker consumes, whether it takes other cities)."""
+    wanted = config.get("CITY", ALL_CITIES)
+    known = list(config.get("CITIES", ()))
+    if wanted == ALL_CITIES:
+        return known, known, True
+    served = [city.strip() for city in wanted.split(",") if city.strip()]
+    return known + [c for c in served if c not in known], served, False
+
+
+class CityQueueConsumer(QueueConsumer):
+    """nameko's queue consumer, letting one entrypoint consume several queues
+    and a batching entrypoint take more messages at a time."""
+
+    def get_consumers(self, consumer_cls, channel):
+        for provider in self._providers:
+            consumer = consumer_cls(
+                queues=getattr(provider, "queues", [provider.queue]),
+                callbacks=[partial(self.handle_message, provider)],
+                accept=self.accept,
+            )
+            consumer.qos(prefetch_count=max(self.prefetch_count, getattr(provider, "prefetch", 0)))
+            self._consumers[provider] = consumer
+        return self._consumers.values()
+
+
 class CityEventHandler(EventHandler):
-    def __init__(self, event, **kwargs):
+    """With ``batch=N`` the handler gets a list of up to N payloads at a time.
+
+    A batch costs one worker and one transaction instead of N, which is what
+    lets a consumer keep pace with bulk imports.  If a batch fails, its
+    messages are tried again one by one, so a poison message fails alone and
+    is dead-lettered while the rest of its batch goes through.
+    """
+
+    queue_consumer = CityQueueConsumer()
+
+    def __init__(self, event, batch=None, batch_wait=0.02, **kwargs):
         self.event = event
+        self.batch_size = batch
+        self.batch_wait = batch_wait
+        self.prefetch = 2 * batch if batch else 0  # the next batch fills while one is handled
+        self._buffer = []
         super().__init__(
             event.source, event.routing_key("*"),
             handler_type=SERVICE_POOL, reliable_delivery=True, requeue_on_error=True,
             **kwargs,
         )
 
+    def _queue(self, city, exchange):
+        service = self.container.service_name
+        return Queue(
+            f"evt-{self.source_service}-{self.event.routing_key(city)}--{service}.{self.method_name}",
+            exchange=exchange, routing_key=self.event.routing_key(city), durable=True,
+            queue_arguments={
+                "x-queue-type": "quorum",
+                "x-delivery-limit": self.container.config.get("DELIVERY_LIMIT", 5),
+                "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
+                "x-dead-letter-routing-key": service,
+            },
+        )
+
     def setup(self):
         config = self.container.config
-        self.event_type = self.event.routing_key(config.get("CITY", "*"))
-        super().setup()
         service = self.container.service_name
-        self.queue.queue_arguments = {
-            "x-queue-type": "quorum",
-            "x-delivery-limit": config.get("DELIVERY_LIMIT", 5),
-            "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
-            "x-dead-letter-routing-key": service,
-        }
-        # The dead-letter queue must exist before anything is dead-lettered to it.
+        source = Exchange(self.event.exchange, type="topic", durable=True)
         with get_connection(config["AMQP_URI"]) as connection:
-            dead_letter_queue(service)(connection.default_channel).declare()
+            channel = connection.default_channel
+            # The dead-letter queue must exist before anything is dead-lettered to it.
+            dead_letter_queue(service)(channel).declare()
+            if is_embedded(config):
+                self.queues = [self._queue("*", source)]
+            else:
+                self.queues = self._declare_city_queues(channel, service, source, config)
+            source(channel).declare()
+        self.queue = self.queues[0]
+        self.queue_consumer.register_provider(self)
+
+    def start(self):
+        super().start()
+        if self.batch_size:
+            self._running = True
+            self.container.spawn_managed_thread(self._flush_when_waiting, identifier=f"{self.method_name}-batches")
+
+    def stop(self):
+        self._running = False
+        super().stop()
+
+    def handle_message(self, body, message):
+        if not self.batch_size:
+            return super().handle_message(body, message)
+        self._buffer.append((body, message))
+        if len(self._buffer) >= self.batch_size:
+            self._flush()
+
+    def _flush_when_waiting(self):
+        while self._running:
+            eventlet.sleep(self.batch_wait)
+            if self._buffer:
+                self._flush()
+
+    def _flush(self):
+        batch, self._buffer = self._buffer, []
+        self._spawn_batch(batch)
+
+    def _spawn_batch(self, batch):
+        try:
+            self.container.spawn_worker(
+                self, ([body for body, _ in batch],), {},
+                context_data=self.unpack_message_headers(batch[0][1]),
+                handle_result=partial(self._batch_handled, batch),
+            )
+        except ContainerBeingKilled:
+            for _, message in batch:
+                self.queue_consumer.requeue_message(message)
+
+    def _batch_handled(self, batch, worker_ctx, result=None, exc_info=None):
+        if exc_info is None:
+            for _, message in batch:
+                self.queue_consumer.ack_message(message)
+        elif len(batch) > 1:
+            for item in batch:  # find the one that fails: each goes again on its own
+                self._spawn_batch([item])
+        else:
+            self.queue_consumer.requeue_message(batch[0][1])  # counts towards DELIVERY_LIMIT
+        return result, exc_info
+
+    def _declare_city_queues(self, channel, service, source, config):
+        other = Exchange(f"{service}.from-{self.source_service}.other-cities", type="topic", durable=True)
+        inbox = Exchange(f"{service}.from-{self.source_service}", type="topic", durable=True,
+                         arguments={"alternate-exchange": other.name})
+        for exchange in (source, other, inbox):
+            exchange(channel).declare()
+        inbox(channel).bind_to(source, routing_key="#")
+        known, served, takes_others = served_cities(config)
+        queues = {city: self._queue(city, inbox) for city in known}
+        queues["*"] = self._queue("*", other)
+        for queue in queues.values():
+            queue(channel).declare()
+        return [queues[city] for city in served] + ([queues["*"]] if takes_others else [])
 
 
 city_event_handler = CityEventHandler.decorator

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from nameko.extensions import DependencyProvider
-from sqlalchemy import DateTime, Integer, String, Text, create_engine, event
+from sqlalchemy import DateTime, Integer, String, Text, create_engine, event, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
@@ -84,6 +84,36 @@ class UnitOfWork:
             return False
         return True
 
+    def first_deliveries(self, payloads):
+        """The events of a batch this consumer has not handled before, claimed for it."""
+        ids = _event_ids(payloads)
+        seen = set(self.session.scalars(select(ProcessedEvent.event_id).where(
+            ProcessedEvent.consumer == self.consumer, ProcessedEvent.event_id.in_(ids))))
+        fresh_ids = [i for i in ids if i not in seen]
+        if fresh_ids:
+            # A concurrent duplicate fails the batch here; it is then handled one event at a time.
+            self.session.execute(insert(ProcessedEvent), [
+                {"event_id": i, "consumer": self.consumer, "processed_at": utcnow()} for i in fresh_ids])
+        if len(fresh_ids) < len(payloads):
+            metrics.DUPLICATES_SKIPPED.labels(self.consumer.split(".")[0], self.consumer).inc(
+                len(payloads) - len(fresh_ids))
+        fresh, taken = [], set(fresh_ids)
+        for payload in payloads:
+            event_id = str(payload["event_id"])
+            if event_id in taken:
+                fresh.append(payload)
+                taken.discard(event_id)
+        return fresh
+
+
+def _event_ids(payloads):
+    ids = []
+    for payload in payloads:
+        event_id = str(payload["event_id"])
+        if event_id not in ids:
+            ids.append(event_id)
+    return ids
+
 
 class Store:
     """Engine and sessions of one service database (SQLite file or PostgreSQL)."""
@@ -103,8 +133,12 @@ class Store:
         self.engine = create_engine(url, **kwargs)
         if self.sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        SharedBase.metadata.create_all(self.engine)
-        metadata.create_all(self.engine)
+        with self.engine.begin() as connection:
+            if not self.sqlite:
+                # Workers of one service start together; one creates the tables, the others wait.
+                connection.execute(text("SELECT pg_advisory_xact_lock(2019050203)"))
+            SharedBase.metadata.create_all(connection)
+            metadata.create_all(connection)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         # SQLite has one writer at a time and its lock waits block the whole
         # process (green threads included), so transactions take turns here.

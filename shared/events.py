@@ -195,6 +195,8 @@ class TestScoredSchema(EventSchema):
     max_score = fields.Integer(required=True)
     passed = fields.Boolean(required=True)
     topics = fields.List(fields.Nested(TopicScoreSchema), required=True)
+    instrument_version = fields.Integer(load_default=None, allow_none=True)
+    unanswered = fields.Integer(load_default=0)  # questions left blank, scored as wrong
 
 
 class ActionPlanSchema(EventSchema):
@@ -206,6 +208,7 @@ class ActionPlanSchema(EventSchema):
     owner = fields.String(required=True, validate=validate.OneOf(["participant", "group"]))
     due_on = fields.Date(load_default=None, allow_none=True)
     status = fields.String(required=True)  # planned | in_progress | done | dropped
+    participant_code = fields.String(load_default=None, allow_none=True)  # a participant's plan only
 
 
 TEST_SCORED = Event("test_scored", "assessment", TestScoredSchema)

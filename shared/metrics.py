@@ -1,10 +1,13 @@
 """Prometheus metrics of every service, served at ``/metrics`` on its web port."""
 import time
 
+from nameko.amqp.publish import get_connection
 from nameko.extensions import DependencyProvider
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
 from werkzeug.wrappers import Response
+
 from shared.web import HttpEndpoint
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
 ENTRYPOINT_CALLS = Counter(
     "campaign_entrypoint_calls_total", "Entrypoint calls by outcome",
@@ -24,11 +27,41 @@ DUPLICATES_SKIPPED = Counter(
 )
 
 
+class DeadLetterCollector:
+    """``campaign_dead_letters{service}``: messages waiting in each service's dead-letter queue.
+
+    One per process, for the services it runs; read from the broker at each
+    scrape, so the figure is never stale.
+    """
+
+    def __init__(self):
+        self.services = {}  # service -> AMQP URI
+
+    def collect(self):
+        family = GaugeMetricFamily("campaign_dead_letters", "Messages in the dead-letter queue",
+                                   labels=["service"])
+        for service, amqp_uri in self.services.items():
+            try:
+                with get_connection(amqp_uri) as connection:
+                    _, waiting, _ = connection.default_channel.queue_declare(f"dlq.{service}", passive=True)
+            except Exception:  # no dead-letter queue yet, or the broker is away: nothing to report
+                continue
+            family.add_metric([service], waiting)
+        return [family]
+
+
+DEAD_LETTERS = DeadLetterCollector()
+REGISTRY.register(DEAD_LETTERS)
+
+
 class Metrics(DependencyProvider):
     """Counts and times every entrypoint of the service it is declared on."""
 
     def __init__(self):
         self._started = {}
+
+    def setup(self):
+        DEAD_LETTERS.services[self.container.service_name] = self.container.config["AMQP_URI"]
 
     def worker_setup(self, worker_ctx):
         self._started[worker_ctx] = time.perf_counter()

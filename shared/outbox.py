@@ -2,22 +2,24 @@
 
 A service's change and its events are committed in one transaction (see
 ``shared.database``); this relay then publishes the pending rows in order and
-marks them published.  A row stays pending until the broker has confirmed it,
-so a crash or a broker outage delays events but never loses them.  Domain
-events are published ``mandatory``: if no queue is bound yet, the broker
-returns the message and the row waits for the next round instead of vanishing.
+marks them published.  A row stays pending until the broker has taken it (its
+AMQP transaction committed), so a crash or a broker outage delays events but
+never loses them.  Domain events are published ``mandatory``: if no queue is
+bound yet, the broker returns the message and the row waits for a later round
+instead of vanishing.
 """
 import json
 import logging
 import threading
 from datetime import timedelta
 
-from kombu import Exchange
+from kombu import Connection, Exchange, Producer
 from nameko.amqp.publish import Publisher, UndeliverableMessage
 from nameko.extensions import DependencyProvider
 from sqlalchemy import func, select
 
 from shared import metrics
+from shared.config import is_embedded
 from shared.database import Database, OutboxMessage, utcnow
 from shared.events import SUMMARY_EXCHANGE
 
@@ -26,13 +28,84 @@ log = logging.getLogger(__name__)
 BATCH = 500
 
 
+class Broker:
+    """Publishes a batch of outbox rows; returns the event ids no queue took.
+
+    On RabbitMQ a batch is one AMQP transaction: when ``tx_commit`` returns,
+    every message of it is on its queues, at a fraction of the cost of
+    confirming each message.  The in-process transport has no transactions
+    and publishes one message at a time.
+    """
+
+    def __init__(self, amqp_uri):
+        self.amqp_uri = amqp_uri
+        self.transactional = not is_embedded({"AMQP_URI": amqp_uri})
+        self.publisher = Publisher(amqp_uri, serializer="json")
+        self.connection = None
+
+    def publish(self, rows):
+        if not self.transactional:
+            return self._publish_each(rows)
+        if self.connection is None:
+            self._open()
+        self._returned = set()
+        try:
+            for row in rows:
+                self.producer.publish(
+                    row.payload, exchange=row.exchange, routing_key=row.routing_key,
+                    declare=[_exchange(row.exchange)], mandatory=row.exchange != SUMMARY_EXCHANGE,
+                    message_id=row.event_id, delivery_mode=2,
+                    content_type="application/json", content_encoding="utf-8",
+                )
+            self.channel.tx_commit()
+        except Exception:
+            self.close()  # a broken channel is never reused; the rows stay pending
+            raise
+        return self._returned
+
+    def _open(self):
+        # No heartbeats: the relay may sit idle, and a dead connection shows on the next publish.
+        self.connection = Connection(self.amqp_uri, heartbeat=0)
+        self.channel = self.connection.channel()
+        self.channel.tx_select()
+        self.producer = Producer(self.channel, on_return=self._on_return)
+
+    def _on_return(self, exception, exchange, routing_key, message):
+        self._returned.add(message.properties.get("message_id"))
+
+    def _publish_each(self, rows):
+        returned = set()
+        for row in rows:
+            try:
+                self.publisher.publish(
+                    json.loads(row.payload), exchange=_exchange(row.exchange), declare=[_exchange(row.exchange)],
+                    routing_key=row.routing_key, message_id=row.event_id,
+                    mandatory=row.exchange != SUMMARY_EXCHANGE,
+                )
+            except UndeliverableMessage:
+                returned.add(row.event_id)
+        return returned
+
+    def close(self):
+        if self.connection is not None:
+            try:
+                self.connection.close()
+            except Exception:
+                pass
+        self.connection = None
+
+
+def _exchange(name):
+    return Exchange(name, type="topic", durable=True)
+
+
 class OutboxRelay(DependencyProvider):
     """Declare it beside ``Database`` on a service that emits events."""
 
     def setup(self):
         config = self.container.config
         self.interval = config.get("OUTBOX_INTERVAL", 0.5)
-        self.publisher = Publisher(config["AMQP_URI"], serializer="json")
+        self.broker = Broker(config["AMQP_URI"])
         self.service = self.container.service_name
         self._wake = threading.Event()
         self._running = False
@@ -51,10 +124,12 @@ class OutboxRelay(DependencyProvider):
         self._wake.set()
         if self._thread is not None:
             self._thread.wait()
+        self.broker.close()
 
     def kill(self):
         self._running = False
         self._wake.set()
+        self.broker.close()
 
     def worker_teardown(self, worker_ctx):
         self._wake.set()  # a worker may have committed events: publish them now
@@ -72,7 +147,6 @@ class OutboxRelay(DependencyProvider):
     def publish_pending(self):
         """Publish up to BATCH due rows; returns how many were tried."""
         store = self.store
-        tried = 0  # published, or put back for later
         with store.gate(), store.sessions() as session:
             rows = session.scalars(
                 select(OutboxMessage)
@@ -81,32 +155,20 @@ class OutboxRelay(DependencyProvider):
                 .limit(BATCH)
                 .with_for_update(skip_locked=True)
             ).all()
+            if not rows:
+                return 0
+            returned = self.broker.publish(rows)
+            now = utcnow()
             for row in rows:
-                tried += 1
-                try:
-                    self._publish(row)
-                except UndeliverableMessage:
+                if row.event_id in returned:
                     row.attempts += 1
-                    row.next_attempt_at = utcnow() + timedelta(seconds=min(2 ** row.attempts, 60))
+                    row.next_attempt_at = now + timedelta(seconds=min(2 ** row.attempts, 60))
                     log.warning("no queue takes %s yet; it stays in the outbox", row.routing_key)
                     continue
-                row.published_at = utcnow()
+                row.published_at = now
                 metrics.EVENTS_PUBLISHED.labels(self.service, row.routing_key.split(".")[0]).inc()
             session.commit()
             metrics.OUTBOX_PENDING.labels(self.service).set(
                 session.scalar(select(func.count()).where(OutboxMessage.published_at.is_(None)))
             )
-        return tried
-
-    def _publish(self, row):
-        public = row.exchange == SUMMARY_EXCHANGE
-        exchange = Exchange(row.exchange, type="topic", durable=True)
-        self.publisher.publish(
-            json.loads(row.payload),
-            exchange=exchange,
-            declare=[exchange],
-            routing_key=row.routing_key,
-            message_id=row.event_id,
-            # Subscribers to public summaries come and go; domain events must reach a queue.
-            mandatory=not public,
-        )
+        return len(rows)

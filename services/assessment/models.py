@@ -1,6 +1,8 @@
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from datetime import date
+
+from sqlalchemy import JSON, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.database import utcnow
@@ -14,6 +16,8 @@ class Instrument(Base):
     """A questionnaire for one session, used as its pre- and post-test."""
 
     __tablename__ = "instruments"
+    # A revised questionnaire is a new version; submissions keep pointing at the one they answered.
+    __table_args__ = (UniqueConstraint("rollout_id", "session_key", "version"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     rollout_id: Mapped[int] = mapped_column(Integer, index=True)
@@ -24,6 +28,17 @@ class Instrument(Base):
     # [{"id": "q1", "text": ..., "topic": ..., "kind": ..., "choices": [...], "answer": ...}]
     questions: Mapped[list] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class KnownSession(Base):
+    """A launched rollout's session and its agenda topics, from rollout_launched."""
+
+    __tablename__ = "sessions"
+
+    rollout_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_key: Mapped[str] = mapped_column(String(50), primary_key=True)
+    city: Mapped[str] = mapped_column(String(100))
+    topics: Mapped[list] = mapped_column(JSON)  # topic titles, in agenda order
 
 
 class KnownParticipant(Base):
@@ -52,3 +67,23 @@ class Submission(Base):
     passed: Mapped[bool]
     topic_scores: Mapped[list] = mapped_column(JSON)
     submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ActionPlan(Base):
+    """What a participant or a group committed to do after a session, and how it is going."""
+
+    __tablename__ = "action_plans"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rollout_id: Mapped[int] = mapped_column(Integer, index=True)
+    session_key: Mapped[str] = mapped_column(String(50))
+    city: Mapped[str] = mapped_column(String(100))
+    owner: Mapped[str] = mapped_column(String(20))  # participant | group
+    participant_code: Mapped[str | None] = mapped_column(String(20))
+    group_name: Mapped[str | None] = mapped_column(String(200))
+    commitment: Mapped[str] = mapped_column(Text)
+    due_on: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20), default="planned")
+    # [{"at": iso time, "status": ..., "note": ...}], newest last
+    follow_ups: Mapped[list] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -34,7 +34,8 @@ class InstrumentIn(Strict):
     rollout_id = fields.Integer(required=True)
     session_key = fields.String(required=True)
     title = fields.String(required=True, validate=validate.Length(min=1, max=300))
-    version = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    # Left out: the session's next version.
+    version = fields.Integer(load_default=None, validate=validate.Range(min=1))
     pass_percent = fields.Integer(load_default=60, validate=validate.Range(min=0, max=100))
     questions = fields.List(fields.Nested(QuestionIn), required=True, validate=validate.Length(min=1))
 
@@ -71,3 +72,104 @@ class SubmissionOut(Schema):
     max_score = fields.Integer()
     passed = fields.Boolean()
     topic_scores = fields.List(fields.Dict())
+    # Unanswered questions score nothing; they are listed so a half-filled sheet is noticed.
+    unanswered = fields.List(fields.String())
+
+
+class ImportOut(Schema):
+    imported = fields.Integer()
+    submission_ids = fields.List(fields.Integer())
+
+
+class IntervalOut(Schema):
+    value = fields.Float(allow_none=True)
+    n = fields.Integer()
+    ci = fields.List(fields.Float(), allow_none=True)
+
+
+class GainOut(Schema):
+    """One group's gain; means and gains are fractions of the maximum."""
+
+    paired = fields.Integer()
+    perfect_pre = fields.Integer()
+    pre_only = fields.Integer()
+    post_only = fields.Integer()
+    mean_pre = fields.Float(allow_none=True)
+    mean_post = fields.Float(allow_none=True)
+    gain_of_averages = fields.Nested(IntervalOut)
+    mean_of_gains = fields.Nested(IntervalOut)
+
+
+class TopicGainOut(GainOut):
+    topic = fields.String()
+
+
+class GroupGainOut(GainOut):
+    by_topic = fields.List(fields.Nested(TopicGainOut))
+
+
+class SessionGainOut(GroupGainOut):
+    rollout_id = fields.Integer()
+    session_key = fields.String()
+    city = fields.String()
+
+
+class ScopeGainOut(GroupGainOut):
+    scope = fields.String()
+    by_session = fields.List(fields.Nested(SessionGainOut))
+
+
+class ItemOut(Schema):
+    question = fields.String()
+    topic = fields.String()
+    n = fields.Integer()
+    facility_index = fields.Float(allow_none=True)
+    discrimination_index = fields.Float(allow_none=True)
+
+
+class ItemAnalysisOut(Schema):
+    instrument_id = fields.Integer()
+    phase = fields.String()
+    attempts = fields.Integer()
+    items = fields.List(fields.Nested(ItemOut))
+
+
+OWNERS = ("participant", "group")
+PLAN_STATUSES = ("planned", "in_progress", "done", "dropped")
+
+
+class ActionPlanIn(Strict):
+    rollout_id = fields.Integer(required=True)
+    session_key = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    owner = fields.String(required=True, validate=validate.OneOf(OWNERS))
+    participant_code = fields.String(load_default=None, validate=validate.Length(min=1, max=20))
+    group_name = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
+    commitment = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    due_on = fields.Date(load_default=None)
+
+    @validates_schema
+    def owner_is_named(self, data, **kwargs):
+        if data["owner"] == "participant" and not data.get("participant_code"):
+            raise ValidationError("a participant's plan needs the participant's code", "participant_code")
+        if data["owner"] == "group" and not data.get("group_name"):
+            raise ValidationError("a group's plan needs the group's name", "group_name")
+
+
+class ActionPlanUpdate(Strict):
+    status = fields.String(required=True, validate=validate.OneOf(PLAN_STATUSES))
+    note = fields.String(load_default=None, validate=validate.Length(max=2000))
+    due_on = fields.Date(load_default=None)
+
+
+class ActionPlanOut(Schema):
+    id = fields.Integer()
+    rollout_id = fields.Integer()
+    session_key = fields.String()
+    city = fields.String()
+    owner = fields.String()
+    participant_code = fields.String(allow_none=True)
+    group_name = fields.String(allow_none=True)
+    commitment = fields.String()
+    due_on = fields.Date(allow_none=True)
+    status = fields.String()
+    follow_ups = fields.List(fields.Dict())

@@ -1,4 +1,5 @@
 import copy
+from contextlib import contextmanager
 
 import pytest
 
@@ -20,25 +21,33 @@ def smtp(tmp_path_factory):
     server.stop()
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def cluster(request, tmp_path_factory, smtp):
-    """The four services in their own processes, on the real broker and database.
+@contextmanager
+def running_cluster(backend, workdir, smtp, prepare=None, **settings):
+    """The four services in their own processes, on a fresh vhost and fresh databases.
 
-    Each module gets its own vhost and databases, so what one test leaves behind
-    another never sees.
+    ``prepare(cluster, databases)`` may add workers or reroute a database before start.
     """
-    workdir = tmp_path_factory.mktemp(f"cluster-{request.param}")
     vhost = Vhost()
-    databases = Databases(request.param, workdir)
-    cluster = Cluster(workdir, vhost.amqp_uri, databases.urls, smtp.url, OUTBOX_INTERVAL=0.2)
+    databases = Databases(backend, workdir)
+    cluster = Cluster(workdir, vhost.amqp_uri, databases.urls, smtp.url, **{"OUTBOX_INTERVAL": 0.2, **settings})
     cluster.vhost = vhost
-    cluster.backend = request.param
+    cluster.backend = backend
     try:
+        if prepare is not None:
+            prepare(cluster, databases)
         yield cluster.start()
     finally:
         cluster.stop()
-        databases.drop() if databases.created else None
+        if databases.created:
+            databases.drop()
         vhost.delete()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def cluster(request, tmp_path_factory, smtp):
+    """The four services on the real broker and database; each module gets its own."""
+    with running_cluster(request.param, tmp_path_factory.mktemp(f"cluster-{request.param}"), smtp) as cluster:
+        yield cluster
 
 
 def rollout_for(city_name, committee_email):
@@ -49,6 +58,11 @@ def rollout_for(city_name, committee_email):
 
 @pytest.fixture
 def launch(cluster):
+    return launcher(cluster)
+
+
+def launcher(cluster):
+    """launch(city_name, committee_email): a launched rollout of the seed's agenda in that city."""
     def launch(city_name, committee_email):
         planned = cluster.post("registration", "/rollouts", json=rollout_for(city_name, committee_email))
         assert planned.status_code == 201, planned.text

@@ -114,7 +114,8 @@ def test_a_rollout_flows_from_launch_to_report(cluster, smtp, launch):
         return people and people[-1]["participants"] == 11 and tests and tests[-1]["post"]["n"] == 5
     pontianak_subscriber.collect_until(complete_summary)
     everything_subscriber.collect_until(
-        lambda received: any(k == "summary.participants.medan" for k, _, _ in received)
+        lambda received: any(k == "summary.participants.medan" and p["participants"] == "<5"
+                             for k, _, p in received)
         and any(k == "summary.participants.national" for k, _, _ in received))
     assert {k for k, _, _ in pontianak_subscriber.received} <= {
         "summary.participants.pontianak", "summary.tests.pontianak"}

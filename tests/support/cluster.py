@@ -171,15 +171,31 @@ class Cluster:
             **{f"{s.upper()}_DATABASE_URL": url for s, url in database_urls.items()},
             **{k: str(v) for k, v in settings.items()},
         }
+        self.env = env
+        self.workdir = workdir
         self.services = {name: ServiceProcess(name, env, workdir / f"{name}.log") for name in SERVICES}
 
+    def add_worker(self, key, service, **settings):
+        """Another process of ``service`` (e.g. a worker for one city), known as ``key``."""
+        env = {**self.env, **{k: str(v) for k, v in settings.items()}}
+        self.services[key] = ServiceProcess(service, env, self.workdir / f"{key}.log")
+        return self.services[key]
+
     def start(self):
-        # Consumers first, so every queue is bound before registration publishes.
         for service in self.services.values():
             service.start()
         for service in self.services.values():
             service.wait_ready()
         return self
+
+    def metric(self, key, name, **labels):
+        """The value of a Prometheus sample on process ``key``'s /metrics (0 if absent)."""
+        text = requests.get(self.services[key].url.replace("/api/v1", "/metrics"), timeout=10).text
+        wanted = [f'{label}="{value}"' for label, value in labels.items()]
+        for line in text.splitlines():
+            if line.startswith(name + "{") and all(w in line for w in wanted):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
 
     def stop(self):
         for service in self.services.values():
@@ -189,7 +205,7 @@ class Cluster:
         return self.services[service].url
 
     def get(self, service, path, **kwargs):
-        return requests.get(self.url(service) + path, timeout=30, **kwargs)
+        return requests.get(self.url(service) + path, **{"timeout": 30, **kwargs})
 
     def post(self, service, path, **kwargs):
-        return requests.post(self.url(service) + path, timeout=30, **kwargs)
+        return requests.post(self.url(service) + path, **{"timeout": 30, **kwargs})

@@ -81,3 +81,17 @@ def test_duplicate_delivery_writes_nothing(store):
     assert len(outbox_rows(store)) == 1
     with store.read() as session:
         assert session.scalar(select(func.count()).select_from(ProcessedEvent)) == 1
+
+
+def test_first_deliveries_claims_each_new_event_of_a_batch_once(store):
+    first = events.REGISTRATION_CLOSED.create("pontianak", rollout_id=1, participant_count=1)
+    second = events.REGISTRATION_CLOSED.create("medan", rollout_id=2, participant_count=2)
+    with store.unit_of_work() as uow:
+        assert uow.first_deliveries([first]) == [first]
+    with store.unit_of_work() as uow:
+        # Redelivered with a new one, and the new one twice in the same batch.
+        assert uow.first_deliveries([first, second, second]) == [second]
+    with store.unit_of_work() as uow:
+        assert uow.first_deliveries([first, second]) == []
+    with store.read() as session:
+        assert session.scalar(select(func.count()).select_from(ProcessedEvent)) == 2

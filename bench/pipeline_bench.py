@@ -1,0 +1,193 @@
+"""Pipeline throughput and city isolation against the local RabbitMQ, in one run.
+
+    python bench/pipeline_bench.py [--participants 20000]
+
+Prints, all measured in this run (the machine is noisy, so the ratios matter):
+  1. the baseline: raw pika, persistent messages published in transactions of
+     500 while a consumer acknowledges them (prefetch 200), in messages/s;
+  2. pipeline throughput: participants imported across four cities until the
+     reporting read model has all of them, in participants/s, and its ratio
+     to the baseline;
+  3. city isolation: Pontianak's registration-to-report latency (p50, p95)
+     while Surabaya imports as many participants, against Surabaya idle;
+  4. the peak memory (VmHWM) of each service process.
+The services run as in production: each its own process, PostgreSQL,
+reporting split into a Pontianak worker and a worker for the other cities.
+"""
+import argparse
+import csv
+import io
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pika
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from campaign.demo import load_rollout  # noqa: E402
+from tests.support.cluster import Cluster, Databases, SmtpServer, Vhost, wait_until  # noqa: E402
+
+CITIES = ("Pontianak", "Medan", "Surabaya", "Palembang")
+
+
+def baseline(amqp_uri, n):
+    """Raw pika: publish n persistent messages in transactions of 500 while consuming with acks."""
+    body = b'{"schema_version": 1, "event_id": "00000000-0000-0000-0000-000000000000", "city": "pontianak"}'
+    setup = pika.BlockingConnection(pika.URLParameters(amqp_uri))
+    setup.channel().queue_declare("bench-baseline", durable=True)
+    setup.close()
+    consumed = threading.Event()
+
+    def consume():
+        connection = pika.BlockingConnection(pika.URLParameters(amqp_uri))
+        channel = connection.channel()
+        channel.basic_qos(prefetch_count=200)
+        seen = 0
+        for method, _, _ in channel.consume("bench-baseline"):
+            seen += 1
+            if seen % 100 == 0 or seen == n:
+                channel.basic_ack(method.delivery_tag, multiple=True)
+            if seen == n:
+                break
+        channel.cancel()
+        connection.close()
+        consumed.set()
+
+    consumer = threading.Thread(target=consume)
+    consumer.start()
+    started = time.perf_counter()
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_uri))
+    channel = connection.channel()
+    channel.tx_select()
+    persistent = pika.BasicProperties(delivery_mode=2, content_type="application/json")
+    for i in range(n):
+        channel.basic_publish("", "bench-baseline", body, persistent)
+        if i % 500 == 499:
+            channel.tx_commit()
+    channel.tx_commit()
+    connection.close()
+    consumed.wait()
+    return n / (time.perf_counter() - started)
+
+
+def people_csv(city, n, offset=0):
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["full_name", "category", "organisation"])
+    writer.writerows((f"Peserta {city} {offset + i}", "educator", f"Sekolah {i % 40}") for i in range(n))
+    return buffer.getvalue().encode()
+
+
+def launch(cluster, city_name):
+    rollout = load_rollout()
+    rollout.update(city_name=city_name, venue=city_name, committee_email=f"{city_name.lower()}@committee.example")
+    planned = cluster.post("registration", "/rollouts", json=rollout).json()
+    return cluster.post("registration", f"/rollouts/{planned['id']}/launch").json()
+
+
+def reported(cluster, city="national", rollout=None):
+    path = f"/reports/{city}/figures" + (f"?rollout_id={rollout['id']}" if rollout else "")
+    return cluster.get("reporting", path).json()["participants"]
+
+
+def import_in_chunks(cluster, rollout, n, chunk=5000, offset=0):
+    for start in range(0, n, chunk):
+        answer = cluster.post("registration", f"/rollouts/{rollout['id']}/participants/import",
+                              data=people_csv(rollout["city"], min(chunk, n - start), offset + start),
+                              timeout=600)
+        assert answer.status_code == 201, answer.text
+
+
+def pontianak_latencies(cluster, rollout, samples):
+    latencies = []
+    for i in range(samples):
+        before = reported(cluster, "pontianak", rollout)
+        started = time.perf_counter()
+        answer = cluster.post("registration", f"/rollouts/{rollout['id']}/participants",
+                              json={"full_name": f"Sampel {time.time_ns()}", "category": "lsm"})
+        assert answer.status_code == 201, answer.text
+        wait_until(lambda: reported(cluster, "pontianak", rollout) > before, "a Pontianak registration",
+                   timeout=120, interval=0.005)
+        latencies.append(time.perf_counter() - started)
+    return latencies
+
+
+def percentile(values, p):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def peak_memory_mb(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--participants", type=int, default=20000)
+    parser.add_argument("--samples", type=int, default=40, help="Pontianak latency samples per scenario")
+    args = parser.parse_args()
+    n = args.participants
+    sys.stdout.reconfigure(line_buffering=True)
+
+    vhost = Vhost()
+    workdir = Path(tempfile.mkdtemp(prefix="campaign-bench-"))
+    databases = Databases("postgresql", workdir)
+    smtp = SmtpServer(workdir / "smtp")
+    cluster = Cluster(workdir, vhost.amqp_uri, databases.urls, smtp.url, OUTBOX_INTERVAL=0.2)
+    cluster.services["reporting"].env["CITY"] = "pontianak"
+    cluster.add_worker("reporting-others", "reporting", CITY="medan,surabaya,palembang")
+    try:
+        rate = baseline(vhost.amqp_uri, n)
+        print(f"baseline (pika, tx of 500, consume with ack): {rate:,.0f} messages/s")
+
+        cluster.start()
+        rollouts = {city: launch(cluster, city) for city in CITIES}
+        per_city = n // len(CITIES)
+        started = time.perf_counter()
+        threads = [threading.Thread(target=import_in_chunks, args=(cluster, rollouts[c], per_city))
+                   for c in CITIES]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        wait_until(lambda: reported(cluster) >= per_city * len(CITIES), "the pipeline to drain", timeout=900,
+                   interval=0.2)
+        throughput = per_city * len(CITIES) / (time.perf_counter() - started)
+        print(f"pipeline: {per_city * len(CITIES):,} participants imported across {len(CITIES)} cities "
+              f"and reported in {per_city * len(CITIES) / throughput:.1f}s: {throughput:,.0f} participants/s, "
+              f"{throughput / rate:.2f} of the baseline")
+
+        pontianak, surabaya = rollouts["Pontianak"], rollouts["Surabaya"]
+        idle = pontianak_latencies(cluster, pontianak, args.samples)
+        busy_import = threading.Thread(target=import_in_chunks, args=(cluster, surabaya, n), kwargs={"offset": n})
+        busy_import.start()
+        busy = pontianak_latencies(cluster, pontianak, args.samples)
+        busy_import.join()
+        p50_idle, p95_idle = percentile(idle, 50), percentile(idle, 95)
+        p50_busy, p95_busy = percentile(busy, 50), percentile(busy, 95)
+        print(f"Pontianak registration-to-report latency, Surabaya idle: p50 {p50_idle * 1000:.0f} ms, "
+              f"p95 {p95_idle * 1000:.0f} ms (mean {statistics.mean(idle) * 1000:.0f} ms)")
+        print(f"Pontianak registration-to-report latency, Surabaya importing {n:,}: p50 {p50_busy * 1000:.0f} ms, "
+              f"p95 {p95_busy * 1000:.0f} ms; p95 ratio busy/idle {p95_busy / p95_idle:.2f}")
+        for key, process in cluster.services.items():
+            print(f"peak memory of {key}: {peak_memory_mb(process.process.pid):.0f} MB")
+    finally:
+        cluster.stop()
+        smtp.stop()
+        databases.drop()
+        vhost.delete()
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except requests.RequestException as exc:
+        sys.exit(f"error: {exc}")

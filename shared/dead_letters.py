@@ -1,0 +1,90 @@
+"""Dead-lettered events: list them, and replay them to the queue they failed in.
+
+A message that failed ``DELIVERY_LIMIT`` + 1 times waits in ``dlq.<service>``
+with RabbitMQ's ``x-death`` record of where it came from.  Replaying sends it
+straight back to that queue (through the default exchange), so only the
+consumer that failed sees it again; ``payload`` replaces its body when the
+message itself was what needed fixing.
+"""
+import json
+from dataclasses import dataclass
+
+import pika
+
+
+@dataclass
+class DeadLetter:
+    service: str
+    event_id: str
+    routing_key: str
+    queue: str
+    reason: str
+    body: bytes
+
+    @property
+    def payload(self):
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+
+def _read(channel, service, limit):
+    """Messages of the service's dead-letter queue, unacknowledged: (delivery tag, DeadLetter)."""
+    letters = []
+    while len(letters) < limit:
+        method, properties, body = channel.basic_get(f"dlq.{service}", auto_ack=False)
+        if method is None:
+            break
+        headers = properties.headers or {}
+        death = (headers.get("x-death") or [{}])[0]
+        payload_id = None
+        try:
+            payload_id = json.loads(body).get("event_id")
+        except (ValueError, AttributeError):
+            pass
+        letters.append((method.delivery_tag, DeadLetter(
+            service=service,
+            event_id=properties.message_id or payload_id or "",
+            routing_key=(death.get("routing-keys") or [""])[0],
+            queue=headers.get("x-first-death-queue", death.get("queue", "")),
+            reason=headers.get("x-first-death-reason", death.get("reason", "")),
+            body=body,
+        )))
+    return letters
+
+
+def list_dead_letters(amqp_uri, service, limit=1000):
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_uri))
+    try:
+        return [letter for _, letter in _read(connection.channel(), service, limit)]
+    finally:
+        connection.close()  # unacknowledged: every message goes back, in order
+
+
+def replay(amqp_uri, service, event_id=None, payload=None, limit=1000):
+    """Send dead letters (all, or the one with ``event_id``) back to their queues; returns them."""
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_uri))
+    try:
+        channel = connection.channel()
+        channel.confirm_delivery()
+        replayed = []
+        for tag, letter in _read(channel, service, limit):
+            if event_id is not None and letter.event_id != event_id:
+                continue
+            body = json.dumps(payload).encode() if payload is not None else letter.body
+            channel.basic_publish("", letter.queue, body, pika.BasicProperties(
+                content_type="application/json", delivery_mode=2, message_id=letter.event_id), mandatory=True)
+            channel.basic_ack(tag)
+            replayed.append(letter)
+        return replayed
+    finally:
+        connection.close()
+
+
+def count(amqp_uri, service):
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_uri))
+    try:
+        return connection.channel().queue_declare(f"dlq.{service}", passive=True).method.message_count
+    finally:
+        connection.close()

@@ -1,0 +1,170 @@
+"""Each city on its own queues, and nothing lost or done twice when things break."""
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pika
+import pytest
+
+from shared import dead_letters, events
+from tests.integration.conftest import launcher, running_cluster
+from tests.support.cluster import rabbitmqctl, wait_until
+from tests.support.tcp_proxy import TcpProxy
+
+CAMPAIGN = str(Path(sys.executable).parent / "campaign")
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def system(request, tmp_path_factory, smtp):
+    """Reporting runs as two workers, one for Pontianak, one for Medan; registration's
+    PostgreSQL connection goes through a proxy the tests can cut."""
+    proxies = []
+
+    def prepare(cluster, databases):
+        cluster.services["reporting"].env["CITY"] = "pontianak"
+        cluster.add_worker("reporting-medan", "reporting", CITY="medan")
+        if databases.backend == "postgresql":
+            proxy = TcpProxy("127.0.0.1", 5432)
+            proxies.append(proxy)
+            env = cluster.services["registration"].env
+            env["REGISTRATION_DATABASE_URL"] = env["REGISTRATION_DATABASE_URL"].replace(
+                "127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
+
+    workdir = tmp_path_factory.mktemp(f"reliability-{request.param}")
+    with running_cluster(request.param, workdir, smtp, prepare, DELIVERY_LIMIT=2) as cluster:
+        cluster.db_proxy = proxies[0] if proxies else None
+        yield cluster
+    for proxy in proxies:
+        proxy.close()
+
+
+@pytest.fixture
+def launch(system):
+    return launcher(system)
+
+
+def people_csv(prefix, n):
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["full_name", "category", "organisation"])
+    writer.writerows((f"{prefix} {i}", "educator", "SMP Negeri 1") for i in range(n))
+    return buffer.getvalue().encode()
+
+
+def participants_in_report(system, rollout):
+    answer = system.get("reporting", f"/reports/{rollout['city']}/figures?rollout_id={rollout['id']}")
+    return answer.json()["participants"]
+
+
+def handled(system, worker):
+    return system.metric(worker, "campaign_entrypoint_calls_total",
+                         entrypoint="on_participant_registered", outcome="ok")
+
+
+def test_each_city_worker_sees_only_its_city(system, launch):
+    pontianak = launch("Pontianak", f"cities-pontianak-{system.backend}@committee.example")
+    medan = launch("Medan", f"cities-medan-{system.backend}@committee.example")
+    before = {w: handled(system, w) for w in ("reporting", "reporting-medan")}
+    for rollout, n in ((pontianak, 3), (medan, 2)):
+        imported = system.post("registration", f"/rollouts/{rollout['id']}/participants/import",
+                               data=people_csv(rollout["city"], n))
+        assert imported.status_code == 201, imported.text
+    wait_until(lambda: participants_in_report(system, pontianak) == 3 and participants_in_report(system, medan) == 2,
+               "both cities' registrations in the report")
+    assert handled(system, "reporting") - before["reporting"] == 3
+    assert handled(system, "reporting-medan") - before["reporting-medan"] == 2
+    queues = system.vhost.queues()
+    for city in ("pontianak", "medan", "surabaya", "palembang", "*"):
+        assert f"evt-registration-participant_registered.{city}--reporting.on_participant_registered" in queues
+
+
+def test_a_poison_message_is_dead_lettered_while_the_rest_flow_then_replayed(system, launch):
+    rollout = launch("Pontianak", f"poison-{system.backend}@committee.example")
+    good = events.PARTICIPANT_REGISTERED.create(
+        "pontianak", rollout_id=rollout["id"], participant_id=990001, participant_code="PON-POISON",
+        session_key="workshop", category="lsm", minor=False)
+    poison = {k: v for k, v in good.items() if k != "category"}  # breaks the contract: no category
+    connection = pika.BlockingConnection(pika.URLParameters(system.vhost.amqp_uri))
+    connection.channel().basic_publish(
+        "registration.events", "participant_registered.pontianak", json.dumps(poison),
+        pika.BasicProperties(content_type="application/json", delivery_mode=2, message_id=good["event_id"]))
+    connection.close()
+    imported = system.post("registration", f"/rollouts/{rollout['id']}/participants/import",
+                           data=people_csv("Sesudah", 4))
+    assert imported.status_code == 201
+
+    wait_until(lambda: participants_in_report(system, rollout) == 4, "the messages behind the poison")
+    wait_until(lambda: dead_letters.count(system.vhost.amqp_uri, "reporting") == 1, "the poison to be dead-lettered")
+    assert system.metric("reporting", "campaign_dead_letters", service="reporting") == 1
+
+    env = {**os.environ, "AMQP_URI": system.vhost.amqp_uri}
+    listed = subprocess.run([CAMPAIGN, "dlq", "list", "reporting"], env=env, capture_output=True, text=True)
+    assert listed.returncode == 0, listed.stderr
+    assert good["event_id"] in listed.stdout and "participant_registered.pontianak" in listed.stdout
+
+    fixed = Path(system.workdir) / "fixed-event.json"
+    fixed.write_text(json.dumps(good))
+    replayed = subprocess.run([CAMPAIGN, "dlq", "replay", "reporting", "--event-id", good["event_id"],
+                               "--payload", str(fixed)], env=env, capture_output=True, text=True)
+    assert replayed.returncode == 0, replayed.stderr
+    wait_until(lambda: participants_in_report(system, rollout) == 5, "the replayed event in the report")
+    assert dead_letters.count(system.vhost.amqp_uri, "reporting") == 0
+
+
+def test_a_consumer_killed_mid_stream_loses_nothing(system, launch):
+    rollout = launch("Pontianak", f"sigkill-{system.backend}@committee.example")
+    imported = system.post("registration", f"/rollouts/{rollout['id']}/participants/import",
+                           data=people_csv("Kill", 300))
+    assert imported.status_code == 201
+    wait_until(lambda: participants_in_report(system, rollout) > 0, "the stream to start")
+    reporting = system.services["reporting"]
+    reporting.kill()  # SIGKILL: no goodbye, unacknowledged messages go back to the queue
+    reporting.start()
+    reporting.wait_ready()
+    wait_until(lambda: participants_in_report(system, rollout) == 300, "every participant after the restart",
+               timeout=60)
+
+
+def test_the_broker_dropping_every_connection_loses_nothing(system, launch, smtp):
+    rollout = launch("Pontianak", f"dropped-{system.backend}@committee.example")
+    imported = system.post("registration", f"/rollouts/{rollout['id']}/participants/import",
+                           data=people_csv("Putus", 300))
+    assert imported.status_code == 201
+    rabbitmqctl("close_all_connections", "-p", system.vhost.name, "fault test: the broker drops everyone")
+    wait_until(lambda: participants_in_report(system, rollout) == 300, "every participant after reconnecting",
+               timeout=90)
+    closed = wait_until(lambda: _close(system, rollout), "registration to close after reconnecting", timeout=60)
+    assert closed.status_code == 200
+    mails = wait_until(lambda: [m for m in smtp.messages() if m["To"] == rollout["committee_email"]],
+                       "the committee's list")
+    wait_until(lambda: system.get("reporting", f"/reports/pontianak/figures?rollout_id={rollout['id']}")
+               .json()["notifications"], "the notification to be reported")
+    assert len([m for m in smtp.messages() if m["To"] == rollout["committee_email"]]) == len(mails) == 1
+
+
+def _close(system, rollout):
+    answer = system.post("registration", f"/rollouts/{rollout['id']}/close-registration")
+    return answer if answer.status_code == 200 else None
+
+
+def test_the_database_away_for_a_while(system, launch):
+    if system.db_proxy is None:
+        pytest.skip("SQLite is a file in the service's own process: it cannot go away")
+    rollout = launch("Pontianak", f"db-away-{system.backend}@committee.example")
+    base = f"/rollouts/{rollout['id']}/participants"
+    system.db_proxy.cut()
+    try:
+        answer = system.post("registration", base, json={"full_name": "Ani", "category": "educator"})
+        assert answer.status_code == 503, answer.text
+        assert answer.json()["error"]["message"] == "The database is unavailable; try again shortly."
+    finally:
+        system.db_proxy.restore()
+    answer = wait_until(lambda: (lambda r: r if r.status_code == 201 else None)(
+        system.post("registration", base, json={"full_name": "Ani", "category": "educator"})),
+        "registration to answer again")
+    assert answer.status_code == 201
+    wait_until(lambda: participants_in_report(system, rollout) == 1, "the outbox to deliver after the outage")
