@@ -31,6 +31,7 @@ from nameko.events import SERVICE_POOL, EventHandler
 from nameko.messaging import QueueConsumer
 
 from shared.config import ALL_CITIES, is_embedded
+from shared.metrics import EVENTS_HANDLED
 
 DEAD_LETTER_EXCHANGE = "campaign.dead-letters"
 
@@ -126,7 +127,15 @@ class CityEventHandler(EventHandler):
 
     def stop(self):
         self._running = False
+        batch, self._buffer = self._buffer, []
+        for _, message in batch:  # not handled yet: back to the queue for the next worker
+            self.queue_consumer.requeue_message(message)
         super().stop()
+
+    def handle_result(self, message, worker_ctx, result=None, exc_info=None):
+        if exc_info is None:
+            EVENTS_HANDLED.labels(self.container.service_name, self.event.name).inc()
+        return super().handle_result(message, worker_ctx, result, exc_info)
 
     def handle_message(self, body, message):
         if not self.batch_size:
@@ -160,6 +169,7 @@ class CityEventHandler(EventHandler):
         if exc_info is None:
             for _, message in batch:
                 self.queue_consumer.ack_message(message)
+            EVENTS_HANDLED.labels(self.container.service_name, self.event.name).inc(len(batch))
         elif len(batch) > 1:
             for item in batch:  # find the one that fails: each goes again on its own
                 self._spawn_batch([item])

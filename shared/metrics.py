@@ -19,6 +19,9 @@ ENTRYPOINT_SECONDS = Histogram(
 EVENTS_PUBLISHED = Counter(
     "campaign_events_published_total", "Events published from the outbox", ["service", "event"],
 )
+EVENTS_HANDLED = Counter(
+    "campaign_events_handled_total", "Events a consumer handled (duplicates included)", ["service", "event"],
+)
 OUTBOX_PENDING = Gauge(
     "campaign_outbox_pending", "Outbox rows not yet published", ["service"],
 )

@@ -7,6 +7,8 @@ caller can act on become 4xx answers naming the field, a database outage a
 import json
 import logging
 
+import eventlet
+
 from marshmallow import ValidationError
 from nameko.constants import WEB_SERVER_CONFIG_KEY
 from nameko.web.handlers import HttpRequestHandler
@@ -57,6 +59,16 @@ class ApiServer(WebServer):
     def unregister_provider(self, provider):
         super().unregister_provider(provider)
         self._url_map = None
+
+    def start(self):
+        if not self._starting:
+            self._starting = True
+            # Not SO_REUSEPORT (eventlet's default): a second process on a taken port
+            # must fail to start, not silently receive half of another service's requests.
+            self._sock = eventlet.listen(self.bind_addr, reuse_port=False)
+            self._sock.settimeout(None)
+            self._serv = self.get_wsgi_server(self._sock, self.get_wsgi_app())
+            self._gt = self.container.spawn_managed_thread(self.run)
 
     def stop(self):
         self._running.pop(self.container.config.get(WEB_SERVER_CONFIG_KEY, "0.0.0.0:8000"), None)

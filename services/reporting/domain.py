@@ -194,14 +194,27 @@ _BY_NAME = {kind.name: kind for kind in RECORDERS}
 
 def handle(uow, kind, payload):
     """Keep ``payload`` (an event of ``kind``) in the log and apply it; False if seen before."""
-    event = kind.load(payload)
-    if not uow.first_delivery(event):
-        return False
-    uow.session.add(EventLog(event_id=str(event["event_id"]), event_type=kind.name, city=event["city"],
-                             occurred_at=event["occurred_at"], payload=payload))
-    RECORDERS[kind](uow.session, event)
-    _changed(uow.session, event["city"])
-    return True
+    return handle_batch(uow, kind, [payload]) == 1
+
+
+def handle_batch(uow, kind, payloads):
+    """``handle`` for a batch of events of one kind, in one transaction; returns how many were new."""
+    loaded = [(kind.load(payload), payload) for payload in payloads]
+    new = {str(event["event_id"]) for event in uow.first_deliveries([event for event, _ in loaded])}
+    cities, applied = set(), 0
+    for event, payload in loaded:
+        event_id = str(event["event_id"])
+        if event_id not in new:
+            continue
+        new.discard(event_id)  # the same event twice in a batch is applied once
+        uow.session.add(EventLog(event_id=event_id, event_type=kind.name, city=event["city"],
+                                 occurred_at=event["occurred_at"], payload=payload))
+        RECORDERS[kind](uow.session, event)
+        cities.add(event["city"])
+        applied += 1
+    for city in sorted(cities):
+        _changed(uow.session, city)
+    return applied
 
 
 def rebuild(session):

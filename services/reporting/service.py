@@ -13,6 +13,9 @@ from shared.outbox import OutboxRelay
 from shared.web import api
 
 
+BATCH = 500
+
+
 class ReportingService(PrometheusEndpoint):
     name = "reporting"
 
@@ -31,9 +34,10 @@ class ReportingService(PrometheusEndpoint):
     def on_rollout_cancelled(self, payload):
         self._handle(events.ROLLOUT_CANCELLED, payload)
 
-    @city_event_handler(events.PARTICIPANT_REGISTERED)
-    def on_participant_registered(self, payload):
-        self._handle(events.PARTICIPANT_REGISTERED, payload)
+    # The two kinds that come in thousands (bulk imports, test sheets) are taken in batches.
+    @city_event_handler(events.PARTICIPANT_REGISTERED, batch=BATCH)
+    def on_participant_registered(self, payloads):
+        self._handle(events.PARTICIPANT_REGISTERED, payloads)
 
     @city_event_handler(events.PARTICIPANT_UPDATED)
     def on_participant_updated(self, payload):
@@ -51,9 +55,9 @@ class ReportingService(PrometheusEndpoint):
     def on_participant_checked_in(self, payload):
         self._handle(events.PARTICIPANT_CHECKED_IN, payload)
 
-    @city_event_handler(events.TEST_SCORED)
-    def on_test_scored(self, payload):
-        self._handle(events.TEST_SCORED, payload)
+    @city_event_handler(events.TEST_SCORED, batch=BATCH)
+    def on_test_scored(self, payloads):
+        self._handle(events.TEST_SCORED, payloads)
 
     @city_event_handler(events.ACTION_PLAN_RECORDED)
     def on_action_plan_recorded(self, payload):
@@ -67,9 +71,9 @@ class ReportingService(PrometheusEndpoint):
     def on_committee_notified(self, payload):
         self._handle(events.COMMITTEE_NOTIFIED, payload)
 
-    def _handle(self, kind, payload):
+    def _handle(self, kind, payloads):
         with self.db.unit_of_work() as uow:
-            domain.handle(uow, kind, payload)
+            domain.handle_batch(uow, kind, payloads if isinstance(payloads, list) else [payloads])
 
     @timer(interval=1)
     def publish_summaries(self):

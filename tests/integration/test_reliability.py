@@ -61,8 +61,7 @@ def participants_in_report(system, rollout):
 
 
 def handled(system, worker):
-    return system.metric(worker, "campaign_entrypoint_calls_total",
-                         entrypoint="on_participant_registered", outcome="ok")
+    return system.metric(worker, "campaign_events_handled_total", event="participant_registered")
 
 
 def test_each_city_worker_sees_only_its_city(system, launch):

@@ -19,10 +19,18 @@ POSTGRES_ADMIN_URL = os.environ.get("CAMPAIGN_TEST_POSTGRES", "postgresql://post
 RABBIT = os.environ.get("CAMPAIGN_TEST_RABBIT", "amqp://guest:guest@127.0.0.1:5672")
 
 
+_handed_out = set()
+
+
 def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port nothing listens on, and not one this test run has handed out already."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 def wait_until(condition, what, timeout=30.0, interval=0.05):
