@@ -13,7 +13,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import INCLUDE, Schema, fields
 
-from shared.web import API, ApiEndpoint
+from shared.web import API, MAX_ID, ApiEndpoint
 
 TITLE = "Internet Aman untuk Anak campaign API"
 VERSION = "1.0.0"
@@ -66,7 +66,8 @@ def _openapi_path(path):
     parameters = []
     for converter, name in PATH_VALUE.findall(path):
         kind = {"int": "integer", "float": "number"}.get(converter, "string")
-        parameters.append({"in": "path", "name": name, "required": True, "schema": {"type": kind}})
+        schema = {"type": kind, "minimum": 0, "maximum": MAX_ID} if kind == "integer" else {"type": kind}
+        parameters.append({"in": "path", "name": name, "required": True, "schema": schema})
     return PATH_VALUE.sub(r"{\2}", path), parameters
 
 
@@ -122,6 +123,8 @@ def build(service_classes):
                 operation["responses"]["404"] = {"description": "No such resource", **error}
             if entrypoint.method in ("POST", "PATCH", "PUT", "DELETE"):
                 operation["responses"]["409"] = {"description": "Not possible in the current state", **error}
+            operation["responses"]["4XX"] = {"description": "Any other refusal, with its reason", **error}
+            operation["responses"]["503"] = {"description": "The database is unavailable; try again", **error}
             paths.setdefault(path, {})[entrypoint.method.lower()] = operation
     for path, operations in sorted(paths.items()):
         spec.path(path=path, operations=operations)

@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 API = "/api/v1"
 OPENAPI_PATH = API + "/openapi.json"
+MAX_ID = 2**31 - 1  # the largest id an INTEGER column holds
 
 
 def json_response(value, status=200):
@@ -107,7 +108,9 @@ class ApiEndpoint(HttpEndpoint):
         self.many = many
         self.query_schema = query
         self.body_required = body_required
-        super().__init__(method, API + url, expected_exceptions=(CampaignError, ValidationError), **kwargs)
+        # An id past what the databases store is simply not there (404), not an overflow (500).
+        rule = url.replace("<int:", f"<int(max={MAX_ID}):")
+        super().__init__(method, API + rule, expected_exceptions=(CampaignError, ValidationError), **kwargs)
 
     def response_from_result(self, result):
         if isinstance(result, Response):

@@ -310,6 +310,7 @@ def register_participant(uow, rollout_id, data):
 
 
 def get_participant(db_session, rollout_id, participant_id):
+    get_rollout(db_session, rollout_id)
     participant = db_session.get(Participant, participant_id)
     if participant is None or participant.rollout_id != rollout_id:
         raise NotFound(f"participant {participant_id} is not registered for rollout {rollout_id}",
