@@ -7,9 +7,9 @@ import secrets
 import unicodedata
 import uuid
 import zipfile
-from xml.etree import ElementTree
 from datetime import date, datetime, timezone
 from types import SimpleNamespace
+from xml.etree import ElementTree
 
 from marshmallow import ValidationError
 from sqlalchemy import func, insert, select
@@ -17,7 +17,7 @@ from sqlalchemy import func, insert, select
 from services.registration.models import CheckIn, Participant, Rollout, Session, TargetGapAlert
 from services.registration.schemas import (
     CATEGORY_LABELS, CancelIn, CheckInIn, CloneIn, ParticipantIn, RolloutEdit, RolloutIn,
-    TargetCheckIn, check_quotas, audience_of, is_minor,
+    TargetCheckIn, audience_of, check_quotas, is_minor,
 )
 from shared import events
 from shared.database import OutboxMessage
@@ -171,7 +171,8 @@ def edit_rollout(uow, rollout_id, data):
     """Change what the committee re-planned; announces the names of the fields that changed."""
     rollout = get_rollout(uow.session, rollout_id)
     data = validated(RolloutEdit(), data)
-    _step(rollout, ("draft", "launched", "running"), "edited")
+    if rollout.status in ("completed", "cancelled"):
+        raise Conflict(f"rollout {rollout_id} is {rollout.status} and can no longer be edited", field="status")
     changed = []
     session_edits = data.pop("sessions", [])
     for field, value in data.items():
@@ -316,6 +317,50 @@ def get_participant(db_session, rollout_id, participant_id):
     if participant is None or participant.rollout_id != rollout_id:
         raise NotFound(f"participant {participant_id} is not registered for rollout {rollout_id}",
                        field="participant_id")
+    return participant
+
+
+PARTICIPANT_FIELDS = ("full_name", "category", "organisation", "sex", "age_band", "email", "phone",
+                      "consent_by", "consent_at")
+
+
+def edit_participant(uow, rollout_id, participant_id, data):
+    """Correct a registration; the rules of a new one apply to the result."""
+    rollout = get_rollout(uow.session, rollout_id)
+    participant = get_participant(uow.session, rollout_id, participant_id)
+    if not isinstance(data, dict) or not data:
+        raise InvalidInput("The body must name at least one field to change.", fields={"body": ["nothing to change"]})
+    unknown = sorted(set(data) - set(PARTICIPANT_FIELDS))
+    if unknown:
+        raise InvalidInput(f"{', '.join(unknown)}: Unknown field.", fields={f: ["Unknown field."] for f in unknown})
+    if participant.status == "cancelled" or rollout.status in ("completed", "cancelled"):
+        raise Conflict(f"participant {participant_id} can no longer be changed", field="participant_id")
+    current = {f: getattr(participant, f) for f in PARTICIPANT_FIELDS}
+    consent_at = current["consent_at"]
+    if consent_at is not None and consent_at.tzinfo is None:
+        consent_at = consent_at.replace(tzinfo=timezone.utc)  # SQLite keeps no zone; it was stored as UTC
+    current["consent_at"] = consent_at.isoformat() if consent_at else None
+    merged = validated(ParticipantIn(), {**current, **data})
+    if audience_of(merged["category"]) != participant.session.audience:
+        raise InvalidInput("category: a change of audience is a new registration for the other session",
+                           fields={"category": [f"must stay a category of {participant.session.audience}"]})
+    key = person_key(rollout.city, merged["full_name"], merged.get("organisation"))
+    if key != participant.person_key:
+        existing = _live_duplicates(uow.session, [key])
+        if existing:
+            _refuse_duplicate(existing[key])
+    changed = [f for f in PARTICIPANT_FIELDS if f in data and getattr(participant, f) != merged[f]]
+    for field in changed:
+        setattr(participant, field, merged[field])
+    participant.person_key = key
+    participant.minor = is_minor(participant.category, participant.age_band)
+    if participant.minor and participant.consent_at is None:
+        participant.consent_at = datetime.now(timezone.utc)
+    if changed:
+        uow.session.flush()
+        # Field names only: what changed in a child's record is nobody else's business.
+        uow.emit(events.PARTICIPANT_UPDATED, rollout.city, category=participant.category, changed=changed,
+                 **_change_event(rollout, participant))
     return participant
 
 

@@ -82,7 +82,7 @@ class Participant(Base):
     # registered | waitlisted | cancelled; the waitlist is served in id order.
     status: Mapped[str] = mapped_column(String(20), default="registered")
     # city|name|organisation, normalised: two live registrations never share it.
-    person_key: Mapped[str] = mapped_column(String(500))
+    person_key: Mapped[str] = mapped_column(String(600))
 
     session: Mapped[Session] = relationship()
 

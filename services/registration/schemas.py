@@ -78,7 +78,7 @@ class SessionIn(Strict):
     date = fields.Date(required=True)
     title = fields.String(required=True, validate=validate.Length(min=1, max=300))
     audience = fields.String(required=True, validate=validate.OneOf(AUDIENCES))
-    opened_by = fields.String(load_default=None, allow_none=True)
+    opened_by = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
     topics = fields.List(fields.Nested(TopicIn), load_default=list)
     capacity = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=100000))
     quotas = fields.List(fields.Nested(QuotaIn), load_default=list)
@@ -91,14 +91,14 @@ class SessionIn(Strict):
 class RolloutIn(Strict):
     program = fields.String(required=True, validate=validate.Length(min=1, max=200))
     city_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    province = fields.String(load_default=None, allow_none=True)
-    venue = fields.String(load_default=None, allow_none=True)
+    province = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
+    venue = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
     starts_on = fields.Date(required=True)
     ends_on = fields.Date(required=True)
-    committee_name = fields.String(load_default=None, allow_none=True)
-    committee_email = fields.Email(required=True)
-    author = fields.String(load_default=None, allow_none=True)
-    editor = fields.String(load_default=None, allow_none=True)
+    committee_name = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    committee_email = fields.Email(required=True, validate=validate.Length(max=200))
+    author = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    editor = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
     sessions = fields.List(fields.Nested(SessionIn), required=True, validate=validate.Length(min=1))
 
     @validates_schema
@@ -116,7 +116,7 @@ class SessionEdit(Strict):
     key = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9-]{1,50}$"))
     date = fields.Date()
     title = fields.String(validate=validate.Length(min=1, max=300))
-    opened_by = fields.String(allow_none=True)
+    opened_by = fields.String(allow_none=True, validate=validate.Length(max=200))
     topics = fields.List(fields.Nested(TopicIn))
     capacity = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=100000))
     quotas = fields.List(fields.Nested(QuotaIn))
@@ -126,14 +126,14 @@ class RolloutEdit(Strict):
     """An edit of a planned or launched rollout; only the fields given change."""
 
     program = fields.String(validate=validate.Length(min=1, max=200))
-    province = fields.String(allow_none=True)
-    venue = fields.String(allow_none=True)
+    province = fields.String(allow_none=True, validate=validate.Length(max=100))
+    venue = fields.String(allow_none=True, validate=validate.Length(max=200))
     starts_on = fields.Date()
     ends_on = fields.Date()
-    committee_name = fields.String(allow_none=True)
-    committee_email = fields.Email()
-    author = fields.String(allow_none=True)
-    editor = fields.String(allow_none=True)
+    committee_name = fields.String(allow_none=True, validate=validate.Length(max=200))
+    committee_email = fields.Email(validate=validate.Length(max=200))
+    author = fields.String(allow_none=True, validate=validate.Length(max=200))
+    editor = fields.String(allow_none=True, validate=validate.Length(max=200))
     sessions = fields.List(fields.Nested(SessionEdit))
 
 
@@ -141,11 +141,11 @@ class CloneIn(Strict):
     """A new city's rollout from another rollout's agenda, moved to its own dates."""
 
     city_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    province = fields.String(load_default=None, allow_none=True)
-    venue = fields.String(load_default=None, allow_none=True)
+    province = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
+    venue = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
     starts_on = fields.Date(required=True)
-    committee_name = fields.String(load_default=None, allow_none=True)
-    committee_email = fields.Email(required=True)
+    committee_name = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    committee_email = fields.Email(required=True, validate=validate.Length(max=200))
     program = fields.String(validate=validate.Length(min=1, max=200))
 
 
@@ -184,7 +184,7 @@ class ParticipantIn(Strict):
     organisation = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
     sex = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(["F", "M"]))
     age_band = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(AGE_BANDS))
-    email = fields.Email(load_default=None, allow_none=True)
+    email = fields.Email(load_default=None, allow_none=True, validate=validate.Length(max=200))
     phone = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(r"^\+?[0-9 ()-]{6,20}$"))
     consent_by = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(CONSENT_GIVERS))
     consent_at = fields.AwareDateTime(load_default=None, allow_none=True)  # when; now if not given
@@ -210,6 +210,20 @@ class ParticipantIn(Strict):
             errors["consent_at"] = ["must not be in the future"]
         if errors:
             raise ValidationError(errors)
+
+
+class ParticipantEdit(Strict):
+    """A correction: only the fields given change (documents the edit; rules apply to the result)."""
+
+    full_name = fields.String(validate=validate.Length(min=1, max=200))
+    category = fields.String(validate=validate.OneOf(CATEGORIES))
+    organisation = fields.String(allow_none=True, validate=validate.Length(max=200))
+    sex = fields.String(allow_none=True, validate=validate.OneOf(["F", "M"]))
+    age_band = fields.String(allow_none=True, validate=validate.OneOf(AGE_BANDS))
+    email = fields.Email(allow_none=True, validate=validate.Length(max=200))
+    phone = fields.String(allow_none=True, validate=validate.Regexp(r"^\+?[0-9 ()-]{6,20}$"))
+    consent_by = fields.String(allow_none=True, validate=validate.OneOf(CONSENT_GIVERS))
+    consent_at = fields.AwareDateTime(allow_none=True)
 
 
 class ParticipantOut(Schema):
@@ -241,7 +255,7 @@ class SessionOut(Schema):
     date = fields.Date()
     title = fields.String()
     audience = fields.String()
-    opened_by = fields.String()
+    opened_by = fields.String(validate=validate.Length(max=200))
     topics = fields.List(fields.Dict())
     capacity = fields.Integer()
     quotas = fields.List(fields.Nested(QuotaOut))
@@ -252,14 +266,14 @@ class RolloutOut(Schema):
     program = fields.String()
     city = fields.String()
     city_name = fields.String()
-    province = fields.String()
-    venue = fields.String()
+    province = fields.String(validate=validate.Length(max=100))
+    venue = fields.String(validate=validate.Length(max=200))
     starts_on = fields.Date()
     ends_on = fields.Date()
-    committee_name = fields.String()
+    committee_name = fields.String(validate=validate.Length(max=200))
     committee_email = fields.String()
-    author = fields.String()
-    editor = fields.String()
+    author = fields.String(validate=validate.Length(max=200))
+    editor = fields.String(validate=validate.Length(max=200))
     status = fields.String()
     registration_open = fields.Boolean()
     cancel_reason = fields.String()

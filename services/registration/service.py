@@ -3,7 +3,8 @@ from nameko.timer import timer
 from services.registration import domain
 from services.registration.models import Base
 from services.registration.schemas import (
-    CancelIn, CheckInIn, CheckInOut, CloneIn, ImportOut, ParticipantIn, ParticipantOut, ParticipantQuery,
+    CancelIn, CheckInIn, CheckInOut, CloneIn, ImportOut, ParticipantEdit, ParticipantIn, ParticipantOut,
+    ParticipantQuery,
     RolloutEdit, RolloutIn, RolloutOut, RolloutQuery, TargetCheckIn, TargetGapOut,
 )
 from shared.database import Database
@@ -120,6 +121,11 @@ class RegistrationService(PrometheusEndpoint):
     def show_participant(self, request, rollout_id, participant_id):
         with self.db.read() as session:
             return ParticipantOut().dump(domain.get_participant(session, rollout_id, participant_id))
+
+    @api("PATCH", PARTICIPANT, body=ParticipantEdit, response=ParticipantOut)
+    def edit_participant(self, request, rollout_id, participant_id):
+        with self.db.unit_of_work() as uow:
+            return ParticipantOut().dump(domain.edit_participant(uow, rollout_id, participant_id, json_body(request)))
 
     @api("POST", PARTICIPANT + "/cancel", response=ParticipantOut)
     def cancel_participant(self, request, rollout_id, participant_id):

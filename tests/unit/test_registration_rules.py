@@ -401,3 +401,44 @@ def test_twenty_thousand_rows_all_land_with_their_events(store):
         assert session.scalar(select(func.count()).select_from(Participant)) == 20000
         assert session.scalar(select(func.count()).select_from(OutboxMessage)
                               .where(OutboxMessage.routing_key == "participant_registered.pontianak")) == 20000
+
+
+# --- corrections ---------------------------------------------------------------------
+
+def edit(store, rollout_id, pid, data):
+    with store.unit_of_work() as uow:
+        return domain.edit_participant(uow, rollout_id, pid, data).status
+
+
+def test_a_correction_is_announced_by_field_names_only(store):
+    rollout_id = launched(store)
+    pid, _ = register(store, rollout_id, student("Siti Aminah"))
+    edit(store, rollout_id, pid, {"organisation": "SMP Negeri 3", "age_band": "13-15"})  # the second unchanged
+    [event] = emitted(store, "participant_updated")
+    assert (event["participant_id"], event["category"], event["changed"]) == (pid, "student", ["organisation"])
+    assert "SMP" not in json.dumps(event)
+
+
+@pytest.mark.parametrize("data, field", [
+    ({"email": "siti@example.org"}, "email"),  # still a minor
+    ({"category": "educator"}, "category"),  # another audience, another session
+    ({"full_name": ""}, "full_name"),
+    ({"nickname": "Siti"}, "nickname"),
+    ({}, "body"),
+])
+def test_a_correction_keeps_the_rules_naming_the_field(store, data, field):
+    rollout_id = launched(store)
+    pid, _ = register(store, rollout_id, student("Siti Aminah"))
+    with pytest.raises(InvalidInput) as raised:
+        edit(store, rollout_id, pid, data)
+    assert field in raised.value.details["fields"]
+    assert emitted(store, "participant_updated") == []
+
+
+def test_a_correction_into_someone_else_is_refused_as_a_duplicate(store):
+    rollout_id = launched(store)
+    first, _ = register(store, rollout_id, student("Ani"))
+    second, _ = register(store, rollout_id, student("Budi"))
+    with pytest.raises(Conflict) as raised:
+        edit(store, rollout_id, second, {"full_name": "ANI"})
+    assert raised.value.details["existing_participant_id"] == first

@@ -121,7 +121,7 @@ def test_every_lifecycle_change_is_announced(cluster, tap):
 
 
 def test_waitlist_duplicates_minors_and_check_in(cluster, tap):
-    events = tap(*(f"participant_{change}.bandung" for change in ("registered", "cancelled", "promoted", "checked_in")))
+    events = tap(*(f"participant_{change}.bandung" for change in ("registered", "cancelled", "promoted", "checked_in", "updated")))
     rollout = plan(cluster, "Bandung", socialisation={"capacity": 2})
     base = f"/rollouts/{rollout['id']}"
     ok(cluster.post("registration", base + "/launch"))
@@ -151,7 +151,13 @@ def test_waitlist_duplicates_minors_and_check_in(cluster, tap):
     refused(cluster.post("registration", f"{base}/participants/{people[1]['id']}/check-in", json={"day": 1}),
             422, "day")
 
-    events.until(lambda got: any(k.startswith("participant_checked_in") for k, _ in got))
+    corrected = ok(requests.patch(cluster.url("registration") + f"{base}/participants/{people[1]['id']}",
+                                  json={"organisation": "SMP Negeri 7"}, timeout=30))
+    assert corrected["organisation"] == "SMP Negeri 7"
+    refused(requests.patch(cluster.url("registration") + f"{base}/participants/{people[1]['id']}",
+                           json={"email": "rizky@example.org"}, timeout=30), 422, "email")
+
+    events.until(lambda got: any(k.startswith("participant_updated") for k, _ in got))
     assert [(k.split(".")[0], p["participant_id"], p.get("status")) for k, p in events.received] == [
         ("participant_registered", people[0]["id"], "registered"),
         ("participant_registered", people[1]["id"], "registered"),
@@ -159,6 +165,7 @@ def test_waitlist_duplicates_minors_and_check_in(cluster, tap):
         ("participant_cancelled", people[0]["id"], None),
         ("participant_promoted", people[2]["id"], None),
         ("participant_checked_in", people[2]["id"], None),
+        ("participant_updated", people[1]["id"], None),
     ]
     for _, payload in events.received:  # children appear by code only
         assert "Putri" not in json.dumps(payload) and "Nur Aini" not in json.dumps(payload)
