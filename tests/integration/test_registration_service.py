@@ -2,17 +2,19 @@
 import csv
 import io
 import json
-import os
 import subprocess
 import sys
 import threading
 import time
+from types import SimpleNamespace
 
 import openpyxl
 import pika
 import pytest
 import requests
+from click.testing import CliRunner
 
+from campaign import registration_commands
 from tests.integration.conftest import rollout_for
 from tests.support.cluster import free_port, wait_until
 
@@ -253,10 +255,11 @@ def gateway(cluster, tmp_path):
     process.wait(10)
 
 
-def campaign(gateway, *args):
-    env = {**os.environ, "CAMPAIGN_API_URL": gateway}
-    return subprocess.run([sys.executable, "-m", "campaign.cli", *args], env=env, capture_output=True, text=True,
-                          timeout=120)
+def campaign(gateway, group, *args):
+    """``campaign <group> <args>`` as a user runs it (in this process, to keep the test quick)."""
+    result = CliRunner().invoke(getattr(registration_commands, group), list(args),
+                                env={"CAMPAIGN_API_URL": gateway}, catch_exceptions=False)
+    return SimpleNamespace(returncode=result.exit_code, stdout=result.stdout, stderr=result.stderr)
 
 
 def test_one_base_url_and_the_command_line(cluster, gateway, tmp_path):
@@ -307,6 +310,8 @@ def test_one_base_url_and_the_command_line(cluster, gateway, tmp_path):
     assert campaign(gateway, "rollout", "cancel", rid, "--reason", "dipindah").returncode == 0
     missing = campaign(gateway, "rollout", "show", "999999")
     assert missing.returncode == 1 and "does not exist" in missing.stderr
-    unreachable = subprocess.run([sys.executable, "-m", "campaign.cli", "rollout", "list", "--api-url",
-                                  f"http://127.0.0.1:{free_port()}"], capture_output=True, text=True, timeout=60)
+    unreachable = campaign(gateway, "rollout", "list", "--api-url", f"http://127.0.0.1:{free_port()}")
     assert unreachable.returncode == 1 and "cannot reach the API" in unreachable.stderr
+    installed = subprocess.run([sys.executable, "-m", "campaign.cli", "rollout", "--help"], capture_output=True,
+                               text=True, timeout=60)
+    assert installed.returncode == 0 and "plan" in installed.stdout and "cancel" in installed.stdout
