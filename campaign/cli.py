@@ -17,7 +17,7 @@ from pathlib import Path  # noqa: E402
 
 import click  # noqa: E402
 
-from campaign import assessment_commands, dlq_commands, reporting_commands  # noqa: E402
+from campaign import assessment_commands, dlq_commands, registration_commands, reporting_commands  # noqa: E402
 from shared import config as settings  # noqa: E402
 
 
@@ -111,6 +111,8 @@ main.add_command(dlq_commands.dlq)
 main.add_command(assessment_commands.assessment)
 main.add_command(reporting_commands.reporting)
 main.add_command(reporting_commands.subscribe)
+for command in registration_commands.COMMANDS:
+    main.add_command(command)
 
 if __name__ == "__main__":
     main()

@@ -22,6 +22,8 @@ from shared.errors import CampaignError, InvalidInput, describe_fields
 log = logging.getLogger(__name__)
 
 API = "/api/v1"
+OPENAPI_PATH = API + "/openapi.json"
+MAX_ID = 2**31 - 1  # the largest id an INTEGER column holds
 
 
 def json_response(value, status=200):
@@ -82,6 +84,10 @@ class ApiServer(WebServer):
         if self._url_map is None:
             self._url_map = self.make_url_map()
         request = Request(environ, shallow=True)
+        if request.path == OPENAPI_PATH and request.method == "GET":
+            # Every API process answers with the whole API, whichever services it runs.
+            from shared import openapi
+            return json_response(openapi.document())(environ, start_response)
         try:
             provider, values = self._url_map.bind_to_environ(environ).match()
             request.path_values = values
@@ -99,16 +105,24 @@ class ApiEndpoint(HttpEndpoint):
     """``@api("POST", "/rollouts", body=RolloutIn, response=RolloutOut, status=201)``.
 
     ``body`` and ``response`` are the marshmallow schemas of the request and the
-    answer, and ``status`` the answer's status: they document the operation.
+    answer (``many``: a list of them), ``query`` that of the query string, and
+    ``status`` the answer's status: they document the operation (see
+    ``shared.openapi``).  ``body="file"`` takes a CSV or XLSX file as the body;
+    ``body_required=False`` makes a JSON body optional.
     """
 
-    def __init__(self, method, url, body=None, response=None, status=200, many=False, **kwargs):
+    def __init__(self, method, url, body=None, response=None, status=200, many=False,
+                 query=None, body_required=True, **kwargs):
         self.path = url
         self.body_schema = body
         self.response_schema = response
         self.success_status = status
         self.many = many
-        super().__init__(method, API + url, expected_exceptions=(CampaignError, ValidationError), **kwargs)
+        self.query_schema = query
+        self.body_required = body_required
+        # An id past what the databases store is simply not there (404), not an overflow (500).
+        rule = url.replace("<int:", f"<int(max={MAX_ID}):")
+        super().__init__(method, API + rule, expected_exceptions=(CampaignError, ValidationError), **kwargs)
 
     def response_from_result(self, result):
         if isinstance(result, Response):
@@ -133,9 +147,11 @@ class ApiEndpoint(HttpEndpoint):
 api = ApiEndpoint.decorator
 
 
-def json_body(request):
-    """The request's JSON object, or a clear 4xx."""
+def json_body(request, optional=False):
+    """The request's JSON object, or a clear 4xx; ``{}`` if ``optional`` and absent."""
     if not request.data:
+        if optional:
+            return {}
         raise InvalidInput("The request needs a JSON body.", fields={"body": ["Missing JSON body."]})
     try:
         body = json.loads(request.get_data(as_text=True))

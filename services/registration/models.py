@@ -1,6 +1,6 @@
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from shared.database import utcnow
@@ -27,7 +27,11 @@ class Rollout(Base):
     committee_email: Mapped[str] = mapped_column(String(200))
     author: Mapped[str | None] = mapped_column(String(200))
     editor: Mapped[str | None] = mapped_column(String(200))
+    # draft -> launched -> running -> completed, or cancelled from any but completed
     status: Mapped[str] = mapped_column(String(20), default="draft")
+    # Closing registration is a step inside "launched", not a lifecycle state of its own.
+    registration_open: Mapped[bool] = mapped_column(Boolean, default=True)
+    cancel_reason: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     sessions: Mapped[list["Session"]] = relationship(
@@ -48,12 +52,16 @@ class Session(Base):
     opened_by: Mapped[str | None] = mapped_column(String(200))
     # [{"title": ..., "facilitators": [{"name": ..., "organisation": ...}]}]
     topics: Mapped[list] = mapped_column(JSON, default=list)
+    capacity: Mapped[int | None] = mapped_column(Integer)  # places; None: no limit
+    # The committee's targets: [{"category": ..., "minimum": ..., "maximum": ...}]
+    quotas: Mapped[list] = mapped_column(JSON, default=list)
 
     rollout: Mapped[Rollout] = relationship(back_populates="sessions")
 
 
 class Participant(Base):
     __tablename__ = "participants"
+    __table_args__ = (Index("ix_participants_person", "person_key"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     rollout_id: Mapped[int] = mapped_column(ForeignKey("rollouts.id"), index=True)
@@ -71,5 +79,35 @@ class Participant(Base):
     consent_by: Mapped[str | None] = mapped_column(String(20))  # guardian | school, for minors
     consent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # registered | waitlisted | cancelled; the waitlist is served in id order.
+    status: Mapped[str] = mapped_column(String(20), default="registered")
+    # city|name|organisation, normalised: two live registrations never share it.
+    person_key: Mapped[str] = mapped_column(String(600))
 
     session: Mapped[Session] = relationship()
+
+
+class CheckIn(Base):
+    """A participant was there, on a day of their session."""
+
+    __tablename__ = "check_ins"
+    __table_args__ = (UniqueConstraint("participant_id", "day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), index=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id"))
+    day: Mapped[int] = mapped_column(Integer)
+    checked_in_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class TargetGapAlert(Base):
+    """A target gap already announced today, so a repeated check does not repeat it."""
+
+    __tablename__ = "target_gap_alerts"
+    __table_args__ = (UniqueConstraint("session_id", "category", "on_date"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id"))
+    category: Mapped[str] = mapped_column(String(30))
+    on_date: Mapped[date] = mapped_column(Date)
+    registered: Mapped[int] = mapped_column(Integer)

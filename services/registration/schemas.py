@@ -1,4 +1,6 @@
 """What crosses the registration service's boundary, and the rules on it."""
+from datetime import datetime, timezone
+
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 # Activists attend the day-1 workshop; students the day-2 socialisation.
@@ -19,6 +21,8 @@ AGE_BANDS = MINOR_AGE_BANDS + ("18-24", "25-39", "40-59", "60+")
 # Children's forum members and students are children unless their age band says otherwise.
 CHILD_CATEGORIES = ("student", "forum_anak")
 CONSENT_GIVERS = ("guardian", "school")
+ROLLOUT_STATES = ("draft", "launched", "running", "completed", "cancelled")
+PARTICIPANT_STATES = ("registered", "waitlisted", "cancelled")
 
 
 def audience_of(category):
@@ -46,27 +50,55 @@ class TopicIn(Strict):
     facilitators = fields.List(fields.Nested(FacilitatorIn), load_default=list)
 
 
+class QuotaIn(Strict):
+    """The committee's target for one participant category in a session."""
+
+    category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
+    minimum = fields.Integer(load_default=0, validate=validate.Range(min=0, max=100000))
+    maximum = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0, max=100000))
+
+    @validates_schema
+    def minimum_below_maximum(self, data, **kwargs):
+        if data.get("maximum") is not None and data["maximum"] < data.get("minimum", 0):
+            raise ValidationError("must not be below minimum", "maximum")
+
+
+def check_quotas(audience, quotas):
+    categories = [q["category"] for q in quotas]
+    if len(set(categories)) != len(categories):
+        raise ValidationError("one quota per category", "quotas")
+    wrong = [c for c in categories if audience_of(c) != audience]
+    if wrong:
+        raise ValidationError(f"{', '.join(wrong)} do not attend a session for {audience}", "quotas")
+
+
 class SessionIn(Strict):
     key = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9-]{1,50}$"))
     day = fields.Integer(required=True, validate=validate.Range(min=1, max=14))
     date = fields.Date(required=True)
     title = fields.String(required=True, validate=validate.Length(min=1, max=300))
     audience = fields.String(required=True, validate=validate.OneOf(AUDIENCES))
-    opened_by = fields.String(load_default=None, allow_none=True)
+    opened_by = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
     topics = fields.List(fields.Nested(TopicIn), load_default=list)
+    capacity = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=100000))
+    quotas = fields.List(fields.Nested(QuotaIn), load_default=list)
+
+    @validates_schema
+    def quotas_fit_the_audience(self, data, **kwargs):
+        check_quotas(data["audience"], data.get("quotas", []))
 
 
 class RolloutIn(Strict):
     program = fields.String(required=True, validate=validate.Length(min=1, max=200))
     city_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    province = fields.String(load_default=None, allow_none=True)
-    venue = fields.String(load_default=None, allow_none=True)
+    province = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
+    venue = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
     starts_on = fields.Date(required=True)
     ends_on = fields.Date(required=True)
-    committee_name = fields.String(load_default=None, allow_none=True)
-    committee_email = fields.Email(required=True)
-    author = fields.String(load_default=None, allow_none=True)
-    editor = fields.String(load_default=None, allow_none=True)
+    committee_name = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    committee_email = fields.Email(required=True, validate=validate.Length(max=200))
+    author = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    editor = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
     sessions = fields.List(fields.Nested(SessionIn), required=True, validate=validate.Length(min=1))
 
     @validates_schema
@@ -76,6 +108,70 @@ class RolloutIn(Strict):
         keys = [s["key"] for s in data["sessions"]]
         if len(set(keys)) != len(keys):
             raise ValidationError("session keys must be unique", "sessions")
+
+
+class SessionEdit(Strict):
+    """A change to one session, found by its key; only the fields given change."""
+
+    key = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9-]{1,50}$"))
+    date = fields.Date()
+    title = fields.String(validate=validate.Length(min=1, max=300))
+    opened_by = fields.String(allow_none=True, validate=validate.Length(max=200))
+    topics = fields.List(fields.Nested(TopicIn))
+    capacity = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=100000))
+    quotas = fields.List(fields.Nested(QuotaIn))
+
+
+class RolloutEdit(Strict):
+    """An edit of a planned or launched rollout; only the fields given change."""
+
+    program = fields.String(validate=validate.Length(min=1, max=200))
+    province = fields.String(allow_none=True, validate=validate.Length(max=100))
+    venue = fields.String(allow_none=True, validate=validate.Length(max=200))
+    starts_on = fields.Date()
+    ends_on = fields.Date()
+    committee_name = fields.String(allow_none=True, validate=validate.Length(max=200))
+    committee_email = fields.Email(validate=validate.Length(max=200))
+    author = fields.String(allow_none=True, validate=validate.Length(max=200))
+    editor = fields.String(allow_none=True, validate=validate.Length(max=200))
+    sessions = fields.List(fields.Nested(SessionEdit))
+
+
+class CloneIn(Strict):
+    """A new city's rollout from another rollout's agenda, moved to its own dates."""
+
+    city_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    province = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
+    venue = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    starts_on = fields.Date(required=True)
+    committee_name = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    committee_email = fields.Email(required=True, validate=validate.Length(max=200))
+    program = fields.String(validate=validate.Length(min=1, max=200))
+
+
+class CancelIn(Strict):
+    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+
+
+class CheckInIn(Strict):
+    # The participant's session and its day unless given; given, they must match.
+    session_key = fields.String(validate=validate.Regexp(r"^[a-z0-9-]{1,50}$"))
+    day = fields.Integer(validate=validate.Range(min=1, max=14))
+
+
+class TargetCheckIn(Strict):
+    today = fields.Date()
+    within_days = fields.Integer(load_default=14, validate=validate.Range(min=0, max=365))
+
+
+class RolloutQuery(Strict):
+    program = fields.String()
+    status = fields.String(validate=validate.OneOf(ROLLOUT_STATES))
+    city = fields.String()
+
+
+class ParticipantQuery(Strict):
+    status = fields.String(validate=validate.OneOf(PARTICIPANT_STATES))
 
 
 def _blank_to_none(value):
@@ -88,9 +184,10 @@ class ParticipantIn(Strict):
     organisation = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
     sex = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(["F", "M"]))
     age_band = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(AGE_BANDS))
-    email = fields.Email(load_default=None, allow_none=True)
+    email = fields.Email(load_default=None, allow_none=True, validate=validate.Length(max=200))
     phone = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(r"^\+?[0-9 ()-]{6,20}$"))
     consent_by = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(CONSENT_GIVERS))
+    consent_at = fields.AwareDateTime(load_default=None, allow_none=True)  # when; now if not given
 
     @pre_load
     def blanks_are_missing(self, data, **kwargs):
@@ -109,15 +206,32 @@ class ParticipantIn(Strict):
                 errors[field] = ["must not be given for a minor"]
         if not data.get("consent_by"):
             errors["consent_by"] = ["a minor needs consent from a guardian or the school"]
+        if data.get("consent_at") and data["consent_at"] > datetime.now(timezone.utc):
+            errors["consent_at"] = ["must not be in the future"]
         if errors:
             raise ValidationError(errors)
+
+
+class ParticipantEdit(Strict):
+    """A correction: only the fields given change (documents the edit; rules apply to the result)."""
+
+    full_name = fields.String(validate=validate.Length(min=1, max=200))
+    category = fields.String(validate=validate.OneOf(CATEGORIES))
+    organisation = fields.String(allow_none=True, validate=validate.Length(max=200))
+    sex = fields.String(allow_none=True, validate=validate.OneOf(["F", "M"]))
+    age_band = fields.String(allow_none=True, validate=validate.OneOf(AGE_BANDS))
+    email = fields.Email(allow_none=True, validate=validate.Length(max=200))
+    phone = fields.String(allow_none=True, validate=validate.Regexp(r"^\+?[0-9 ()-]{6,20}$"))
+    consent_by = fields.String(allow_none=True, validate=validate.OneOf(CONSENT_GIVERS))
+    consent_at = fields.AwareDateTime(allow_none=True)
 
 
 class ParticipantOut(Schema):
     id = fields.Integer()
     code = fields.String()
     rollout_id = fields.Integer()
-    session_key = fields.Function(lambda p: p.session.key)
+    session_key = fields.Function(lambda p: p.session.key, metadata={"type": "string"})
+    status = fields.String()
     full_name = fields.String()
     category = fields.String()
     organisation = fields.String()
@@ -125,7 +239,14 @@ class ParticipantOut(Schema):
     age_band = fields.String()
     minor = fields.Boolean()
     consent_by = fields.String()
+    consent_at = fields.AwareDateTime()
     registered_at = fields.AwareDateTime()
+
+
+class QuotaOut(Schema):
+    category = fields.String()
+    minimum = fields.Integer()
+    maximum = fields.Integer()
 
 
 class SessionOut(Schema):
@@ -134,8 +255,10 @@ class SessionOut(Schema):
     date = fields.Date()
     title = fields.String()
     audience = fields.String()
-    opened_by = fields.String()
+    opened_by = fields.String(validate=validate.Length(max=200))
     topics = fields.List(fields.Dict())
+    capacity = fields.Integer()
+    quotas = fields.List(fields.Nested(QuotaOut))
 
 
 class RolloutOut(Schema):
@@ -143,16 +266,42 @@ class RolloutOut(Schema):
     program = fields.String()
     city = fields.String()
     city_name = fields.String()
-    province = fields.String()
-    venue = fields.String()
+    province = fields.String(validate=validate.Length(max=100))
+    venue = fields.String(validate=validate.Length(max=200))
     starts_on = fields.Date()
     ends_on = fields.Date()
-    committee_name = fields.String()
+    committee_name = fields.String(validate=validate.Length(max=200))
     committee_email = fields.String()
-    author = fields.String()
-    editor = fields.String()
+    author = fields.String(validate=validate.Length(max=200))
+    editor = fields.String(validate=validate.Length(max=200))
     status = fields.String()
+    registration_open = fields.Boolean()
+    cancel_reason = fields.String()
     sessions = fields.List(fields.Nested(SessionOut))
+
+
+class ImportOut(Schema):
+    imported = fields.Integer()
+    registered = fields.Integer()
+    waitlisted = fields.Integer()
+    codes = fields.List(fields.String())
+
+
+class CheckInOut(Schema):
+    participant_id = fields.Integer()
+    code = fields.String()
+    session_key = fields.String()
+    day = fields.Integer()
+    checked_in_at = fields.AwareDateTime()
+
+
+class TargetGapOut(Schema):
+    session_key = fields.String()
+    session_date = fields.Date()
+    category = fields.String()
+    minimum = fields.Integer()
+    registered = fields.Integer()
+    announced = fields.Boolean()  # False when already announced today
 
 
 # What a committee needs to know of each participant, and no more.

@@ -1,0 +1,362 @@
+"""``campaign rollout ...`` and ``campaign participants ...``: HTTP clients of the API.
+
+They talk to ``--api-url`` (or ``$CAMPAIGN_API_URL``): a process running the
+services, or ``campaign gateway`` in front of several.  Bad input gets the
+API's message, naming the field (and the line of a file), and exit status 1.
+"""
+import copy
+import functools
+import json
+import os
+import sys
+from datetime import date
+from importlib import resources
+from pathlib import Path
+
+import click
+import requests
+
+from services.registration.schemas import AGE_BANDS, CATEGORIES, CONSENT_GIVERS, PARTICIPANT_STATES, ROLLOUT_STATES
+
+DEFAULT_API_URL = "http://127.0.0.1:8000"
+# Below this a file uploads in a blink; above it the upload shows a progress bar.
+PROGRESS_FROM_BYTES = 256 * 1024
+
+
+class Api:
+    def __init__(self, base_url):
+        self.base_url = base_url.rstrip("/")
+        self.http = requests.Session()
+
+    def call(self, method, path, **kwargs):
+        url = f"{self.base_url}/api/v1{path}"
+        try:
+            answer = self.http.request(method, url, timeout=kwargs.pop("timeout", 60), **kwargs)
+        except requests.RequestException as exc:
+            fail(f"cannot reach the API at {self.base_url} ({exc.__class__.__name__}); "
+                 "is it running? (--api-url or $CAMPAIGN_API_URL)")
+        try:
+            body = answer.json()
+        except ValueError:
+            fail(f"{method} {path} answered {answer.status_code} without JSON")
+        if answer.status_code >= 400:
+            explain(body.get("error", {}) if isinstance(body, dict) else {})
+        return body
+
+
+def fail(message):
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+def explain(error):
+    """The API's error, with each bad field or line of a file, and exit 1."""
+    click.echo(f"error: {error.get('message', 'the request was refused')}", err=True)
+    for field, problems in (error.get("fields") or {}).items():
+        click.echo(f"  {field}: {json.dumps(problems, ensure_ascii=False)}", err=True)
+    rows = error.get("rows") or []
+    for row in rows[:50]:
+        click.echo(f"  line {row['line']}, {row['field']}: {row['problem']}", err=True)
+    if len(rows) > 50:
+        click.echo(f"  ... and {len(rows) - 50} more", err=True)
+    sys.exit(1)
+
+
+def emit(value, as_json, text):
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False) if as_json else text)
+
+
+api_url_option = click.option("--api-url", envvar="CAMPAIGN_API_URL", default=DEFAULT_API_URL, show_default=True,
+                              help="Where the API answers (also $CAMPAIGN_API_URL).")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print the API's JSON answer.")
+
+
+def pass_api(command):
+    """Give ``command`` the API client; ``--api-url`` works before or after the command's name."""
+    @click.option("--api-url", "own_url", help="Where the API answers (overrides the group's --api-url).")
+    @click.pass_context
+    def with_api(ctx, own_url, **kwargs):
+        return ctx.invoke(command, Api(own_url) if own_url else ctx.obj, **kwargs)
+    return functools.update_wrapper(with_api, command)
+
+
+def rollout_line(r):
+    return (f"{r['id']:>4}  {r['status']:<10} {r['city']:<18} {r['starts_on']}..{r['ends_on']}  "
+            f"{r['program']} ({r.get('venue') or 'venue to be decided'})")
+
+
+# --- rollouts -------------------------------------------------------------------
+
+@click.group()
+@api_url_option
+@click.pass_context
+def rollout(ctx, api_url):
+    """Plan, launch, list, show and cancel city rollouts."""
+    ctx.obj = Api(api_url)
+
+
+def seed_agenda():
+    return json.loads(resources.files("campaign").joinpath("seed/pontianak-2019.json").read_text("utf-8"))
+
+
+def moved(agenda, starts_on):
+    """The agenda with its days moved to start on ``starts_on``, kept apart as they were."""
+    agenda = copy.deepcopy(agenda)
+    shift = starts_on - date.fromisoformat(agenda["starts_on"])
+    for key in ("starts_on", "ends_on"):
+        agenda[key] = (date.fromisoformat(agenda[key]) + shift).isoformat()
+    for session in agenda["sessions"]:
+        session["date"] = (date.fromisoformat(session["date"]) + shift).isoformat()
+    return agenda
+
+
+@rollout.command()
+@click.option("--city", "city_name", required=True, help="The city's name, e.g. Medan.")
+@click.option("--starts-on", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First day (YYYY-MM-DD).")
+@click.option("--committee-email", required=True, help="The local committee's address.")
+@click.option("--committee-name", help="The local committee.")
+@click.option("--venue")
+@click.option("--province")
+@click.option("--program", help="The program (default: the template's).")
+@click.option("--template", "template_id", type=int,
+              help="Clone this rollout's agenda (default: the Pontianak 2019 seed agenda).")
+@click.option("--agenda", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A rollout JSON file to take the agenda from instead.")
+@json_option
+@pass_api
+def plan(api, city_name, starts_on, committee_email, committee_name, venue, province, program,
+         template_id, agenda, as_json):
+    """Plan a city's rollout as a draft, from a template agenda with its own dates."""
+    own = {"city_name": city_name, "committee_email": committee_email, "committee_name": committee_name,
+           "venue": venue, "province": province}
+    if template_id is not None:
+        body = {**own, "starts_on": starts_on.date().isoformat(), **({"program": program} if program else {})}
+        planned = api.call("POST", f"/rollouts/{template_id}/clone", json=body)
+    else:
+        try:
+            template = json.loads(agenda.read_text("utf-8")) if agenda else seed_agenda()
+            body = moved(template, starts_on.date())
+        except (ValueError, KeyError, TypeError) as exc:
+            fail(f"--agenda: not a rollout JSON file with starts_on, ends_on and dated sessions ({exc})")
+        body.update({k: v for k, v in own.items() if v is not None})
+        if program:
+            body["program"] = program
+        planned = api.call("POST", "/rollouts", json=body)
+    emit(planned, as_json, f"planned: {rollout_line(planned)}")
+
+
+def _step(api, rollout_id, action, as_json, **kwargs):
+    answer = api.call("POST", f"/rollouts/{rollout_id}/{action}", **kwargs)
+    emit(answer, as_json, rollout_line(answer))
+
+
+@rollout.command()
+@click.argument("rollout_id", type=int)
+@json_option
+@pass_api
+def launch(api, rollout_id, as_json):
+    """Launch a draft: it is announced and takes registrations."""
+    _step(api, rollout_id, "launch", as_json)
+
+
+@rollout.command()
+@click.argument("rollout_id", type=int)
+@json_option
+@pass_api
+def start(api, rollout_id, as_json):
+    """Mark a launched rollout as running (its first day has come)."""
+    _step(api, rollout_id, "start", as_json)
+
+
+@rollout.command()
+@click.argument("rollout_id", type=int)
+@json_option
+@pass_api
+def complete(api, rollout_id, as_json):
+    """Mark a running rollout as completed."""
+    _step(api, rollout_id, "complete", as_json)
+
+
+@rollout.command()
+@click.argument("rollout_id", type=int)
+@click.option("--reason", help="Why, for the committee and partners.")
+@json_option
+@pass_api
+def cancel(api, rollout_id, reason, as_json):
+    """Cancel a rollout that has not completed."""
+    _step(api, rollout_id, "cancel", as_json, json={"reason": reason} if reason else None)
+
+
+@rollout.command(name="list")
+@click.option("--program")
+@click.option("--status", type=click.Choice(ROLLOUT_STATES))
+@click.option("--city")
+@json_option
+@pass_api
+def list_(api, program, status, city, as_json):
+    """List rollouts, by first day."""
+    params = {k: v for k, v in {"program": program, "status": status, "city": city}.items() if v}
+    rollouts = api.call("GET", "/rollouts", params=params)
+    emit(rollouts, as_json, "\n".join(rollout_line(r) for r in rollouts) or "no rollouts")
+
+
+@rollout.command()
+@click.argument("rollout_id", type=int)
+@json_option
+@pass_api
+def show(api, rollout_id, as_json):
+    """A rollout with its agenda: days, sessions, topics and facilitators."""
+    r = api.call("GET", f"/rollouts/{rollout_id}")
+    lines = [rollout_line(r), f"      committee: {r.get('committee_name') or '-'} <{r['committee_email']}>",
+             f"      registration {'open' if r.get('registration_open') else 'closed'}"]
+    for s in r["sessions"]:
+        places = f"{s['capacity']} places" if s.get("capacity") else "no place limit"
+        lines.append(f"  day {s['day']} {s['date']} [{s['key']}] {s['title']} - {s['audience']}, {places}")
+        for q in s.get("quotas") or []:
+            lines.append(f"    target {q['category']}: min {q['minimum']}, max {q.get('maximum') or '-'}")
+        for t in s.get("topics") or []:
+            people = ", ".join(f"{f['name']} ({f['organisation']})" for f in t.get("facilitators", []))
+            lines.append(f"    - {t['title']}" + (f": {people}" if people else ""))
+    emit(r, as_json, "\n".join(lines))
+
+
+# --- participants ------------------------------------------------------------------
+
+@click.group()
+@api_url_option
+@click.pass_context
+def participants(ctx, api_url):
+    """Register, import, list, check in and cancel participants."""
+    ctx.obj = Api(api_url)
+
+
+def participant_line(p):
+    return f"{p['id']:>6}  {p['code']}  {p['status']:<10} {p['session_key']:<14} {p['category']:<10} {p['full_name']}"
+
+
+@participants.command()
+@click.argument("rollout_id", type=int)
+@click.option("--name", "full_name", required=True)
+@click.option("--category", required=True, type=click.Choice(CATEGORIES))
+@click.option("--organisation", help="Organisation, or school for a student.")
+@click.option("--sex", type=click.Choice(["F", "M"]))
+@click.option("--age-band", type=click.Choice(AGE_BANDS))
+@click.option("--email", help="Not for a minor.")
+@click.option("--phone", help="Not for a minor.")
+@click.option("--consent-by", type=click.Choice(CONSENT_GIVERS), help="Who consented, for a minor.")
+@json_option
+@pass_api
+def add(api, rollout_id, as_json, **fields):
+    """Register one participant (waitlisted when the session is full)."""
+    body = {k: v for k, v in fields.items() if v is not None}
+    p = api.call("POST", f"/rollouts/{rollout_id}/participants", json=body)
+    emit(p, as_json, f"{p['status']}: {participant_line(p)}")
+
+
+class UploadProgress:
+    """A file body that moves a progress bar as requests reads it."""
+
+    def __init__(self, data, bar):
+        self.data, self.bar, self.offset = data, bar, 0
+
+    def __len__(self):
+        return len(self.data) - self.offset
+
+    def read(self, size=-1):
+        size = len(self.data) - self.offset if size is None or size < 0 else size
+        chunk = self.data[self.offset:self.offset + size]
+        self.offset += len(chunk)
+        self.bar.update(len(chunk))
+        return chunk
+
+
+@participants.command(name="import")
+@click.argument("rollout_id", type=int)
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@json_option
+@pass_api
+def import_(api, rollout_id, path, as_json):
+    """Import a CSV or XLSX file: every row, or none if any row is bad."""
+    data = path.read_bytes()
+    xlsx = data[:4] == b"PK\x03\x04"
+    headers = {"Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+               if xlsx else "text/csv"}
+    target = f"/rollouts/{rollout_id}/participants/import"
+    if len(data) >= PROGRESS_FROM_BYTES:
+        with click.progressbar(length=len(data), label=f"Sending {path.name}", file=sys.stderr,
+                               show_pos=False, show_percent=True) as bar:
+            answer = api.call("POST", target, data=UploadProgress(data, bar), headers=headers, timeout=600)
+    else:
+        answer = api.call("POST", target, data=data, headers=headers, timeout=600)
+    emit(answer, as_json, f"imported {answer['imported']} participants "
+                          f"({answer['registered']} registered, {answer['waitlisted']} waitlisted)")
+
+
+@participants.command(name="list")
+@click.argument("rollout_id", type=int)
+@click.option("--status", type=click.Choice(PARTICIPANT_STATES))
+@json_option
+@pass_api
+def list_participants(api, rollout_id, status, as_json):
+    """List a rollout's participants."""
+    people = api.call("GET", f"/rollouts/{rollout_id}/participants", params={"status": status} if status else {})
+    emit(people, as_json, "\n".join(participant_line(p) for p in people) or "no participants")
+
+
+@participants.command()
+@click.argument("rollout_id", type=int)
+@click.argument("participant_id", type=int)
+@click.option("--day", type=int, help="The day (default: the participant's session's day).")
+@click.option("--session", "session_key", help="The session (default: the participant's).")
+@json_option
+@pass_api
+def checkin(api, rollout_id, participant_id, day, session_key, as_json):
+    """Record that a participant came, on a day of their session."""
+    body = {k: v for k, v in {"day": day, "session_key": session_key}.items() if v is not None}
+    record = api.call("POST", f"/rollouts/{rollout_id}/participants/{participant_id}/check-in", json=body)
+    emit(record, as_json, f"checked in: {record['code']} at {record['session_key']}, day {record['day']}")
+
+
+@participants.command(name="cancel")
+@click.argument("rollout_id", type=int)
+@click.argument("participant_id", type=int)
+@json_option
+@pass_api
+def cancel_participant(api, rollout_id, participant_id, as_json):
+    """Cancel a registration; the first on the waitlist gets the place."""
+    p = api.call("POST", f"/rollouts/{rollout_id}/participants/{participant_id}/cancel")
+    emit(p, as_json, f"cancelled: {participant_line(p)}")
+
+
+# --- one base URL -----------------------------------------------------------------------
+
+@click.command()
+@click.option("--listen", default=os.environ.get("GATEWAY_ADDRESS", "127.0.0.1:8000"), show_default=True,
+              help="host:port to answer on (also $GATEWAY_ADDRESS).")
+@click.option("--route", "routes", multiple=True, metavar="SERVICE=URL",
+              help="Where a service answers, e.g. registration=http://10.0.0.5:8000 (also $<SERVICE>_URL).")
+def gateway(listen, routes):
+    """Answer /api/v1 on one address, passing each request to the service behind it."""
+    from campaign.gateway import serve
+    from shared.config import SERVICES
+
+    urls = {s: os.environ[f"{s.upper()}_URL"] for s in SERVICES if os.environ.get(f"{s.upper()}_URL")}
+    for route in routes:
+        name, sep, url = route.partition("=")
+        if not sep or name not in SERVICES or not url.startswith(("http://", "https://")):
+            fail(f"--route {route}: expected SERVICE=http://host:port with SERVICE one of {', '.join(SERVICES)}")
+        urls[name] = url
+    missing = [s for s in SERVICES if s not in urls]
+    if missing:
+        click.echo(f"warning: no address for {', '.join(missing)}; their paths will answer 503", err=True)
+
+    def ready(address):
+        click.echo(f"ready: gateway on http://{address[0]}:{address[1]} for "
+                   + ", ".join(f"{s}={u}" for s, u in sorted(urls.items())), err=True)
+    try:
+        serve(listen, urls, ready)
+    except OSError as exc:
+        fail(f"--listen {listen}: {exc.strerror or exc}")
+
+
+COMMANDS = (rollout, participants, gateway)

@@ -1,0 +1,151 @@
+"""The OpenAPI document of the whole ``/api/v1``, built from the ``@api`` declarations.
+
+Each operation's request and response schemas are the marshmallow schemas the
+service itself loads and dumps with (apispec's MarshmallowPlugin), so the
+document cannot drift from the code.  A response field that is not marked
+required may be null: the services dump what they have.
+"""
+import functools
+import inspect
+import re
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from marshmallow import INCLUDE, Schema, fields
+
+from shared.web import API, MAX_ID, ApiEndpoint
+
+TITLE = "Internet Aman untuk Anak campaign API"
+VERSION = "1.0.0"
+PATH_VALUE = re.compile(r"<(?:(\w+):)?(\w+)>")
+
+
+class ErrorDetail(Schema):
+    class Meta:
+        unknown = INCLUDE  # an error may carry more details, e.g. existing_participant_id
+
+    code = fields.String(required=True)
+    message = fields.String(required=True)
+    field = fields.String()
+    rows = fields.List(fields.Dict())  # for files: each bad row's line, field and problem
+
+
+# "fields" (each bad field and its problems) shadows marshmallow's module name in a class body.
+ErrorDetail._declared_fields["fields"] = fields.Dict()
+
+
+class Error(Schema):
+    error = fields.Nested(ErrorDetail, required=True)
+
+
+def endpoints(service_class):
+    """(method name, ApiEndpoint) of every ``@api`` operation of a service class."""
+    found = []
+    for name, method in inspect.getmembers(service_class, inspect.isfunction):
+        for entrypoint in getattr(method, "nameko_entrypoints", ()):
+            if isinstance(entrypoint, ApiEndpoint):
+                found.append((name, method, entrypoint))
+    return sorted(found, key=lambda item: (item[2].path, item[2].method))
+
+
+def _schema_classes(schema, seen):
+    """The schema class and every class nested in it."""
+    schema = schema if isinstance(schema, type) else type(schema)
+    if schema in seen:
+        return seen
+    seen.add(schema)
+    for field in schema._declared_fields.values():
+        while isinstance(field, (fields.List, fields.Tuple)) and hasattr(field, "inner"):
+            field = field.inner
+        if isinstance(field, fields.Nested) and isinstance(field.nested, (type, Schema)):
+            _schema_classes(field.nested, seen)
+    return seen
+
+
+def _openapi_path(path):
+    parameters = []
+    for converter, name in PATH_VALUE.findall(path):
+        kind = {"int": "integer", "float": "number"}.get(converter, "string")
+        schema = {"type": kind, "minimum": 0, "maximum": MAX_ID} if kind == "integer" else {"type": kind}
+        parameters.append({"in": "path", "name": name, "required": True, "schema": schema})
+    return PATH_VALUE.sub(r"{\2}", path), parameters
+
+
+def build(service_classes):
+    """The OpenAPI 3 document, as a dict, of the given nameko service classes."""
+    responses = set()
+    for service_class in service_classes:
+        for _, _, entrypoint in endpoints(service_class):
+            if entrypoint.response_schema is not None:
+                _schema_classes(entrypoint.response_schema, responses)
+    plugin = MarshmallowPlugin()
+    spec = APISpec(title=TITLE, version=VERSION, openapi_version="3.0.3", plugins=[plugin],
+                   servers=[{"url": API}],
+                   info={"description": "One base URL for every service; see docs/api.md."})
+
+    def nullable_in_answers(self, field, **kwargs):
+        parent = field.root if field.parent is not None else None
+        owner = type(field.parent) if isinstance(field.parent, Schema) else type(parent)
+        if owner in responses and not field.required:
+            return {"nullable": True}
+        return {}
+
+    plugin.converter.add_attribute_function(nullable_in_answers)
+    spec.components.schema("Error", schema=Error)
+    error = {"content": {"application/json": {"schema": "Error"}}}
+    paths = {}
+    for service_class in service_classes:
+        service = service_class.name
+        for name, method, entrypoint in endpoints(service_class):
+            path, parameters = _openapi_path(entrypoint.path)
+            identified = bool(parameters)
+            if entrypoint.query_schema is not None:
+                parameters.append({"in": "query", "schema": entrypoint.query_schema})
+            operation = {
+                "operationId": f"{service}.{name}",
+                "tags": [service],
+                "summary": (inspect.getdoc(method) or name.replace("_", " ")).splitlines()[0],
+                "parameters": parameters,
+                "responses": {str(entrypoint.success_status): _answer(entrypoint)},
+            }
+            if entrypoint.body_schema == "file":
+                operation["requestBody"] = {"required": True, "content": {
+                    "text/csv": {"schema": {"type": "string"}},
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet":
+                        {"schema": {"type": "string", "format": "binary"}},
+                }}
+            elif entrypoint.body_schema is not None:
+                operation["requestBody"] = {"required": entrypoint.body_required, "content": {
+                    "application/json": {"schema": entrypoint.body_schema}}}
+            if entrypoint.body_schema is not None or entrypoint.query_schema is not None:
+                operation["responses"]["422"] = {"description": "Bad input; each bad field (or row) named", **error}
+            if identified:
+                operation["responses"]["404"] = {"description": "No such resource", **error}
+            if entrypoint.method in ("POST", "PATCH", "PUT", "DELETE"):
+                operation["responses"]["409"] = {"description": "Not possible in the current state", **error}
+            operation["responses"]["4XX"] = {"description": "Any other refusal, with its reason", **error}
+            operation["responses"]["503"] = {"description": "The database is unavailable; try again", **error}
+            paths.setdefault(path, {})[entrypoint.method.lower()] = operation
+    for path, operations in sorted(paths.items()):
+        spec.path(path=path, operations=operations)
+    return spec.to_dict()
+
+
+def _answer(entrypoint):
+    answer = {"description": "Done"}
+    if entrypoint.response_schema is not None:
+        schema = entrypoint.response_schema
+        answer["content"] = {"application/json": {
+            "schema": {"type": "array", "items": schema} if entrypoint.many else schema}}
+    else:
+        answer["content"] = {"application/json": {"schema": {}}}
+    return answer
+
+
+@functools.cache
+def document():
+    """The document of the four services (built once per process)."""
+    from campaign.runner import service_class  # the campaign's list of services
+    from shared.config import SERVICES
+
+    return build([service_class(name) for name in SERVICES])

@@ -1,0 +1,317 @@
+"""Registration's rules through the real service, broker and database (SQLite and PostgreSQL)."""
+import csv
+import io
+import json
+import subprocess
+import sys
+import threading
+import time
+from types import SimpleNamespace
+
+import openpyxl
+import pika
+import pytest
+import requests
+from click.testing import CliRunner
+
+from campaign import registration_commands
+from tests.integration.conftest import rollout_for
+from tests.support.cluster import free_port, wait_until
+
+
+class EventTap:
+    """A queue bound to ``registration.events`` before anything is published, as a consumer's would be."""
+
+    def __init__(self, amqp_uri, *binding_keys):
+        self.connection = pika.BlockingConnection(pika.URLParameters(amqp_uri))
+        self.channel = self.connection.channel()
+        self.channel.exchange_declare("registration.events", exchange_type="topic", durable=True)
+        self.queue = self.channel.queue_declare("", exclusive=True).method.queue
+        for key in binding_keys:
+            self.channel.queue_bind(self.queue, "registration.events", routing_key=key)
+        self.received = []  # (routing key, payload)
+
+    def until(self, condition, timeout=30.0):
+        deadline = time.monotonic() + timeout
+        while not condition(self.received):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"events did not arrive; got {[k for k, _ in self.received]}")
+            method, _, body = self.channel.basic_get(self.queue, auto_ack=True)
+            if method is None:
+                self.connection.sleep(0.05)
+                continue
+            self.received.append((method.routing_key, json.loads(body)))
+        return self.received
+
+    def keys(self, rollout_id):
+        return [k for k, p in self.received if p["rollout_id"] == rollout_id]
+
+    def close(self):
+        self.connection.close()
+
+
+@pytest.fixture
+def tap(cluster):
+    taps = []
+
+    def make(*keys):
+        taps.append(EventTap(cluster.vhost.amqp_uri, *keys))
+        return taps[-1]
+    yield make
+    for t in taps:
+        t.close()
+
+
+def ok(response, status=200):
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def refused(response, status, field):
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert field in json.dumps(error), error
+    return error
+
+
+def plan(cluster, city, **session_changes):
+    data = rollout_for(city, f"{city.lower()}-{cluster.backend}@committee.example")
+    for session in data["sessions"]:
+        session.update(session_changes.get(session["key"], {}))
+    return ok(cluster.post("registration", "/rollouts", json=data), 201)
+
+
+def student(name, school="SMP Negeri 1"):
+    return {"full_name": name, "category": "student", "organisation": school, "age_band": "13-15",
+            "consent_by": "school"}
+
+
+def test_every_lifecycle_change_is_announced(cluster, tap):
+    events = tap("rollout_launched.*", "rollout_updated.*", "rollout_cancelled.*")
+    template = plan(cluster, "Pontianak")
+    # The template's agenda, cloned for another city with its own dates, venue and committee.
+    medan = ok(cluster.post("registration", f"/rollouts/{template['id']}/clone", json={
+        "city_name": "Medan", "venue": "Aula Kantor Walikota", "starts_on": "2020-03-10",
+        "committee_name": "Panitia Medan", "committee_email": "panitia@medan.example"}), 201)
+    assert (medan["status"], medan["starts_on"], medan["ends_on"]) == ("draft", "2020-03-10", "2020-03-11")
+    assert [s["date"] for s in medan["sessions"]] == ["2020-03-10", "2020-03-11"]
+    assert medan["sessions"][1]["topics"] == template["sessions"][1]["topics"]
+
+    base = f"/rollouts/{medan['id']}"
+    ok(cluster.post("registration", base + "/launch"))
+    edited = ok(requests.patch(cluster.url("registration") + base, json={"venue": "Hotel Santika"}, timeout=30))
+    assert edited["venue"] == "Hotel Santika"
+    ok(cluster.post("registration", base + "/start"))
+    refused(cluster.post("registration", base + "/launch"), 409, "status")
+    assert ok(cluster.post("registration", base + "/complete"))["status"] == "completed"
+    other = plan(cluster, "Padang")
+    assert ok(cluster.post("registration", f"/rollouts/{other['id']}/cancel",
+                           json={"reason": "banjir"}))["status"] == "cancelled"
+
+    events.until(lambda got: len(got) >= 5)
+    medan_events = [(k, p.get("status"), p.get("changed")) for k, p in events.received
+                    if p["rollout_id"] == medan["id"]]
+    assert medan_events == [("rollout_launched.medan", None, None),
+                            ("rollout_updated.medan", "launched", ["venue"]),
+                            ("rollout_updated.medan", "running", ["status"]),
+                            ("rollout_updated.medan", "completed", ["status"])]
+    assert [(k, p["reason"]) for k, p in events.received if p["rollout_id"] == other["id"]] == [
+        ("rollout_cancelled.padang", "banjir")]
+    listed = ok(cluster.get("registration", "/rollouts", params={"status": "completed"}))
+    assert [r["id"] for r in listed] == [medan["id"]]
+    refused(cluster.get("registration", "/rollouts", params={"status": "finished"}), 422, "status")
+
+
+def test_waitlist_duplicates_minors_and_check_in(cluster, tap):
+    events = tap(*(f"participant_{change}.bandung" for change in ("registered", "cancelled", "promoted", "checked_in", "updated")))
+    rollout = plan(cluster, "Bandung", socialisation={"capacity": 2})
+    base = f"/rollouts/{rollout['id']}"
+    ok(cluster.post("registration", base + "/launch"))
+    people = [ok(cluster.post("registration", base + "/participants", json=student(n)), 201)
+              for n in ("Putri Ayu", "Rizky Pratama", "Nur Aini")]
+    assert [p["status"] for p in people] == ["registered", "registered", "waitlisted"]
+
+    # The same child again, typed differently: refused, naming who holds the registration.
+    error = refused(cluster.post("registration", base + "/participants",
+                                 json=student("  PUTRI   áyu", "smp negeri 1")), 409, "full_name")
+    assert error["existing_participant_id"] == people[0]["id"]
+    # A minor gives no e-mail and no phone number; a birth date is not asked for.
+    refused(cluster.post("registration", base + "/participants",
+                         json={**student("Intan"), "phone": "+62 812 000 111"}), 422, "phone")
+    refused(cluster.post("registration", base + "/participants",
+                         json={**student("Intan"), "birth_date": "2006-02-01"}), 422, "birth_date")
+
+    ok(cluster.post("registration", f"{base}/participants/{people[0]['id']}/cancel"))
+    promoted = ok(cluster.get("registration", f"{base}/participants/{people[2]['id']}"))
+    assert promoted["status"] == "registered"
+
+    ok(cluster.post("registration", base + "/start"))
+    record = ok(cluster.post("registration", f"{base}/participants/{people[2]['id']}/check-in",
+                             json={"session_key": "socialisation", "day": 2}), 201)
+    assert (record["code"], record["day"]) == (people[2]["code"], 2)
+    refused(cluster.post("registration", f"{base}/participants/{people[2]['id']}/check-in"), 409, "day")
+    refused(cluster.post("registration", f"{base}/participants/{people[1]['id']}/check-in", json={"day": 1}),
+            422, "day")
+
+    corrected = ok(requests.patch(cluster.url("registration") + f"{base}/participants/{people[1]['id']}",
+                                  json={"organisation": "SMP Negeri 7"}, timeout=30))
+    assert corrected["organisation"] == "SMP Negeri 7"
+    refused(requests.patch(cluster.url("registration") + f"{base}/participants/{people[1]['id']}",
+                           json={"email": "rizky@example.org"}, timeout=30), 422, "email")
+
+    events.until(lambda got: any(k.startswith("participant_updated") for k, _ in got))
+    assert [(k.split(".")[0], p["participant_id"], p.get("status")) for k, p in events.received] == [
+        ("participant_registered", people[0]["id"], "registered"),
+        ("participant_registered", people[1]["id"], "registered"),
+        ("participant_registered", people[2]["id"], "waitlisted"),
+        ("participant_cancelled", people[0]["id"], None),
+        ("participant_promoted", people[2]["id"], None),
+        ("participant_checked_in", people[2]["id"], None),
+        ("participant_updated", people[1]["id"], None),
+    ]
+    for _, payload in events.received:  # children appear by code only
+        assert "Putri" not in json.dumps(payload) and "Nur Aini" not in json.dumps(payload)
+
+
+def test_a_short_category_is_announced_as_its_session_nears(cluster, tap):
+    events = tap("target_gap.*")
+    rollout = plan(cluster, "Makassar", workshop={"quotas": [
+        {"category": "educator", "minimum": 2, "maximum": 30}, {"category": "lsm", "minimum": 1, "maximum": 1}]})
+    base = f"/rollouts/{rollout['id']}"
+    ok(cluster.post("registration", base + "/launch"))
+    ok(cluster.post("registration", base + "/participants", json={"full_name": "Umi", "category": "educator"}), 201)
+    ok(cluster.post("registration", base + "/participants", json={"full_name": "Rina", "category": "lsm"}), 201)
+    over = ok(cluster.post("registration", base + "/participants", json={"full_name": "Rudi", "category": "lsm"}), 201)
+    assert over["status"] == "waitlisted"  # the lsm maximum is 1
+
+    assert ok(cluster.post("registration", base + "/target-check", json={"today": "2019-03-01"})) == []
+    [gap] = ok(cluster.post("registration", base + "/target-check", json={"today": "2019-04-30", "within_days": 7}))
+    assert (gap["category"], gap["minimum"], gap["registered"], gap["announced"]) == ("educator", 2, 1, True)
+    refused(cluster.post("registration", base + "/target-check", json={"within_days": -1}), 422, "within_days")
+
+    [(key, payload)] = events.until(lambda got: len(got) >= 1)
+    assert key == "target_gap.makassar"
+    assert (payload["session_key"], payload["category"], payload["registered"]) == ("workshop", "educator", 1)
+
+
+def sheet(count, bad_line=None):
+    rows = [[f"Pelajar {i}", "student", f"SMP {i % 30}", "F", "13-15", "", "", "school"] for i in range(count)]
+    if bad_line:
+        rows[bad_line - 2][5] = "anak@example.org"
+    return rows
+
+
+def as_csv(rows):
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["full_name", "category", "organisation", "sex", "age_band", "email", "phone", "consent_by"])
+    writer.writerows(rows)
+    return buffer.getvalue().encode()
+
+
+def as_xlsx(rows):
+    book = openpyxl.Workbook()
+    book.active.append(["full_name", "category", "organisation", "sex", "age_band", "email", "phone", "consent_by"])
+    for row in rows:
+        book.active.append([cell or None for cell in row])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def test_a_file_with_one_bad_row_imports_nothing_and_names_it(cluster):
+    rollout = plan(cluster, "Surabaya")
+    base = f"/rollouts/{rollout['id']}"
+    ok(cluster.post("registration", base + "/launch"))
+    error = refused(cluster.post("registration", base + "/participants/import", data=as_csv(sheet(2000, 1001))),
+                    422, "email")
+    assert error["rows"] == [{"line": 1001, "field": "email", "problem": "must not be given for a minor"}]
+    assert ok(cluster.get("registration", base + "/participants")) == []
+
+    imported = ok(cluster.post("registration", base + "/participants/import", data=as_xlsx(sheet(2000)),
+                               headers={"Content-Type": "application/vnd.openxmlformats-officedocument"
+                                                        ".spreadsheetml.sheet"}), 201)
+    assert (imported["imported"], imported["waitlisted"]) == (2000, 0)
+    assert len(ok(cluster.get("registration", base + "/participants"))) == 2000
+
+
+@pytest.fixture
+def gateway(cluster, tmp_path):
+    """``campaign gateway`` in front of the four service processes."""
+    port = free_port()
+    routes = [f"--route={name}={service.url.rsplit('/api/v1', 1)[0]}" for name, service in cluster.services.items()]
+    process = subprocess.Popen([sys.executable, "-m", "campaign.cli", "gateway", f"--listen=127.0.0.1:{port}", *routes],
+                               stderr=subprocess.PIPE, text=True)
+    ready = threading.Event()
+
+    def follow():
+        for line in process.stderr:
+            if line.startswith("ready:"):
+                ready.set()
+    threading.Thread(target=follow, daemon=True).start()
+    assert ready.wait(60), "the gateway did not start"
+    yield f"http://127.0.0.1:{port}"
+    process.terminate()
+    process.wait(10)
+
+
+def campaign(gateway, group, *args):
+    """``campaign <group> <args>`` as a user runs it (in this process, to keep the test quick)."""
+    result = CliRunner().invoke(getattr(registration_commands, group), list(args),
+                                env={"CAMPAIGN_API_URL": gateway}, catch_exceptions=False)
+    return SimpleNamespace(returncode=result.exit_code, stdout=result.stdout, stderr=result.stderr)
+
+
+def test_one_base_url_and_the_command_line(cluster, gateway, tmp_path):
+    # Each service answers through the gateway, and so does the OpenAPI document.
+    document = ok(requests.get(gateway + "/api/v1/openapi.json", timeout=30))
+    assert "/rollouts/{rollout_id}/participants/import" in document["paths"]
+    refused(requests.post(gateway + "/api/v1/instruments", json={}, timeout=30), 422, "title")
+    assert requests.get(gateway + "/api/v1/reports/nowhere/figures", timeout=30).status_code < 500
+    assert requests.get(gateway + "/api/v1/nothing-here", timeout=30).status_code == 404
+
+    planned = campaign(gateway, "rollout", "plan", "--city", "Semarang", "--starts-on", "2020-07-01",
+                       "--committee-email", "panitia@semarang.example", "--venue", "Balai Kota", "--json")
+    assert planned.returncode == 0, planned.stderr
+    rollout = json.loads(planned.stdout)
+    assert (rollout["city"], rollout["starts_on"], rollout["sessions"][1]["date"]) == (
+        "semarang", "2020-07-01", "2020-07-02")
+    rid = str(rollout["id"])
+    assert campaign(gateway, "rollout", "launch", rid).returncode == 0
+    assert "semarang" in campaign(gateway, "rollout", "list", "--status", "launched").stdout
+    shown = campaign(gateway, "rollout", "show", rid).stdout
+    assert "Kejahatan Siber" in shown and "Inayatun Nurhasanah" in shown
+
+    added = campaign(gateway, "participants", "add", rid, "--name", "Umi Farida", "--category", "educator",
+                     "--email", "umi@example.org", "--json")
+    assert added.returncode == 0, added.stderr
+    umi = json.loads(added.stdout)
+    minor = campaign(gateway, "participants", "add", rid, "--name", "Siti", "--category", "student",
+                     "--age-band", "13-15", "--consent-by", "school", "--email", "siti@example.org")
+    assert minor.returncode == 1 and "email" in minor.stderr and "Traceback" not in minor.stderr
+
+    big = tmp_path / "peserta.csv"
+    big.write_bytes(as_csv(sheet(8000)))  # large enough for the progress bar
+    imported = campaign(gateway, "participants", "import", rid, str(big))
+    assert imported.returncode == 0, imported.stderr
+    assert "imported 8000 participants" in imported.stdout
+    assert "Sending peserta.csv" in imported.stderr  # the bar's label (the bar itself draws on a terminal)
+    bad = tmp_path / "salah.csv"
+    bad.write_bytes(as_csv(sheet(20, bad_line=7)))
+    refused_file = campaign(gateway, "participants", "import", rid, str(bad))
+    assert refused_file.returncode == 1 and "line 7, email" in refused_file.stderr
+
+    assert campaign(gateway, "participants", "checkin", rid, str(umi["id"])).returncode == 0
+    again = campaign(gateway, "participants", "checkin", rid, str(umi["id"]))
+    assert again.returncode == 1 and "already checked in" in again.stderr
+    assert campaign(gateway, "participants", "cancel", rid, str(umi["id"])).returncode == 0
+    listed = campaign(gateway, "participants", "list", rid, "--status", "cancelled", "--json")
+    assert [p["id"] for p in json.loads(listed.stdout)] == [umi["id"]]
+    assert campaign(gateway, "rollout", "cancel", rid, "--reason", "dipindah").returncode == 0
+    missing = campaign(gateway, "rollout", "show", "999999")
+    assert missing.returncode == 1 and "does not exist" in missing.stderr
+    unreachable = campaign(gateway, "rollout", "list", "--api-url", f"http://127.0.0.1:{free_port()}")
+    assert unreachable.returncode == 1 and "cannot reach the API" in unreachable.stderr
+    installed = subprocess.run([sys.executable, "-m", "campaign.cli", "rollout", "--help"], capture_output=True,
+                               text=True, timeout=60)
+    assert installed.returncode == 0 and "plan" in installed.stdout and "cancel" in installed.stdout
