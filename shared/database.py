@@ -5,6 +5,7 @@ A unit of work is one transaction.  Inside it a service changes its rows,
 are committed with the change or not at all) and, when handling an event,
 claims it with ``first_delivery`` so a redelivered event does nothing twice.
 """
+import fcntl
 import json
 import threading
 from contextlib import contextmanager, nullcontext
@@ -133,9 +134,9 @@ class Store:
         self.engine = create_engine(url, **kwargs)
         if self.sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        with self.engine.begin() as connection:
+        # Workers of one service start together; one creates the tables, the others wait.
+        with self._schema_lock(), self.engine.begin() as connection:
             if not self.sqlite:
-                # Workers of one service start together; one creates the tables, the others wait.
                 connection.execute(text("SELECT pg_advisory_xact_lock(2019050203)"))
             SharedBase.metadata.create_all(connection)
             metadata.create_all(connection)
@@ -143,6 +144,20 @@ class Store:
         # SQLite has one writer at a time and its lock waits block the whole
         # process (green threads included), so transactions take turns here.
         self._gate = threading.RLock() if self.sqlite else None
+
+    @contextmanager
+    def _schema_lock(self):
+        """On SQLite, an exclusive lock on a file beside the database (PostgreSQL has its own)."""
+        path = self.url.split("///", 1)[-1]
+        if not self.sqlite or not path or path == ":memory:":
+            yield
+            return
+        with open(f"{path}.schema-lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def gate(self):
         return self._gate if self._gate is not None else nullcontext()

@@ -133,7 +133,9 @@ def build(service_classes):
 
 def _answer(entrypoint):
     answer = {"description": "Done"}
-    if entrypoint.response_schema is not None:
+    if entrypoint.produces != "application/json":
+        answer["content"] = {entrypoint.produces: {"schema": {"type": "string", "format": "binary"}}}
+    elif entrypoint.response_schema is not None:
         schema = entrypoint.response_schema
         answer["content"] = {"application/json": {
             "schema": {"type": "array", "items": schema} if entrypoint.many else schema}}

@@ -112,8 +112,9 @@ class ApiEndpoint(HttpEndpoint):
     """
 
     def __init__(self, method, url, body=None, response=None, status=200, many=False,
-                 query=None, body_required=True, **kwargs):
+                 query=None, body_required=True, produces="application/json", **kwargs):
         self.path = url
+        self.produces = produces  # the media type of a successful answer (a file, for exports)
         self.body_schema = body
         self.response_schema = response
         self.success_status = status

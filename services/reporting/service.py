@@ -103,7 +103,7 @@ class ReportingService(PrometheusEndpoint):
             return {summary.routing_key(city): summary.create(city, **fields)
                     for summary, fields in domain.public_summaries(session, city)}
 
-    @api("POST", "/reports/<city>/activity-report")
+    @api("POST", "/reports/<city>/activity-report", status=201)
     def write_activity_report(self, request, city):
         """Write the city's (or ``national``) report: ``?lang=id|en&format=md,html,pdf``."""
         lang = request.args.get("lang", "id")
@@ -123,14 +123,14 @@ class ReportingService(PrometheusEndpoint):
             answer["path"] = str(paths["md"])
         return 201, answer
 
-    @api("GET", "/reports/<city>/export.xlsx")
+    @api("GET", "/reports/<city>/export.xlsx", produces=exports.XLSX)
     def export_workbook(self, request, city):
         """The report's tables as one workbook; ``?public=1`` for partners (cells under 5 as "<5")."""
         written, public = self._report_for_export(request, city)
         return Response(exports.workbook_bytes(written, public), mimetype=exports.XLSX, headers={
             "Content-Disposition": f'attachment; filename="{written.stem}{"-publik" if public else ""}.xlsx"'})
 
-    @api("GET", "/reports/<city>/tables/<name>.csv")
+    @api("GET", "/reports/<city>/tables/<name>.csv", produces="text/csv")
     def export_table(self, request, city, name):
         """One table of the report as CSV; ``?public=1`` for partners."""
         written, public = self._report_for_export(request, city)
