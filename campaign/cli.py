@@ -17,7 +17,7 @@ from pathlib import Path  # noqa: E402
 
 import click  # noqa: E402
 
-from campaign import assessment_commands, dlq_commands  # noqa: E402
+from campaign import assessment_commands, dlq_commands, notification_commands  # noqa: E402
 from shared import config as settings  # noqa: E402
 
 
@@ -109,6 +109,7 @@ def demo(workdir):
 
 main.add_command(dlq_commands.dlq)
 main.add_command(assessment_commands.assessment)
+main.add_command(notification_commands.notifications)
 
 if __name__ == "__main__":
     main()

@@ -12,10 +12,12 @@ import re
 import pika
 import pytest
 import requests
+from click.testing import CliRunner
 from openpyxl import load_workbook
 from sqlalchemy import create_engine, text
 
 from campaign.demo import load_rollout
+from campaign.notification_commands import notifications
 from services.notification.domain import LIST_COLUMNS
 from tests.support.cluster import Cluster, Databases, Vhost, wait_until
 from tests.support.webhook_receiver import WebhookReceiver
@@ -151,6 +153,7 @@ def test_registrations_in_one_window_arrive_as_one_digest(cluster, smtp):
     forged = cluster.post("notification", f"/deliveries/{delivery['id']}/acknowledge", json={"token": "guess"})
     assert forged.status_code == 403 and "token" in forged.text
 
+    DISCLOSED["surabaya"] = (delivery["id"], surabaya_committee, surabaya_people[0]["id"])
     for person in surabaya_people:
         DISCLOSED[person["id"]] = [surabaya_committee]
     for person in medan_people:
@@ -257,8 +260,35 @@ def test_the_audit_answers_who_received_each_participants_data(cluster):
     if not DISCLOSED:
         pytest.skip("needs the tests above in the same run")
     for participant_id, recipients in DISCLOSED.items():
+        if participant_id == "surabaya":
+            continue
         answer = cluster.get("notification", f"/participants/{participant_id}/disclosures").json()
         assert [d["recipient"] for d in answer] == recipients, participant_id
         assert all(d["kind"] == "digest" and d["disclosed_at"] for d in answer)
     unknown = cluster.get("notification", "/participants/999999/disclosures")
     assert unknown.status_code == 200 and unknown.json() == []
+
+
+def test_deliveries_are_seen_and_resent_from_the_command_line(cluster, smtp):
+    if not DISCLOSED.get("surabaya"):
+        pytest.skip("needs the digest test in the same run")
+    delivery_id, committee, person = DISCLOSED["surabaya"]
+    api = ["--api-url", cluster.url("notification")]
+    cli = CliRunner()
+
+    listed = cli.invoke(notifications, ["list", "--kind", "digest", "--status", "acknowledged", *api])
+    assert listed.exit_code == 0, listed.output
+    assert f"{delivery_id:>5}  acknowledged" in listed.output
+    shown = cli.invoke(notifications, ["show", str(delivery_id), *api])
+    assert shown.exit_code == 0 and "sent" in shown.output and committee in shown.output
+
+    resent = cli.invoke(notifications, ["resend", str(delivery_id), *api])
+    assert resent.exit_code == 0, resent.output
+    again = wait_until(lambda: [m for m in mails(smtp, committee, "Rekap") if ".r1@" in m["Message-ID"]],
+                       "the resent digest")
+    assert len(again) == 1
+    audit = cli.invoke(notifications, ["disclosures", str(person), *api])
+    assert audit.exit_code == 0 and audit.output.count(committee) == 2
+
+    missing = cli.invoke(notifications, ["resend", "999999", *api])
+    assert missing.exit_code == 1 and "delivery 999999 does not exist" in missing.output
