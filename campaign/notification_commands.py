@@ -60,7 +60,8 @@ def notifications():
 @click.option("--rollout", "rollout_id", type=int, help="Only this rollout's deliveries.")
 @click.option("--city", help="Only this city's (slug).")
 @click.option("--status", type=click.Choice(["queued", "sent", "failed", "acknowledged"]))
-@click.option("--kind", type=click.Choice(["agenda", "digest", "participant_list", "final_list", "target_gap"]))
+@click.option("--kind", type=click.Choice(["agenda", "digest", "participant_list", "final_list", "target_gap",
+                                               "rollout_cancelled"]))
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON.")
 @with_api
 def list_deliveries(api, rollout_id, city, status, kind, as_json):

@@ -26,6 +26,7 @@ FINAL_LIST = "final_list"  # one session's participants, the day before it
 DIGEST = "digest"  # the changes of one window
 AGENDA = "agenda"
 TARGET_GAP = "target_gap"
+ROLLOUT_CANCELLED = "rollout_cancelled"
 LISTS = (PARTICIPANT_LIST, FINAL_LIST, DIGEST)  # the kinds that carry names
 
 # A committee's list holds these columns and nothing more (no contacts, no age, no consent).
@@ -189,8 +190,9 @@ def collect_digests(uow, window, now=None, city="*"):
         .group_by(ParticipantChange.rollout_id)).all()
     digests = []
     for rollout_id, oldest in rollouts:
-        if _aware(oldest) > now - timedelta(seconds=window):
-            continue
+        channels = _channels(uow.session, rollout_id)
+        if _aware(oldest) > now - timedelta(seconds=window) or not channels:
+            continue  # still open, or no way to reach the committee now: the changes wait
         changes = uow.session.scalars(
             select(ParticipantChange)
             .where(ParticipantChange.rollout_id == rollout_id, ParticipantChange.digest.is_(None))
@@ -201,7 +203,7 @@ def collect_digests(uow, window, now=None, city="*"):
         for change in changes:
             change.digest = f"{DIGEST}.{rollout_id}.{covers}"
         digests += _queue(uow, rollout_id, changes[0].city, DIGEST, covers, {"changes": collapse(changes)},
-                          _channels(uow.session, rollout_id))
+                          channels)
     return digests
 
 
@@ -216,11 +218,32 @@ def queue_final_lists(uow, today=None, days_before=1, city="*"):
                RolloutSession.date <= today + timedelta(days=days_before))).all()
     queued = []
     for session in due:
+        channels = _channels(uow.session, session.rollout_id)
+        if not channels:
+            continue
         session.final_list_queued = True
         queued += _queue(uow, session.rollout_id, session.city, FINAL_LIST, session.key,
-                         {"session_key": session.key, "day": session.day},
-                         _channels(uow.session, session.rollout_id))
+                         {"session_key": session.key, "day": session.day}, channels)
     return queued
+
+
+def work_waiting(session, city="*"):
+    """Whether a digest or a final list may be due: a cheap read before any write."""
+    changes = select(ParticipantChange.id).join(Committee, Committee.rollout_id == ParticipantChange.rollout_id) \
+        .where(ParticipantChange.digest.is_(None), _in_city(ParticipantChange.city, city)).limit(1)
+    sessions = select(RolloutSession.id).join(Committee, Committee.rollout_id == RolloutSession.rollout_id) \
+        .where(RolloutSession.final_list_queued.is_(False), RolloutSession.date >= date.today(),
+               _in_city(RolloutSession.city, city)).limit(1)
+    return session.scalar(changes) is not None or session.scalar(sessions) is not None
+
+
+def record_cancellation(uow, event):
+    """A cancelled rollout: the committee is told, and no final list goes out any more."""
+    for session in uow.session.scalars(select(RolloutSession).where(
+            RolloutSession.rollout_id == event["rollout_id"])):
+        session.final_list_queued = True
+    return _queue(uow, event["rollout_id"], event["city"], ROLLOUT_CANCELLED, None,
+                  {"reason": event.get("reason")}, _channels(uow.session, event["rollout_id"]))
 
 
 # --- sending ----------------------------------------------------------------

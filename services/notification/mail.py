@@ -94,6 +94,11 @@ def committee_message(sender, recipients, delivery, listing, rows, list_format="
         text = (f"Sesi {gap['session_key']} pada {gap['session_date']}: baru {gap['registered']} peserta "
                 f"kategori {gap['category']} terdaftar dari minimal {gap['minimum']}.\n")
         stem = None
+    elif kind == "rollout_cancelled":
+        subject = f"Kegiatan Internet Aman untuk Anak di {city} dibatalkan"
+        reason = delivery.content.get("reason")
+        text = f"Kegiatan Internet Aman untuk Anak di {city} dibatalkan" + (f": {reason}" if reason else "") + ".\n"
+        stem = None
     else:
         subject = f"Daftar peserta Internet Aman untuk Anak - {city} ({count} peserta)"
         text = f"Terlampir daftar {count} peserta kegiatan Internet Aman untuk Anak di {city}.\n" + CLOSING

@@ -92,6 +92,10 @@ class NotificationService(PrometheusEndpoint):
     def on_target_gap(self, payload):
         self._handle(events.TARGET_GAP, payload, domain.queue_target_gap)
 
+    @city_event_handler(events.ROLLOUT_CANCELLED)
+    def on_rollout_cancelled(self, payload):
+        self._handle(events.ROLLOUT_CANCELLED, payload, domain.record_cancellation)
+
     @city_event_handler(events.REGISTRATION_CLOSED)
     def on_registration_closed(self, payload):
         self._handle(events.REGISTRATION_CLOSED, payload, domain.queue_participant_list)
@@ -107,9 +111,12 @@ class NotificationService(PrometheusEndpoint):
     @timer(interval=0.5)
     def send_queued(self):
         """Deliveries are queued by handlers and sent here, so a crash leaves them queued, not lost."""
-        with self.db.unit_of_work() as uow:
-            domain.collect_digests(uow, self.policy.digest_window, city=self.city)
-            domain.queue_final_lists(uow, days_before=self.policy.final_list_days_before, city=self.city)
+        with self.db.read() as session:
+            waiting = domain.work_waiting(session, self.city)
+        if waiting:
+            with self.db.unit_of_work() as uow:
+                domain.collect_digests(uow, self.policy.digest_window, city=self.city)
+                domain.queue_final_lists(uow, days_before=self.policy.final_list_days_before, city=self.city)
         with self.db.read() as session:
             due = [d.id for d in domain.due_deliveries(session, city=self.city)]
         listings = {}  # one RPC per rollout per round

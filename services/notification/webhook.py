@@ -40,7 +40,7 @@ def body(delivery, listing, rows, key, ack_url=None):
         document["participants"] = [{k: v for k, v in r.items() if k != "participant_id"} for r in rows]
     if delivery.kind == "final_list":
         document["day"] = delivery.content["day"]
-    if delivery.kind in ("agenda", "target_gap"):
+    if delivery.kind in ("agenda", "target_gap", "rollout_cancelled"):
         document[delivery.kind] = delivery.content
     if ack_url:
         document["acknowledge_url"] = ack_url

@@ -212,3 +212,46 @@ def test_a_resend_is_a_new_message_with_fresh_tries(store):
         again = domain.resend(uow, delivery.id)
     assert (again.status, again.attempts) == ("queued", 0)
     assert domain.message_id(again) != first_id and domain.message_id(again).startswith("<participant_list.7.mail.r1@")
+
+
+def test_target_gaps_are_forwarded_once_without_names(store):
+    with_committee(store)
+    gap = events.TARGET_GAP.load(events.TARGET_GAP.create(
+        "pontianak", rollout_id=7, session_key="workshop", category="patbm", minimum=10, registered=3,
+        session_date=date(2026, 12, 1)))
+    with store.unit_of_work() as uow:
+        domain.queue_target_gap(uow, gap)
+        domain.queue_target_gap(uow, gap)
+    mail_gap, hook_gap = all_deliveries(store)
+    assert (mail_gap.kind, mail_gap.channel, hook_gap.channel) == ("target_gap", "mail", "webhook")
+    assert mail_gap.content == {"session_key": "workshop", "category": "patbm", "minimum": 10, "registered": 3,
+                                "session_date": "2026-12-01"}
+
+
+def test_changes_wait_while_the_committee_cannot_be_reached(store):
+    with_committee(store, emails=[])
+    with store.unit_of_work() as uow:
+        uow.session.get(Committee, 7).webhook_enabled = False
+    change(store, 1)
+    with store.unit_of_work() as uow:
+        assert domain.collect_digests(uow, window=0, now=later(1)) == []
+    with store.read() as session:
+        assert domain.work_waiting(session)
+    with_committee(store)  # set again: the webhook is back
+    with store.unit_of_work() as uow:
+        assert len(domain.collect_digests(uow, window=0, now=later(1))) == 2
+    with store.read() as session:
+        assert not domain.work_waiting(session)
+
+
+def test_a_cancelled_rollout_tells_the_committee_and_sends_no_final_list(store):
+    with_committee(store, webhook_url=None, webhook_secret=None)
+    with store.unit_of_work() as uow:
+        domain.record_rollout(uow, launched())
+    cancelled = events.ROLLOUT_CANCELLED.load(events.ROLLOUT_CANCELLED.create(
+        "pontianak", rollout_id=7, reason="banjir"))
+    with store.unit_of_work() as uow:
+        [notice] = domain.record_cancellation(uow, cancelled)
+    assert (notice.kind, notice.content) == ("rollout_cancelled", {"reason": "banjir"})
+    with store.unit_of_work() as uow:
+        assert domain.queue_final_lists(uow) == []
