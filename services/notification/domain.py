@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta, timezone
 
 from marshmallow import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from services.notification.models import (
     Alert, Committee, Delivery, DeliveryAttempt, DisclosureRecord, ParticipantChange, RolloutSession,
@@ -160,7 +160,10 @@ def queue_target_gap(uow, event):
 
 
 def _in_city(column, city):
-    return True if city in (None, "*") else column == city
+    """The ``CITY`` setting: ``*`` for every city, or a list such as ``pontianak,medan``."""
+    if city in (None, "*"):
+        return True
+    return column.in_([c.strip() for c in city.split(",") if c.strip()])
 
 
 def collapse(changes):
@@ -254,6 +257,21 @@ def due_deliveries(session, now=None, city="*"):
     return session.scalars(select(Delivery).where(
         Delivery.status == "queued", Delivery.next_attempt_at <= now, _in_city(Delivery.city, city))
         .order_by(Delivery.id)).all()
+
+
+def claim(uow, delivery_id, lease, now=None):
+    """Take a due delivery for one try; False if another process took it first.
+
+    The lease keeps other notification processes (a city's own worker beside
+    the all-cities one) off it while it is tried; if this process dies mid-try,
+    the delivery is due again when the lease runs out.
+    """
+    now = now or utcnow()
+    claimed = uow.session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.status == "queued", Delivery.next_attempt_at <= now)
+        .values(next_attempt_at=now + timedelta(seconds=lease)))
+    return claimed.rowcount == 1
 
 
 def idempotency_key(delivery):

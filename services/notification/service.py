@@ -127,6 +127,9 @@ class NotificationService(PrometheusEndpoint):
                 log.exception("delivery %s could not be attempted; it stays queued", delivery_id)
 
     def _send(self, delivery_id, listings):
+        with self.db.unit_of_work() as uow:
+            if not domain.claim(uow, delivery_id, lease=self._timeout() + 30):
+                return
         with self.db.read() as session:
             delivery = session.get(Delivery, delivery_id)
             committee = session.get(Committee, delivery.rollout_id)
@@ -141,7 +144,7 @@ class NotificationService(PrometheusEndpoint):
             outcome, detail = webhook.post(
                 committee.webhook_url, committee.webhook_secret,
                 webhook.body(delivery, listing, rows, key), key,
-                timeout=float(self.config.get("WEBHOOK_TIMEOUT", os.environ.get("WEBHOOK_TIMEOUT", 10))))
+                timeout=self._timeout())
             recipients = [committee.webhook_url]
         else:
             recipients = committee.emails if committee and committee.emails else [listing["committee_email"]]
@@ -165,6 +168,9 @@ class NotificationService(PrometheusEndpoint):
             else:
                 log.warning("delivery %s to the %s committee failed: %s", delivery_id, delivery.city, detail)
                 domain.record_failure(uow, delivery_id, detail, self.policy)
+
+    def _timeout(self):
+        return float(self.config.get("WEBHOOK_TIMEOUT") or os.environ.get("WEBHOOK_TIMEOUT") or 10)
 
     def _public_url(self):
         return (self.config.get("PUBLIC_API_URL") or os.environ.get("PUBLIC_API_URL")

@@ -19,7 +19,8 @@ from sqlalchemy import create_engine, text
 from campaign.demo import load_rollout
 from campaign.notification_commands import notifications
 from services.notification.domain import LIST_COLUMNS
-from tests.support.cluster import Cluster, Databases, Vhost, wait_until
+from tests.integration.conftest import running_cluster
+from tests.support.cluster import wait_until
 from tests.support.webhook_receiver import WebhookReceiver
 
 SETTINGS = {"OUTBOX_INTERVAL": 0.2, "DIGEST_WINDOW": 2, "DELIVERY_BACKOFF": 0.2, "DELIVERY_MAX_ATTEMPTS": 5}
@@ -34,17 +35,8 @@ def cluster(request, tmp_path_factory, smtp):
     """The four services as in conftest's ``cluster``, with this module's notification settings."""
     DISCLOSED.clear()
     workdir = tmp_path_factory.mktemp(f"notify-{request.param}")
-    vhost = Vhost()
-    databases = Databases(request.param, workdir)
-    cluster = Cluster(workdir, vhost.amqp_uri, databases.urls, smtp.url, **SETTINGS)
-    cluster.vhost = vhost
-    cluster.backend = request.param
-    try:
-        yield cluster.start()
-    finally:
-        cluster.stop()
-        databases.drop() if databases.created else None
-        vhost.delete()
+    with running_cluster(request.param, workdir, smtp, **SETTINGS) as cluster:
+        yield cluster
 
 
 @pytest.fixture(scope="module")

@@ -255,3 +255,27 @@ def test_a_cancelled_rollout_tells_the_committee_and_sends_no_final_list(store):
     assert (notice.kind, notice.content) == ("rollout_cancelled", {"reason": "banjir"})
     with store.unit_of_work() as uow:
         assert domain.queue_final_lists(uow) == []
+
+
+def test_a_due_delivery_is_claimed_by_one_process_only(store):
+    closed = events.REGISTRATION_CLOSED.load(events.REGISTRATION_CLOSED.create("pontianak", rollout_id=7,
+                                                                               participant_count=0))
+    with store.unit_of_work() as uow:
+        [delivery] = domain.queue_participant_list(uow, closed)
+    with store.unit_of_work() as uow:
+        assert domain.claim(uow, delivery.id, lease=60)
+    with store.unit_of_work() as uow:
+        assert not domain.claim(uow, delivery.id, lease=60)  # another process, meanwhile
+    with store.unit_of_work() as uow:
+        assert domain.claim(uow, delivery.id, lease=60, now=later(61))  # the first one died
+
+
+def test_a_city_worker_handles_only_its_cities(store):
+    for rollout_id, city in ((7, "pontianak"), (8, "medan"), (9, "surabaya")):
+        closed = events.REGISTRATION_CLOSED.load(events.REGISTRATION_CLOSED.create(
+            city, rollout_id=rollout_id, participant_count=0))
+        with store.unit_of_work() as uow:
+            domain.queue_participant_list(uow, closed)
+    with store.read() as session:
+        assert {d.city for d in domain.due_deliveries(session, city="pontianak,medan")} == {"pontianak", "medan"}
+        assert len(domain.due_deliveries(session, city="*")) == 3
