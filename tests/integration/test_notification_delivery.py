@@ -23,7 +23,7 @@ from tests.integration.conftest import running_cluster
 from tests.support.cluster import wait_until
 from tests.support.webhook_receiver import WebhookReceiver
 
-SETTINGS = {"OUTBOX_INTERVAL": 0.2, "DIGEST_WINDOW": 2, "DELIVERY_BACKOFF": 0.2, "DELIVERY_MAX_ATTEMPTS": 5}
+SETTINGS = {"OUTBOX_INTERVAL": 0.2, "DIGEST_WINDOW": 3, "DELIVERY_BACKOFF": 0.2, "DELIVERY_MAX_ATTEMPTS": 5}
 SECRET = "a-committee-secret-of-some-length"
 
 # What each test disclosed to whom, for the audit at the end: participant id -> recipients.
