@@ -201,9 +201,14 @@ def test_a_gone_webhook_is_disabled_and_a_failing_one_dead_lettered(cluster, rec
     # The coordinator is told of both, and the failed delivery waits in the dead-letter queue.
     alerts = {(a["rollout_id"], a["reason"]) for a in cluster.get("notification", "/alerts").json()}
     assert {(bandung["id"], "webhook_disabled"), (makassar["id"], "delivery_failed")} <= alerts
-    queued_alerts = wait_until(lambda: drain(cluster.vhost.amqp_uri, "coordinator.alerts"), "alerts on the queue")
-    assert {(a["rollout_id"], a["reason"]) for a in queued_alerts} == {
-        (bandung["id"], "webhook_disabled"), (makassar["id"], "delivery_failed")}
+    expected = {(bandung["id"], "webhook_disabled"), (makassar["id"], "delivery_failed")}
+    queued_alerts = []  # the outbox publishes each alert in its own time: gather until both came
+
+    def both_alerts_queued():
+        queued_alerts.extend(drain(cluster.vhost.amqp_uri, "coordinator.alerts"))
+        return {(a["rollout_id"], a["reason"]) for a in queued_alerts} >= expected
+    wait_until(both_alerts_queued, "both alerts on the coordinator's queue")
+    assert len(queued_alerts) == 2
     [dead] = wait_until(lambda: drain(cluster.vhost.amqp_uri, "notification.dead-letters"), "the dead letter")
     assert (dead["delivery_id"], dead["attempts"]) == (failed_delivery["id"], SETTINGS["DELIVERY_MAX_ATTEMPTS"])
     # A disabled webhook is not resent until the committee is set again.
