@@ -61,6 +61,21 @@ def launch(cluster, rollout):
     assert launched.status_code == 200, launched.text
 
 
+def launch_unannounced(cluster, rollout):
+    """Launch, and wait until notification has heard of it, so a committee set now gets no agenda."""
+    launch(cluster, rollout)
+    database = create_engine(cluster.services["notification"].env["NOTIFICATION_DATABASE_URL"])
+
+    def heard():
+        with database.connect() as connection:
+            return connection.execute(text("SELECT count(*) FROM rollout_sessions WHERE rollout_id = :r"),
+                                      {"r": rollout["id"]}).scalar()
+    try:
+        wait_until(heard, f"notification to hear rollout {rollout['id']} launched")
+    finally:
+        database.dispose()
+
+
 def set_committee(cluster, rollout, **committee):
     answer = requests.put(f"{cluster.url('notification')}/rollouts/{rollout['id']}/committee", json=committee,
                           timeout=30)
@@ -157,7 +172,7 @@ def test_registrations_in_one_window_arrive_as_one_digest(cluster, smtp):
 def test_webhook_is_signed_retried_and_taken_once(cluster, receiver):
     path = f"/palembang-{cluster.backend}"
     palembang = plan(cluster, "Palembang")
-    launch(cluster, palembang)
+    launch_unannounced(cluster, palembang)
     receiver.script(path, SECRET, [500, 500, 500])
     set_committee(cluster, palembang, webhook_url=receiver.url(path), webhook_secret=SECRET)
     people = register(cluster, palembang, "Gilang Ramadhan")  # one person: one digest, whatever the timing
@@ -184,7 +199,7 @@ def test_a_gone_webhook_is_disabled_and_a_failing_one_dead_lettered(cluster, rec
     gone, failing = f"/bandung-{cluster.backend}", f"/makassar-{cluster.backend}"
     bandung, makassar = plan(cluster, "Bandung"), plan(cluster, "Makassar")
     for rollout, path, status in ((bandung, gone, 410), (makassar, failing, 500)):
-        launch(cluster, rollout)
+        launch_unannounced(cluster, rollout)
         receiver.script(path, SECRET, then=status)
         set_committee(cluster, rollout, webhook_url=receiver.url(path), webhook_secret=SECRET)
         register(cluster, rollout, "Indra Gunawan")
@@ -221,7 +236,7 @@ def test_a_gone_webhook_is_disabled_and_a_failing_one_dead_lettered(cluster, rec
 def test_killed_in_the_middle_of_a_digest_every_participant_is_in_exactly_one(cluster, smtp):
     committee = f"semarang-{cluster.backend}@committee.example"
     semarang = plan(cluster, "Semarang")
-    launch(cluster, semarang)
+    launch_unannounced(cluster, semarang)
     set_committee(cluster, semarang, emails=[committee])
     notification = cluster.services["notification"]
     database = create_engine(notification.env["NOTIFICATION_DATABASE_URL"])
