@@ -17,7 +17,9 @@ from pathlib import Path  # noqa: E402
 
 import click  # noqa: E402
 
-from campaign import assessment_commands, dlq_commands, registration_commands, reporting_commands  # noqa: E402
+from campaign import (  # noqa: E402
+    assessment_commands, dlq_commands, notification_commands, registration_commands, reporting_commands,
+)
 from shared import config as settings  # noqa: E402
 
 
@@ -113,6 +115,7 @@ main.add_command(reporting_commands.reporting)
 main.add_command(reporting_commands.subscribe)
 for command in registration_commands.COMMANDS:
     main.add_command(command)
+main.add_command(notification_commands.notifications)
 
 if __name__ == "__main__":
     main()

@@ -229,6 +229,30 @@ class CommitteeNotifiedSchema(EventSchema):
 COMMITTEE_NOTIFIED = Event("committee_notified", "notification", CommitteeNotifiedSchema)
 
 
+class DeliveryDeadLetteredSchema(EventSchema):
+    """A delivery that exhausted its retries; it waits in ``notification.dead-letters``."""
+
+    rollout_id = fields.Integer(required=True)
+    delivery_id = fields.Integer(required=True)
+    kind = fields.String(required=True)
+    channel = fields.String(required=True)
+    attempts = fields.Integer(required=True)
+    last_error = fields.String(load_default=None, allow_none=True)
+
+
+class CoordinatorAlertSchema(EventSchema):
+    """Something a national coordinator must act on; read from the ``coordinator.alerts`` queue."""
+
+    rollout_id = fields.Integer(required=True)
+    delivery_id = fields.Integer(load_default=None, allow_none=True)
+    reason = fields.String(required=True, validate=validate.OneOf(["webhook_disabled", "delivery_failed"]))
+    message = fields.String(required=True)
+
+
+DELIVERY_DEAD_LETTERED = Event("delivery_dead_lettered", "notification", DeliveryDeadLetteredSchema)
+COORDINATOR_ALERT = Event("coordinator_alert", "notification", CoordinatorAlertSchema)
+
+
 # --- reporting: public summaries (aggregates only) -------------------------
 
 # A cell under this many people is published as "<5" so no child can be singled out.
@@ -273,6 +297,8 @@ CATALOGUE = (
     ACTION_PLAN_RECORDED,
     ACTION_PLAN_UPDATED,
     COMMITTEE_NOTIFIED,
+    DELIVERY_DEAD_LETTERED,
+    COORDINATOR_ALERT,
     PARTICIPANTS_SUMMARY,
     TESTS_SUMMARY,
 )

@@ -13,40 +13,125 @@ from email.utils import formatdate
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-LIST_COLUMNS = ("code", "full_name", "category", "organisation", "session", "day")
+from services.notification.domain import LIST_COLUMNS
+
+XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+CHANGE_LABELS = {"registered": "baru", "waitlisted": "daftar tunggu", "updated": "diubah",
+                 "cancelled": "batal", "promoted": "naik dari daftar tunggu"}
 
 
-def participant_csv(participants):
+def participant_csv(participants, columns=LIST_COLUMNS):
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=LIST_COLUMNS, extrasaction="ignore", lineterminator="\r\n")
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\r\n")
     writer.writeheader()
     writer.writerows(participants)
     return buffer.getvalue()
 
 
-def participant_list_message(sender, listing, message_id):
-    city = listing["city_name"]
-    count = len(listing["participants"])
+def participant_xlsx(participants, columns=LIST_COLUMNS):
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("peserta")
+    sheet.append(list(columns))
+    for person in participants:
+        sheet.append([person.get(c, "") for c in columns])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _message(sender, recipients, subject, body, message_id):
     message = EmailMessage()
     message["From"] = sender
-    message["To"] = listing["committee_email"]
-    message["Subject"] = f"Daftar peserta Internet Aman untuk Anak - {city} ({count} peserta)"
+    message["To"] = ", ".join(recipients)
+    message["Subject"] = subject
     message["Message-ID"] = message_id
     message["Date"] = formatdate(localtime=False)
-    greeting = listing.get("committee_name") or "Panitia Lokal"
-    message.set_content(
-        f"Kepada {greeting},\n\n"
-        f"Terlampir daftar {count} peserta kegiatan Internet Aman untuk Anak di {city}.\n"
-        "Daftar ini berisi data pribadi peserta; mohon digunakan hanya untuk keperluan kegiatan.\n\n"
-        "Salam,\nTim Internet Aman untuk Anak\n"
-    )
-    message.add_attachment(
-        participant_csv(listing["participants"]).encode("utf-8"),
-        maintype="text", subtype="csv",
-        filename=f"peserta-{listing['city']}.csv",
-        params={"charset": "utf-8"},
-    )
+    message.set_content(body)
     return message
+
+
+def _attach(message, rows, columns, stem, list_format):
+    if list_format == "xlsx":
+        message.add_attachment(participant_xlsx(rows, columns), maintype=XLSX_TYPE[0], subtype=XLSX_TYPE[1],
+                               filename=f"{stem}.xlsx")
+    else:
+        message.add_attachment(participant_csv(rows, columns).encode("utf-8"), maintype="text", subtype="csv",
+                               filename=f"{stem}.csv", params={"charset": "utf-8"})
+
+
+CLOSING = ("Daftar ini berisi data pribadi peserta; mohon digunakan hanya untuk keperluan kegiatan.\n")
+
+
+def committee_message(sender, recipients, delivery, listing, rows, list_format="csv", ack_url=None,
+                      message_id=None, committee_name=None):
+    """The mail of one delivery; lists go as an attachment in the committee's format."""
+    city = listing["city_name"]
+    slug = listing["city"]
+    greeting = committee_name or listing.get("committee_name") or "Panitia Lokal"
+    count = len(rows)
+    kind = delivery.kind
+    columns = LIST_COLUMNS
+    if kind == "digest":
+        columns = LIST_COLUMNS + ("change",)
+        rows = [{**r, "change": CHANGE_LABELS.get(r["change"], r["change"])} for r in rows]
+        subject = f"Rekap pendaftaran Internet Aman untuk Anak - {city} ({count} perubahan)"
+        text = f"Terlampir {count} pendaftaran dan perubahan peserta di {city} sejak rekap terakhir.\n" + CLOSING
+        stem = f"rekap-{slug}-{delivery.id}"
+    elif kind == "final_list":
+        subject = f"Daftar akhir peserta Internet Aman untuk Anak - {city}, hari {delivery.content['day']} " \
+                  f"({count} peserta)"
+        text = f"Terlampir daftar akhir {count} peserta hari ke-{delivery.content['day']} di {city}.\n" + CLOSING
+        stem = f"daftar-akhir-{slug}-hari-{delivery.content['day']}"
+    elif kind == "agenda":
+        subject = f"Agenda kegiatan Internet Aman untuk Anak - {city}"
+        text = agenda_text(delivery.content)
+        stem = None
+    elif kind == "target_gap":
+        gap = delivery.content
+        subject = f"Peringatan target peserta - {city}: {gap['category']}"
+        text = (f"Sesi {gap['session_key']} pada {gap['session_date']}: baru {gap['registered']} peserta "
+                f"kategori {gap['category']} terdaftar dari minimal {gap['minimum']}.\n")
+        stem = None
+    elif kind == "rollout_cancelled":
+        subject = f"Kegiatan Internet Aman untuk Anak di {city} dibatalkan"
+        reason = delivery.content.get("reason")
+        text = f"Kegiatan Internet Aman untuk Anak di {city} dibatalkan" + (f": {reason}" if reason else "") + ".\n"
+        stem = None
+    else:
+        subject = f"Daftar peserta Internet Aman untuk Anak - {city} ({count} peserta)"
+        text = f"Terlampir daftar {count} peserta kegiatan Internet Aman untuk Anak di {city}.\n" + CLOSING
+        stem = f"peserta-{slug}"
+    body = f"Kepada {greeting},\n\n{text}"
+    if ack_url:
+        body += f"\nMohon konfirmasi penerimaan dengan membuka tautan ini:\n{ack_url}\n"
+    body += "\nSalam,\nTim Internet Aman untuk Anak\n"
+    message = _message(sender, recipients, subject, body, message_id)
+    if stem:
+        _attach(message, rows, columns, stem, list_format)
+    return message
+
+
+def agenda_text(agenda):
+    lines = [f"Kegiatan Internet Aman untuk Anak di {agenda['city_name']}, "
+             f"{agenda['starts_on']} s.d. {agenda['ends_on']}" + (f", {agenda['venue']}" if agenda.get("venue") else "")
+             + ".", ""]
+    for session in agenda["sessions"]:
+        lines.append(f"Hari {session['day']} ({session['date']}): {session['title']}")
+        for topic in session["topics"]:
+            people = ", ".join(f"{f['name']} ({f['organisation']})" for f in topic["facilitators"])
+            lines.append(f"  - {topic['title']}" + (f": {people}" if people else ""))
+    return "\n".join(lines) + "\n"
+
+
+def participant_list_message(sender, listing, message_id):
+    """The whole list of a rollout, to the committee address registration holds."""
+    from types import SimpleNamespace
+
+    delivery = SimpleNamespace(kind="participant_list", id=None, content={})
+    return committee_message(sender, [listing["committee_email"]], delivery, listing, listing["participants"],
+                             message_id=message_id)
 
 
 def send(smtp_url, message):

@@ -110,7 +110,7 @@ def test_queued_delivery_is_due(store, delivery_id):
         assert [d.id for d in domain.due_deliveries(session)] == [delivery_id]
     delivery = get(store, delivery_id)
     assert (delivery.status, delivery.attempts, delivery.city) == ("queued", 0, "pontianak")
-    assert domain.message_id(delivery) == f"<participant_list.7.{delivery_id}@internet-aman.campaign>"
+    assert domain.message_id(delivery) == "<participant_list.7.mail@internet-aman.campaign>"
 
 
 def test_failure_backs_off_doubling_each_time(store, delivery_id):
@@ -131,26 +131,31 @@ def test_failure_backs_off_doubling_each_time(store, delivery_id):
 
 
 def test_failure_marks_failed_after_max_attempts(store, delivery_id):
-    for attempt in range(1, domain.MAX_ATTEMPTS + 1):
+    policy = domain.Policy()
+    for attempt in range(1, policy.max_attempts + 1):
         with store.unit_of_work() as uow:
-            delivery = domain.record_failure(uow, delivery_id, "connection refused")
-        expected = "failed" if attempt == domain.MAX_ATTEMPTS else "queued"
+            delivery = domain.record_failure(uow, delivery_id, "connection refused", policy)
+        expected = "failed" if attempt == policy.max_attempts else "queued"
         assert (delivery.attempts, delivery.status) == (attempt, expected)
 
     with store.read() as session:
         far_future = datetime.now().astimezone() + timedelta(days=1)
         assert domain.due_deliveries(session, far_future) == []
+        assert len(domain.attempts_of(session, delivery_id)) == policy.max_attempts
+        routing_keys = [row.routing_key for row in session.scalars(select(OutboxMessage))]
+    # The failed delivery goes to the dead-letter queue and the coordinator is told.
+    assert routing_keys == ["delivery_dead_lettered.pontianak", "coordinator_alert.pontianak"]
 
 
 def test_sent_delivery_records_each_disclosure_and_emits(store, delivery_id):
     with store.unit_of_work() as uow:
-        domain.record_sent(uow, delivery_id, LISTING)
+        domain.record_sent(uow, delivery_id, [LISTING["committee_email"]], PARTICIPANTS)
 
     delivery = get(store, delivery_id)
     assert (delivery.status, delivery.attempts, delivery.participant_count) == ("sent", 1, 3)
     assert delivery.recipient == "panitia@pontianak.example"
     with store.read() as session:
-        assert [d.participant_id for d in domain.disclosures_of(session, 2)] == [2]
+        assert [d.participant_id for d, _ in domain.disclosures_of(session, 2)] == [2]
         assert len(session.scalars(select(DisclosureRecord)).all()) == 3
         [row] = session.scalars(select(OutboxMessage)).all()
         assert domain.due_deliveries(session, datetime.now().astimezone() + timedelta(days=1)) == []
