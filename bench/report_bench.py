@@ -168,7 +168,6 @@ def peak_resident_mb():
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
-    print(json.dumps({"seconds": seconds, "peak_mb": peak_mb, **result}))
 
 
 def measure(task, url):

@@ -1,6 +1,5 @@
 """``campaign assessment ...``: instruments, tests, gain, item analysis and action plans over the HTTP API."""
 import json
-import os
 import sys
 from pathlib import Path
 

@@ -1,4 +1,5 @@
 """Errors a caller can act on; the HTTP layer turns each into a 4xx."""
+from marshmallow import ValidationError
 
 
 class CampaignError(Exception):
@@ -39,3 +40,11 @@ def describe_fields(messages):
             problems = [f"{k}: {v}" for k, v in problems.items()]
         parts.append(f"{field}: {' '.join(str(p) for p in problems)}")
     return "; ".join(parts)
+
+
+def validated(schema, data):
+    """``schema.load(data)``, or InvalidInput naming each bad field."""
+    try:
+        return schema.load(data)
+    except ValidationError as exc:
+        raise InvalidInput(describe_fields(exc.messages), fields=exc.messages)

@@ -3,7 +3,6 @@ import csv
 import io
 from datetime import datetime, timezone
 
-from marshmallow import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -12,14 +11,7 @@ from services.assessment.scoring import AnswerKey, score  # noqa: F401 (score is
 from services.assessment.models import ActionPlan, Instrument, KnownParticipant, KnownSession, Submission
 from services.assessment.schemas import PLAN_STATUSES, ActionPlanIn, ActionPlanUpdate, InstrumentIn, SubmissionIn
 from shared import events
-from shared.errors import Conflict, InvalidInput, NotFound, describe_fields
-
-
-def validated(schema, data):
-    try:
-        return schema.load(data)
-    except ValidationError as exc:
-        raise InvalidInput(describe_fields(exc.messages), fields=exc.messages)
+from shared.errors import Conflict, InvalidInput, NotFound, validated
 
 
 def remember_rollout(session, event):

@@ -10,7 +10,6 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, timedelta, timezone
 
-from marshmallow import ValidationError
 from sqlalchemy import func, select, update
 
 from services.notification.models import (
@@ -19,7 +18,7 @@ from services.notification.models import (
 from services.notification.schemas import CommitteeIn
 from shared import events
 from shared.database import utcnow
-from shared.errors import CampaignError, Conflict, InvalidInput, NotFound, describe_fields
+from shared.errors import CampaignError, Conflict, NotFound, validated
 
 PARTICIPANT_LIST = "participant_list"  # everyone, when registration closes
 FINAL_LIST = "final_list"  # one session's participants, the day before it
@@ -70,10 +69,7 @@ class Policy:
 # --- committees -------------------------------------------------------------
 
 def set_committee(uow, rollout_id, city, data):
-    try:
-        data = CommitteeIn().load(data)
-    except ValidationError as exc:
-        raise InvalidInput(describe_fields(exc.messages), fields=exc.messages)
+    data = validated(CommitteeIn(), data)
     committee = uow.session.get(Committee, rollout_id) or Committee(rollout_id=rollout_id)
     committee.city = city
     committee.name = data.get("name")

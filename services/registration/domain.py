@@ -21,7 +21,7 @@ from services.registration.schemas import (
 )
 from shared import events
 from shared.database import OutboxMessage
-from shared.errors import Conflict, InvalidInput, NotFound, describe_fields
+from shared.errors import Conflict, InvalidInput, NotFound, validated
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: codes are read aloud
 
@@ -39,13 +39,6 @@ def normalised(text):
 
 def person_key(city, full_name, organisation):
     return f"{city}|{normalised(full_name)}|{normalised(organisation)}"
-
-
-def validated(schema, data):
-    try:
-        return schema.load(data)
-    except ValidationError as exc:
-        raise InvalidInput(describe_fields(exc.messages), fields=exc.messages)
 
 
 def plan_rollout(uow, data):
