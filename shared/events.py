@@ -211,7 +211,35 @@ class ActionPlanSchema(EventSchema):
     participant_code = fields.String(load_default=None, allow_none=True)  # a participant's plan only
 
 
+class EstimateSchema(Schema):
+    """A figure with the number it rests on and its 95% confidence interval (None where undefined)."""
+
+    value = fields.Float(required=True, allow_none=True)
+    n = fields.Integer(required=True)
+    ci = fields.List(fields.Float(), required=True, allow_none=True)
+
+
+class GainSummarySchema(EventSchema):
+    """A session's learning gain as it stands, from participants with both tests.
+
+    Fractions of the maximum score; ``perfect_pre`` (gain undefined), ``pre_only``
+    and ``post_only`` count who is left out of the gain, and why.
+    """
+
+    rollout_id = fields.Integer(required=True)
+    session_key = fields.String(required=True)
+    paired = fields.Integer(required=True)
+    perfect_pre = fields.Integer(required=True)
+    pre_only = fields.Integer(required=True)
+    post_only = fields.Integer(required=True)
+    mean_pre = fields.Float(required=True, allow_none=True)
+    mean_post = fields.Float(required=True, allow_none=True)
+    gain_of_averages = fields.Nested(EstimateSchema, required=True)
+    mean_of_gains = fields.Nested(EstimateSchema, required=True)
+
+
 TEST_SCORED = Event("test_scored", "assessment", TestScoredSchema)
+GAIN_SUMMARY = Event("gain_summary", "assessment", GainSummarySchema)
 ACTION_PLAN_RECORDED = Event("action_plan_recorded", "assessment", ActionPlanSchema)
 ACTION_PLAN_UPDATED = Event("action_plan_updated", "assessment", ActionPlanSchema)
 
@@ -294,6 +322,7 @@ CATALOGUE = (
     REGISTRATION_CLOSED,
     TARGET_GAP,
     TEST_SCORED,
+    GAIN_SUMMARY,
     ACTION_PLAN_RECORDED,
     ACTION_PLAN_UPDATED,
     COMMITTEE_NOTIFIED,

@@ -3,12 +3,13 @@ import csv
 import io
 from datetime import datetime, timezone
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from services.assessment import statistics
 from services.assessment.scoring import AnswerKey, score  # noqa: F401 (score is part of this module's rules)
-from services.assessment.models import ActionPlan, Instrument, KnownParticipant, KnownSession, Submission
+from services.assessment.models import (ActionPlan, Instrument, KnownParticipant, KnownSession, SessionChanges,
+                                        Submission)
 from services.assessment.schemas import PLAN_STATUSES, ActionPlanIn, ActionPlanUpdate, InstrumentIn, SubmissionIn
 from shared import events
 from shared.errors import Conflict, InvalidInput, NotFound, validated
@@ -143,7 +144,36 @@ def _save(uow, instrument, data, city, key=None):
         unanswered=len(unanswered(instrument.questions, data["answers"])),
     )
     submission.unanswered = unanswered(instrument.questions, data["answers"])
+    _session_changed(uow.session, instrument.rollout_id, instrument.session_key, city)
     return submission
+
+
+def _session_changed(session, rollout_id, session_key, city):
+    if session.get(SessionChanges, (rollout_id, session_key)) is None:
+        session.add(SessionChanges(rollout_id=rollout_id, session_key=session_key, city=city, changes=1))
+        session.flush()
+    else:
+        session.execute(update(SessionChanges).where(
+            SessionChanges.rollout_id == rollout_id, SessionChanges.session_key == session_key,
+        ).values(changes=SessionChanges.changes + 1))
+
+
+def publish_gain_summaries(uow):
+    """Emit the gain of every session whose scores changed since its last summary."""
+    changed = uow.session.execute(select(
+        SessionChanges.rollout_id, SessionChanges.session_key, SessionChanges.city, SessionChanges.changes,
+    ).where(SessionChanges.changes > SessionChanges.published)).all()
+    for rollout_id, session_key, city, changes in changed:
+        results = [r for r in _results(uow.session, city, rollout_id) if r["session"][1] == session_key]
+        summary = statistics.gain_report(results)
+        uow.emit(events.GAIN_SUMMARY, city, rollout_id=rollout_id, session_key=session_key,
+                 **{field: summary[field] for field in (
+                     "paired", "perfect_pre", "pre_only", "post_only", "mean_pre", "mean_post",
+                     "gain_of_averages", "mean_of_gains")})
+        uow.session.execute(update(SessionChanges).where(
+            SessionChanges.rollout_id == rollout_id, SessionChanges.session_key == session_key,
+        ).values(published=changes))
+    return len(changed)
 
 
 def parse_submission(data):

@@ -87,3 +87,15 @@ class ActionPlan(Base):
     # [{"at": iso time, "status": ..., "note": ...}], newest last
     follow_ups: Mapped[list] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SessionChanges(Base):
+    """How often a session's scores changed, and up to which change its gain summary went out."""
+
+    __tablename__ = "session_changes"
+
+    rollout_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    session_key: Mapped[str] = mapped_column(String(50), primary_key=True)
+    city: Mapped[str] = mapped_column(String(100))
+    changes: Mapped[int] = mapped_column(Integer, default=0)
+    published: Mapped[int] = mapped_column(Integer, default=0)

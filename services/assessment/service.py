@@ -1,4 +1,5 @@
 from nameko.rpc import RpcProxy
+from nameko.timer import timer
 
 from services.assessment import domain
 from services.assessment.models import Base
@@ -94,6 +95,12 @@ class AssessmentService(PrometheusEndpoint):
             return domain.remember_participant(uow.session, answer)
 
     # --- learning gain -----------------------------------------------------
+
+    @timer(interval=1)
+    def publish_gain_summaries(self):
+        """Each changed session's gain for reporting, at most once a second however many tests arrive."""
+        with self.db.unit_of_work() as uow:
+            domain.publish_gain_summaries(uow)
 
     @api("GET", "/gains/<scope>", response=ScopeGainOut)
     def gains(self, request, scope):

@@ -19,7 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from services.reporting.models import (READ_MODELS, ActionPlanFact, AttendanceFact, CityChanges, EventLog,
                                        NotificationFact, ParticipantFact, RolloutFact, ScoreFact, ScorePair,
-                                       TopicScoreFact, TopicTotal)
+                                       SessionGainFact, TopicScoreFact, TopicTotal)
 from shared import events
 
 # The order the seed report lists participant categories in.
@@ -170,6 +170,27 @@ def record_notification(session, event):
     ))
 
 
+GAIN_FIELDS = ("paired", "perfect_pre", "pre_only", "post_only", "mean_pre", "mean_post",
+               "gain_of_averages", "mean_of_gains")
+
+
+def record_gain_summary(session, event):
+    fact = session.get(SessionGainFact, (event["rollout_id"], event["session_key"]))
+    if fact is not None and _aware(fact.as_of) >= event["occurred_at"]:
+        return  # an older summary arriving late changes nothing
+    session.merge(SessionGainFact(
+        rollout_id=event["rollout_id"], session_key=event["session_key"], city=event["city"],
+        summary={field: event[field] for field in GAIN_FIELDS}, as_of=event["occurred_at"],
+    ))
+
+
+def gain_by_session(session, city, rollout_id=None):
+    """Assessment's gain per session, with its confidence intervals."""
+    facts = session.scalars(select(SessionGainFact).where(_scope(SessionGainFact, city, rollout_id))
+                            .order_by(SessionGainFact.rollout_id, SessionGainFact.session_key)).all()
+    return [{"rollout_id": f.rollout_id, "session_key": f.session_key, **f.summary} for f in facts]
+
+
 def _aware(moment):
     # SQLite hands timestamps back without their zone; they were stored in UTC.
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
@@ -188,6 +209,7 @@ RECORDERS = {
     events.ACTION_PLAN_RECORDED: record_action_plan,
     events.ACTION_PLAN_UPDATED: record_action_plan,
     events.COMMITTEE_NOTIFIED: record_notification,
+    events.GAIN_SUMMARY: record_gain_summary,
 }
 _BY_NAME = {kind.name: kind for kind in RECORDERS}
 
@@ -436,6 +458,7 @@ def city_figures(session, city, rollout_id=None):
         **participant_figures(session, city, rollout_id),
         "attendance": attendance_figures(session, city, rollout_id),
         "tests": test_figures(session, city, rollout_id),
+        "gain_by_session": gain_by_session(session, city, rollout_id),
         "action_plans": action_plan_figures(session, city, rollout_id),
         "notifications": [{"delivery_id": n.delivery_id, "kind": n.kind, "channel": n.channel,
                            "participant_count": n.participant_count}

@@ -182,9 +182,21 @@ class NotificationFact(Base):
     notified_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class SessionGainFact(Base):
+    """Assessment's latest gain summary of a session, with its confidence intervals."""
+
+    __tablename__ = "session_gains"
+
+    rollout_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    session_key: Mapped[str] = mapped_column(String(50), primary_key=True)
+    city: Mapped[str] = mapped_column(String(100), index=True)
+    summary: Mapped[dict] = mapped_column(JSON)
+    as_of: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 # What ``domain.rebuild`` empties and recomputes from the event log.
 READ_MODELS = (RolloutFact, ParticipantFact, AttendanceFact, ScoreFact, ScorePair, TopicScoreFact, TopicTotal,
-               ActionPlanFact, NotificationFact)
+               ActionPlanFact, NotificationFact, SessionGainFact)
 
 
 class CityChanges(Base):

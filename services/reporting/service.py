@@ -59,6 +59,10 @@ class ReportingService(PrometheusEndpoint):
     def on_test_scored(self, payloads):
         self._handle(events.TEST_SCORED, payloads)
 
+    @city_event_handler(events.GAIN_SUMMARY)
+    def on_gain_summary(self, payload):
+        self._handle(events.GAIN_SUMMARY, payload)
+
     @city_event_handler(events.ACTION_PLAN_RECORDED)
     def on_action_plan_recorded(self, payload):
         self._handle(events.ACTION_PLAN_RECORDED, payload)

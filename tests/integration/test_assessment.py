@@ -119,6 +119,16 @@ def test_tests_reach_reporting_and_the_city_figures_are_right(cluster, launch, t
     # individual g: 2/3, 1, 1/2, 1/3 (the perfect pre-test has none): mean 2.5 / 4 = 0.625
     assert gains["mean_of_gains"]["n"] == 4 and round(gains["mean_of_gains"]["value"], 3) == 0.625
 
+    # The session's gain summary reaches reporting as an event, intervals and all.
+    def session_gain():
+        answer = cluster.get("reporting", f"/reports/surabaya/figures?rollout_id={rollout['id']}").json()
+        rows = [g for g in answer["gain_by_session"] if g["paired"] == 5]
+        return rows[0] if rows else None
+    reported = wait_until(session_gain, "the session's gain summary in reporting")
+    assert reported["session_key"] == "socialisation"
+    assert round(reported["gain_of_averages"]["value"], 3) == 0.6
+    assert reported["mean_of_gains"] == gains["mean_of_gains"]
+
     # An action plan and its follow-up are events too; its text stays in assessment.
     plan = cluster.post("assessment", "/action-plans", json={
         "rollout_id": rollout["id"], "session_key": "socialisation", "owner": "participant",

@@ -207,6 +207,29 @@ def test_gain_per_session_city_and_nation(store):
     assert jejak["gain_of_averages"]["value"] == pytest.approx(1.0)
 
 
+def test_a_changed_session_gets_one_gain_summary_event(store):
+    pontianak = instrument(store, rollout_id=1)
+    a, b = person("PON-A"), person("PON-B")
+    known(store, a, b)
+    # A 1/4 -> 3/4 (g = 2/3); B 2/4 -> 4/4 (g = 1): <g> = (7/8 - 3/8) / (1 - 3/8) = 0.8
+    for who, pre, post in ((a, 1, 3), (b, 2, 4)):
+        submit(store, pontianak.id, who, "pre", pre)
+        submit(store, pontianak.id, who, "post", post)
+
+    with store.unit_of_work() as uow:
+        assert domain.publish_gain_summaries(uow) == 1
+    with store.unit_of_work() as uow:
+        assert domain.publish_gain_summaries(uow) == 0  # nothing changed since
+
+    [summary] = outbox(store, "gain_summary.")
+    assert (summary["rollout_id"], summary["session_key"], summary["city"]) == (1, "socialisation", "pontianak")
+    assert (summary["paired"], summary["perfect_pre"], summary["pre_only"], summary["post_only"]) == (2, 0, 0, 0)
+    assert summary["gain_of_averages"]["value"] == pytest.approx(0.8)
+    assert summary["mean_of_gains"]["value"] == pytest.approx((2 / 3 + 1) / 2)
+    assert summary["mean_of_gains"]["n"] == 2 and len(summary["mean_of_gains"]["ci"]) == 2
+    assert events.GAIN_SUMMARY.load(summary)  # what reporting reads
+
+
 def test_item_analysis_of_an_instrument(store):
     tes = instrument(store)
     # right answers: P1 q1..q4, P2 q1..q2, P3 q1 only, P4 none
