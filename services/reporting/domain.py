@@ -562,6 +562,7 @@ def publish_changed_summaries(uow):
     changed = uow.session.execute(
         select(CityChanges.city, CityChanges.changes, CityChanges.published)
         .where(CityChanges.changes > CityChanges.published)
+        .order_by(CityChanges.city)  # the order handlers lock cities in: no deadlock between them
     ).all()
     published = []
     for city, changes, published_before in changed:
