@@ -35,6 +35,8 @@ class OutboxMessage(SharedBase):
     event_id: Mapped[str] = mapped_column(String(36), unique=True)
     exchange: Mapped[str] = mapped_column(String(100))
     routing_key: Mapped[str] = mapped_column(String(200))
+    # The relay takes pending rows city by city, so one city's bulk import never queues another's events.
+    city: Mapped[str] = mapped_column(String(60), default="")
     payload: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
@@ -66,6 +68,7 @@ class UnitOfWork:
             event_id=payload["event_id"],
             exchange=event.exchange,
             routing_key=event.routing_key(city),
+            city=city,
             payload=json.dumps(payload),
         ))
         self.emitted.append(payload)

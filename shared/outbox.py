@@ -1,8 +1,8 @@
 """The outbox relay: publishes what units of work committed to the outbox table.
 
 A service's change and its events are committed in one transaction (see
-``shared.database``); this relay then publishes the pending rows in order and
-marks them published.  A row stays pending until the broker has taken it (its
+``shared.database``); this relay then publishes the pending rows (in order within each
+city, the cities taking turns) and marks them published.  A row stays pending until the broker has taken it (its
 AMQP transaction committed), so a crash or a broker outage delays events but
 never loses them.  Domain events are published ``mandatory``: if no queue is
 bound yet, the broker returns the message and the row waits for a later round
@@ -95,6 +95,22 @@ class Broker:
         self.connection = None
 
 
+def next_in_turn(limit):
+    """The ids of the next due rows, each city's in order and the cities taking turns.
+
+    Rows are ranked within their city and taken by (rank, id): a city with
+    20,000 events waiting and a city with one each get their first event into
+    the next batch, so a bulk import in one city delays no other city.
+    """
+    due = (
+        select(OutboxMessage.id,
+               func.row_number().over(partition_by=OutboxMessage.city, order_by=OutboxMessage.id).label("turn"))
+        .where(OutboxMessage.published_at.is_(None), OutboxMessage.next_attempt_at <= utcnow())
+        .subquery()
+    )
+    return select(due.c.id).order_by(due.c.turn, due.c.id).limit(limit)
+
+
 def _exchange(name):
     return Exchange(name, type="topic", durable=True)
 
@@ -148,12 +164,12 @@ class OutboxRelay(DependencyProvider):
         """Publish up to BATCH due rows; returns how many were tried."""
         store = self.store
         with store.gate(), store.sessions() as session:
+            ids = session.scalars(next_in_turn(BATCH)).all()
             rows = session.scalars(
                 select(OutboxMessage)
-                .where(OutboxMessage.published_at.is_(None), OutboxMessage.next_attempt_at <= utcnow())
+                .where(OutboxMessage.id.in_(ids), OutboxMessage.published_at.is_(None))
                 .order_by(OutboxMessage.id)
-                .limit(BATCH)
-                .with_for_update(skip_locked=True)
+                .with_for_update(skip_locked=True)  # another worker of this service may be publishing them
             ).all()
             if not rows:
                 return 0

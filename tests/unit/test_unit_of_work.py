@@ -5,6 +5,7 @@ from sqlalchemy import func, select
 
 from shared import events
 from shared.database import OutboxMessage, ProcessedEvent, SharedBase
+from shared.outbox import next_in_turn
 
 
 @pytest.fixture
@@ -95,3 +96,17 @@ def test_first_deliveries_claims_each_new_event_of_a_batch_once(store):
         assert uow.first_deliveries([first, second]) == []
     with store.read() as session:
         assert session.scalar(select(func.count()).select_from(ProcessedEvent)) == 2
+
+
+def test_the_relay_takes_cities_in_turn_and_each_city_in_order(store):
+    with store.unit_of_work() as uow:  # a bulk import in Surabaya, then one Pontianak registration
+        for count in range(6):
+            uow.emit(events.REGISTRATION_CLOSED, "surabaya", rollout_id=1, participant_count=count)
+    with store.unit_of_work() as uow:
+        uow.emit(events.REGISTRATION_CLOSED, "pontianak", rollout_id=2, participant_count=1)
+
+    with store.read() as session:
+        ids = session.scalars(next_in_turn(4)).all()
+        taken = [session.get(OutboxMessage, i) for i in ids]
+    assert [(row.city, json.loads(row.payload)["participant_count"]) for row in taken] == [
+        ("surabaya", 0), ("pontianak", 1), ("surabaya", 1), ("surabaya", 2)]
