@@ -35,6 +35,9 @@ from shared.metrics import EVENTS_HANDLED
 
 DEAD_LETTER_EXCHANGE = "campaign.dead-letters"
 
+# Events per batch for the kinds that come in thousands (bulk imports, test sheets).
+BATCH = 500
+
 
 def dead_letter_queue(service):
     exchange = Exchange(DEAD_LETTER_EXCHANGE, type="direct", durable=True)

@@ -13,7 +13,7 @@ from services.notification import domain, mail, webhook
 from services.notification.models import Base, Committee, Delivery
 from services.notification.schemas import AlertOut, CommitteeOut, DeliveryOut, DisclosureOut
 from shared import events
-from shared.consumer import city_event_handler
+from shared.consumer import BATCH, city_event_handler
 from shared.database import Database
 from shared.errors import InvalidInput, NotFound
 from shared.metrics import Metrics, PrometheusEndpoint
@@ -72,9 +72,10 @@ class NotificationService(PrometheusEndpoint):
     def on_rollout_launched(self, payload):
         self._handle(events.ROLLOUT_LAUNCHED, payload, domain.record_rollout)
 
-    @city_event_handler(events.PARTICIPANT_REGISTERED)
-    def on_participant_registered(self, payload):
-        self._handle(events.PARTICIPANT_REGISTERED, payload, lambda uow, e: domain.record_change(uow, e, "registered"))
+    # Registrations come in thousands with bulk imports: taken in batches, one transaction each.
+    @city_event_handler(events.PARTICIPANT_REGISTERED, batch=BATCH)
+    def on_participant_registered(self, payloads):
+        self._handle(events.PARTICIPANT_REGISTERED, payloads, lambda uow, e: domain.record_change(uow, e, "registered"))
 
     @city_event_handler(events.PARTICIPANT_UPDATED)
     def on_participant_updated(self, payload):
@@ -100,10 +101,11 @@ class NotificationService(PrometheusEndpoint):
     def on_registration_closed(self, payload):
         self._handle(events.REGISTRATION_CLOSED, payload, domain.queue_participant_list)
 
-    def _handle(self, event_type, payload, work):
-        event = event_type.load(payload)
+    def _handle(self, event_type, payloads, work):
+        """Apply ``work`` to each event (one payload, or a batch) not handled before."""
+        loaded = [event_type.load(p) for p in (payloads if isinstance(payloads, list) else [payloads])]
         with self.db.unit_of_work() as uow:
-            if uow.first_delivery(event):
+            for event in uow.first_deliveries(loaded):
                 work(uow, event)
 
     # --- sending -----------------------------------------------------------

@@ -5,15 +5,13 @@ from werkzeug.wrappers import Response
 from services.reporting import domain, exports, report
 from services.reporting.models import Base
 from shared import events
-from shared.consumer import city_event_handler
+from shared.consumer import BATCH, city_event_handler
 from shared.database import Database
 from shared.errors import InvalidInput, NotFound
 from shared.metrics import Metrics, PrometheusEndpoint
 from shared.outbox import OutboxRelay
 from shared.web import api
 
-
-BATCH = 500
 
 
 class ReportingService(PrometheusEndpoint):
