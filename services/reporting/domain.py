@@ -39,11 +39,24 @@ def _changed(session, city):
 
 
 def _get_or_add(session, model, key, **defaults):
-    row = session.get(model, key)
+    new = session.info.get("new", set())
+    row = None if (model, key) in new else session.get(model, key)
     if row is None:
         row = model(**defaults)
         session.add(row)
+        new.discard((model, key))
     return row
+
+
+def _look_up_participants(session, events):
+    """One query for a batch's participants: each recorder then finds its row,
+    or knows it is new, without a query of its own."""
+    ids = {event["participant_id"] for event in events if "participant_id" in event}
+    if len(ids) < 2:
+        return []
+    found = session.scalars(select(ParticipantFact).where(ParticipantFact.participant_id.in_(ids))).all()
+    session.info["new"] = {(ParticipantFact, i) for i in ids} - {(ParticipantFact, p.participant_id) for p in found}
+    return found  # the caller holds them: the session's identity map keeps only weak references
 
 
 def record_rollout(session, event):
@@ -222,7 +235,9 @@ def handle(uow, kind, payload):
 def handle_batch(uow, kind, payloads):
     """``handle`` for a batch of events of one kind, in one transaction; returns how many were new."""
     loaded = [(kind.load(payload), payload) for payload in payloads]
-    new = {str(event["event_id"]) for event in uow.first_deliveries([event for event, _ in loaded])}
+    fresh = uow.first_deliveries([event for event, _ in loaded])
+    new = {str(event["event_id"]) for event in fresh}
+    participants = _look_up_participants(uow.session, fresh)  # noqa: F841 (kept in the session while applied)
     cities, applied = set(), 0
     for event, payload in loaded:
         event_id = str(event["event_id"])

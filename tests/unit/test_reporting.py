@@ -320,6 +320,19 @@ def test_figures_do_not_depend_on_the_order_events_arrive_in(store, make_store):
         assert every_figure(backwards_session) == every_figure(forwards_session)
 
 
+def test_batches_of_one_kind_give_the_figures_single_events_give(store, make_store):
+    delivered = a_season_of_events()
+    record(store, *delivered)
+    batched = make_store(Base.metadata, consumer="reporting")
+    kinds = list(dict.fromkeys(kind for kind, _ in delivered))
+    for kind in reversed(kinds):  # updates and cancellations reach rows the registrations then complete
+        with batched.unit_of_work() as uow:
+            domain.handle_batch(uow, kind, [payload for k, payload in delivered if k is kind])
+
+    with store.read() as one_by_one, batched.read() as in_batches:
+        assert every_figure(in_batches) == every_figure(one_by_one)
+
+
 def test_cancellations_waitlist_attendance_and_action_plans(store):
     record(store, *a_season_of_events())
     with store.read() as session:
