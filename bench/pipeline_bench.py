@@ -6,10 +6,12 @@ Prints, all measured in this run (the machine is noisy, so the ratios matter):
   1. the baseline: raw pika, persistent messages published in transactions of
      500 while a consumer acknowledges them (prefetch 200), in messages/s;
   2. pipeline throughput: participants imported across four cities until the
-     reporting read model has all of them, in participants/s, and its ratio
-     to the baseline;
+     read models of reporting and notification (the services that consume
+     registrations) have all of them, in participants/s, and its ratio to the
+     baseline;
   3. city isolation: Pontianak's registration-to-report latency (p50, p95)
-     while Surabaya imports as many participants, against Surabaya idle;
+     sampled for as long as Surabaya imports as many participants and its
+     events flow, against Surabaya idle;
   4. the peak memory (VmHWM) of each service process.
 The services run as in production: each its own process, PostgreSQL,
 reporting split into a Pontianak worker and a worker for the other cities.
@@ -26,6 +28,7 @@ from pathlib import Path
 
 import pika
 import requests
+from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -103,18 +106,26 @@ def import_in_chunks(cluster, rollout, n, chunk=5000, offset=0):
         assert answer.status_code == 201, answer.text
 
 
-def pontianak_latencies(cluster, rollout, samples):
-    latencies = []
-    for i in range(samples):
-        before = reported(cluster, "pontianak", rollout)
-        started = time.perf_counter()
-        answer = cluster.post("registration", f"/rollouts/{rollout['id']}/participants",
-                              json={"full_name": f"Sampel {time.time_ns()}", "category": "lsm"})
-        assert answer.status_code == 201, answer.text
-        wait_until(lambda: reported(cluster, "pontianak", rollout) > before, "a Pontianak registration",
-                   timeout=120, interval=0.005)
-        latencies.append(time.perf_counter() - started)
-    return latencies
+def pontianak_latency(cluster, rollout):
+    before = reported(cluster, "pontianak", rollout)
+    started = time.perf_counter()
+    answer = cluster.post("registration", f"/rollouts/{rollout['id']}/participants",
+                          json={"full_name": f"Sampel {time.time_ns()}", "category": "lsm"})
+    assert answer.status_code == 201, answer.text
+    wait_until(lambda: reported(cluster, "pontianak", rollout) > before, "a Pontianak registration",
+               timeout=120, interval=0.005)
+    return time.perf_counter() - started
+
+
+def registrations_heard(url):
+    """Registrations in notification's read model (its participant changes)."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(text(
+                "SELECT count(*) FROM participant_changes WHERE change IN ('registered', 'waitlisted')")).scalar()
+    finally:
+        engine.dispose()
 
 
 def percentile(values, p):
@@ -132,7 +143,7 @@ def peak_memory_mb(pid):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--participants", type=int, default=20000)
-    parser.add_argument("--samples", type=int, default=40, help="Pontianak latency samples per scenario")
+    parser.add_argument("--samples", type=int, default=40, help="Pontianak latency samples with Surabaya idle")
     args = parser.parse_args()
     n = args.participants
     sys.stdout.reconfigure(line_buffering=True)
@@ -158,24 +169,27 @@ def main():
             thread.start()
         for thread in threads:
             thread.join()
-        wait_until(lambda: reported(cluster) >= per_city * len(CITIES), "the pipeline to drain", timeout=900,
-                   interval=0.2)
+        total = per_city * len(CITIES)
+        wait_until(lambda: reported(cluster) >= total and registrations_heard(databases.urls["notification"]) >= total,
+                   "the pipeline to drain", timeout=900, interval=0.1)
         throughput = per_city * len(CITIES) / (time.perf_counter() - started)
         print(f"pipeline: {per_city * len(CITIES):,} participants imported across {len(CITIES)} cities "
               f"and reported in {per_city * len(CITIES) / throughput:.1f}s: {throughput:,.0f} participants/s, "
               f"{throughput / rate:.2f} of the baseline")
 
         pontianak, surabaya = rollouts["Pontianak"], rollouts["Surabaya"]
-        idle = pontianak_latencies(cluster, pontianak, args.samples)
+        idle = [pontianak_latency(cluster, pontianak) for _ in range(args.samples)]
         busy_import = threading.Thread(target=import_in_chunks, args=(cluster, surabaya, n), kwargs={"offset": n})
         busy_import.start()
-        busy = pontianak_latencies(cluster, pontianak, args.samples)
+        busy = []  # sampled for as long as Surabaya is busy: importing, or its events not all reported
+        while busy_import.is_alive() or reported(cluster, "surabaya", surabaya) < per_city + n:
+            busy.append(pontianak_latency(cluster, pontianak))
         busy_import.join()
         p50_idle, p95_idle = percentile(idle, 50), percentile(idle, 95)
         p50_busy, p95_busy = percentile(busy, 50), percentile(busy, 95)
         print(f"Pontianak registration-to-report latency, Surabaya idle: p50 {p50_idle * 1000:.0f} ms, "
               f"p95 {p95_idle * 1000:.0f} ms (mean {statistics.mean(idle) * 1000:.0f} ms)")
-        print(f"Pontianak registration-to-report latency, Surabaya importing {n:,}: p50 {p50_busy * 1000:.0f} ms, "
+        print(f"Pontianak registration-to-report latency, Surabaya importing {n:,} ({len(busy)} samples): p50 {p50_busy * 1000:.0f} ms, "
               f"p95 {p95_busy * 1000:.0f} ms; p95 ratio busy/idle {p95_busy / p95_idle:.2f}")
         for key, process in cluster.services.items():
             print(f"peak memory of {key}: {peak_memory_mb(process.process.pid):.0f} MB")
