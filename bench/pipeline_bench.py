@@ -171,7 +171,7 @@ def main():
             thread.join()
         total = per_city * len(CITIES)
         wait_until(lambda: reported(cluster) >= total and registrations_heard(databases.urls["notification"]) >= total,
-                   "the pipeline to drain", timeout=900, interval=0.1)
+                   "the pipeline to drain", timeout=900, interval=0.25)
         throughput = per_city * len(CITIES) / (time.perf_counter() - started)
         print(f"pipeline: {per_city * len(CITIES):,} participants imported across {len(CITIES)} cities "
               f"and reported in {per_city * len(CITIES) / throughput:.1f}s: {throughput:,.0f} participants/s, "

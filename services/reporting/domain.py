@@ -567,31 +567,38 @@ def summary_cities(session):
     return [*cities, events.NATIONAL] if cities else []
 
 
-def publish_changed_summaries(uow):
-    """Emit summaries for every city whose figures changed since the last ones, then the nation's.
+def publish_changed_summaries(uow, cities=None):
+    """Emit summaries for every city (of ``cities``, or all) whose figures changed
+    since the last ones, then the nation's.
 
     A city appears on the exchange once it has someone to count: a rollout just
     launched, with no participant or test yet, waits (its first summary would
     say nothing but zeros).  Once published, every change is published, down to zero.
+
+    The figures are read first and the cities marked published last, so the
+    handlers counting new changes wait for this round's commit alone, not for
+    its computing.
     """
-    changed = uow.session.execute(
-        select(CityChanges.city, CityChanges.changes, CityChanges.published)
-        .where(CityChanges.changes > CityChanges.published)
-        .order_by(CityChanges.city)  # the order handlers lock cities in: no deadlock between them
-    ).all()
-    published = []
-    for city, changes, published_before in changed:
+    query = select(CityChanges.city, CityChanges.changes, CityChanges.published) \
+        .where(CityChanges.changes > CityChanges.published).order_by(CityChanges.city)
+    if cities is not None:
+        query = query.where(CityChanges.city.in_(cities))
+    published = {}
+    for city, changes, published_before in uow.session.execute(query).all():
         summaries = public_summaries(uow.session, city)
         if not published_before and _nothing_counted(summaries):
             continue
         for summary, fields in summaries:
             uow.emit(summary, city, **fields)
-        uow.session.execute(update(CityChanges).where(CityChanges.city == city).values(published=changes))
-        published.append(city)
+        published[city] = changes
     if published:
         for summary, fields in public_summaries(uow.session, events.NATIONAL):
             uow.emit(summary, events.NATIONAL, **fields)
-    return published
+    for city, changes in published.items():  # in city order, the order handlers lock cities in
+        uow.session.execute(update(CityChanges)  # another worker may have published later figures
+                            .where(CityChanges.city == city, CityChanges.published < changes)
+                            .values(published=changes))
+    return list(published)
 
 
 def _nothing_counted(summaries):

@@ -5,7 +5,7 @@ from werkzeug.wrappers import Response
 from services.reporting import domain, exports, report
 from services.reporting.models import Base
 from shared import events
-from shared.consumer import BATCH, city_event_handler
+from shared.consumer import BATCH, city_event_handler, served_cities
 from shared.database import Database
 from shared.errors import InvalidInput, NotFound
 from shared.metrics import Metrics, PrometheusEndpoint
@@ -79,9 +79,14 @@ class ReportingService(PrometheusEndpoint):
 
     @timer(interval=1)
     def publish_summaries(self):
-        """At most one round of summaries a second, however busy the cities are."""
+        """At most one round of summaries a second, however busy the cities are.
+
+        A worker summarises the cities it serves (a Pontianak worker never
+        spends its time on Surabaya's figures), and the nation after any of them.
+        """
+        _, served, takes_others = served_cities(self.config)
         with self.db.unit_of_work() as uow:
-            domain.publish_changed_summaries(uow)
+            domain.publish_changed_summaries(uow, None if takes_others else served)
 
     @api("GET", "/reports/<city>/figures")
     def figures(self, request, city):

@@ -200,6 +200,17 @@ def test_changed_cities_publish_once_then_the_nation(store):
         assert uow.emitted == []
 
 
+def test_a_worker_summarises_only_the_cities_it_serves(store):
+    record(store, rollout_event(1), participant_event(1),
+           rollout_event(2, "medan", "Medan"), participant_event(2, rollout_id=2, city="medan"))
+
+    with store.unit_of_work() as uow:
+        assert domain.publish_changed_summaries(uow, ["pontianak"]) == ["pontianak"]
+        assert {e["city"] for e in uow.emitted} == {"pontianak", "national"}
+    with store.unit_of_work() as uow:
+        assert domain.publish_changed_summaries(uow) == ["medan"]  # Pontianak's worker left it waiting
+
+
 def test_activity_report_in_bahasa_indonesia(store):
     record(store, rollout_event(1),
            *[participant_event(i) for i in range(1, 4)])
