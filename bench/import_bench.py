@@ -108,7 +108,7 @@ def timed_baseline(store, count):
         participants.append((rollout_id, session_ids["students" if row[1] == "student" else "activists"],
                              f"BAS-{i:08d}", row[0], row[1], row[2], row[3], row[4], row[1] == "student",
                              row[5] or None, row[7] or None, "registered", f"pontianak|{row[0]}|{row[2]}"))
-        outbox.append((str(uuid.uuid4()), "registration.events", "participant_registered.pontianak",
+        outbox.append((str(uuid.uuid4()), "registration.events", "participant_registered.pontianak", "pontianak",
                        json.dumps({"participant_id": i, "category": row[1]})))
     mark = "?" if store.sqlite else "%s"
     connection = store.engine.raw_connection()
@@ -120,8 +120,8 @@ def timed_baseline(store, count):
             "age_band, minor, email, consent_by, status, person_key, registered_at) VALUES ("
             + ", ".join([mark] * 13) + ", CURRENT_TIMESTAMP)", participants)
         cursor.executemany(
-            "INSERT INTO outbox (event_id, exchange, routing_key, payload, created_at, attempts, next_attempt_at) "
-            f"VALUES ({mark}, {mark}, {mark}, {mark}, CURRENT_TIMESTAMP, 0, CURRENT_TIMESTAMP)", outbox)
+            "INSERT INTO outbox (event_id, exchange, routing_key, city, payload, created_at, attempts, next_attempt_at) "
+            f"VALUES ({mark}, {mark}, {mark}, {mark}, {mark}, CURRENT_TIMESTAMP, 0, CURRENT_TIMESTAMP)", outbox)
         connection.commit()
         return time.perf_counter() - started
     finally:

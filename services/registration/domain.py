@@ -22,6 +22,7 @@ from services.registration.schemas import (
 from shared import events
 from shared.database import OutboxMessage
 from shared.errors import Conflict, InvalidInput, NotFound, validated
+from shared.turns import SLICE, taking_turns
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: codes are read aloud
 
@@ -496,7 +497,7 @@ def _checked_rows(numbered_rows):
     """Load every (line, row); any problem anywhere refuses the file, listing them all."""
     schema = ParticipantIn()
     rows, lines, problems = [], [], []
-    for line, row in numbered_rows:
+    for line, row in taking_turns(numbered_rows):
         try:
             rows.append(schema.load(row))
             lines.append(line)
@@ -647,7 +648,7 @@ def import_participants(uow, rollout_id, rows):
     lines = getattr(rows, "lines", None) or list(range(2, len(rows) + 2))
     problems, keys, first_line = [], [], {}
     sessions = {}
-    for line, row in zip(lines, rows):
+    for line, row in taking_turns(zip(lines, rows)):
         try:
             sessions[line] = _session_for(rollout, row["category"])
         except InvalidInput as exc:
@@ -673,7 +674,7 @@ def import_participants(uow, rollout_id, rows):
     codes = _unused_codes(uow.session, rollout, len(rows))
     now = datetime.now(timezone.utc)
     values = []
-    for row, line, key, code in zip(rows, lines, keys, codes):
+    for row, line, key, code in taking_turns(zip(rows, lines, keys, codes)):
         session = sessions[line]
         minor = is_minor(row["category"], row.get("age_band"))
         status = "registered" if places.has_room(session, row["category"]) else "waitlisted"
@@ -686,8 +687,8 @@ def import_participants(uow, rollout_id, rows):
         })
     # Plain executemany, then the new ids by code: RETURNING row by row is far slower.
     newest = uow.session.scalar(select(func.max(Participant.id)).where(Participant.rollout_id == rollout.id)) or 0
-    for start in range(0, len(values), 5000):
-        uow.session.execute(insert(Participant.__table__), values[start:start + 5000])
+    for start in taking_turns(range(0, len(values), SLICE), every=1):
+        uow.session.execute(insert(Participant.__table__), values[start:start + SLICE])
     ids_by_code = dict(uow.session.execute(
         select(Participant.code, Participant.id)
         .where(Participant.rollout_id == rollout.id, Participant.id > newest)).all())
@@ -723,15 +724,15 @@ def _emit_registered_in_bulk(uow, rollout, imported, sessions, lines):
     now = datetime.now(timezone.utc)
     exchange, routing_key = event.exchange, event.routing_key(rollout.city)
     bodies, rows = [], []
-    for participant, line in zip(imported, lines):
+    for participant, line in taking_turns(zip(imported, lines)):
         body = first if participant is imported[0] else {
             **first, "event_id": str(uuid.uuid4()),
             **_registered_event(rollout, participant, sessions[line].key)}
         bodies.append(body)
         rows.append({"event_id": body["event_id"], "exchange": exchange, "routing_key": routing_key,
-                     "payload": json.dumps(body), "created_at": now, "attempts": 0, "next_attempt_at": now})
-    for start in range(0, len(rows), 5000):
-        uow.session.execute(insert(OutboxMessage.__table__), rows[start:start + 5000])
+                     "city": rollout.city, "payload": json.dumps(body), "created_at": now, "attempts": 0, "next_attempt_at": now})
+    for start in taking_turns(range(0, len(rows), SLICE), every=1):
+        uow.session.execute(insert(OutboxMessage.__table__), rows[start:start + SLICE])
     uow.emitted.extend(bodies)
 
 
