@@ -11,12 +11,13 @@ instead of vanishing.
 import json
 import logging
 import threading
+from collections import Counter, defaultdict
 from datetime import timedelta
 
 from kombu import Connection, Exchange, Producer
 from nameko.amqp.publish import Publisher, UndeliverableMessage
 from nameko.extensions import DependencyProvider
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from shared import metrics
 from shared.config import is_embedded
@@ -161,7 +162,12 @@ class OutboxRelay(DependencyProvider):
                 log.warning("outbox relay of %s will retry", self.service, exc_info=True)
 
     def publish_pending(self):
-        """Publish up to BATCH due rows; returns how many were tried."""
+        """Publish up to BATCH due rows; returns how many were tried.
+
+        Each city's rows go in a broker transaction of their own, the cities
+        with fewest first: a lone registration is never held behind the rest
+        of a bulk import's batch.
+        """
         store = self.store
         with store.gate(), store.sessions() as session:
             ids = session.scalars(next_in_turn(BATCH)).all()
@@ -171,20 +177,36 @@ class OutboxRelay(DependencyProvider):
                 .order_by(OutboxMessage.id)
                 .with_for_update(skip_locked=True)  # another worker of this service may be publishing them
             ).all()
-            if not rows:
-                return 0
-            returned = self.broker.publish(rows)
-            now = utcnow()
+            by_city = defaultdict(list)
             for row in rows:
-                if row.event_id in returned:
-                    row.attempts += 1
-                    row.next_attempt_at = now + timedelta(seconds=min(2 ** row.attempts, 60))
-                    log.warning("no queue takes %s yet; it stays in the outbox", row.routing_key)
-                    continue
-                row.published_at = now
-                metrics.EVENTS_PUBLISHED.labels(self.service, row.routing_key.split(".")[0]).inc()
+                by_city[row.city].append(row)
+            published, failure = [], None
+            for city_rows in sorted(by_city.values(), key=len):
+                try:
+                    returned = self.broker.publish(city_rows)
+                except Exception as exc:  # what went before is on the broker: mark it, keep the rest
+                    failure = exc
+                    break
+                published.extend(r for r in city_rows if r.event_id not in returned)
+                self._postpone([r for r in city_rows if r.event_id in returned])
+            now = utcnow()
+            for start in range(0, len(published), 1000):
+                session.execute(update(OutboxMessage).where(
+                    OutboxMessage.id.in_([r.id for r in published[start:start + 1000]])).values(published_at=now))
             session.commit()
+            for kind, count in Counter(r.routing_key.split(".")[0] for r in published).items():
+                metrics.EVENTS_PUBLISHED.labels(self.service, kind).inc(count)
             metrics.OUTBOX_PENDING.labels(self.service).set(
                 session.scalar(select(func.count()).where(OutboxMessage.published_at.is_(None)))
             )
+        if failure is not None:
+            raise failure
         return len(rows)
+
+    @staticmethod
+    def _postpone(returned):
+        now = utcnow()
+        for row in returned:
+            row.attempts += 1
+            row.next_attempt_at = now + timedelta(seconds=min(2 ** row.attempts, 60))
+            log.warning("no queue takes %s yet; it stays in the outbox", row.routing_key)
