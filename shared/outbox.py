@@ -23,6 +23,7 @@ from shared import metrics
 from shared.config import is_embedded
 from shared.database import Database, OutboxMessage, utcnow
 from shared.events import SUMMARY_EXCHANGE
+from shared.turns import taking_turns
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ class Broker:
             self._open()
         self._returned = set()
         try:
-            for row in rows:
+            for row in taking_turns(rows, every=50):
                 self.producer.publish(
                     row.payload, exchange=row.exchange, routing_key=row.routing_key,
                     declare=[_exchange(row.exchange)], mandatory=row.exchange != SUMMARY_EXCHANGE,

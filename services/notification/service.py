@@ -18,6 +18,7 @@ from shared.database import Database
 from shared.errors import InvalidInput, NotFound
 from shared.metrics import Metrics, PrometheusEndpoint
 from shared.outbox import OutboxRelay
+from shared.turns import taking_turns
 from shared.web import api, json_body
 
 log = logging.getLogger(__name__)
@@ -103,7 +104,7 @@ class NotificationService(PrometheusEndpoint):
 
     def _handle(self, event_type, payloads, work):
         """Apply ``work`` to each event (one payload, or a batch) not handled before."""
-        loaded = [event_type.load(p) for p in (payloads if isinstance(payloads, list) else [payloads])]
+        loaded = [event_type.load(p) for p in taking_turns(payloads if isinstance(payloads, list) else [payloads])]
         with self.db.unit_of_work() as uow:
             for event in uow.first_deliveries(loaded):
                 work(uow, event)

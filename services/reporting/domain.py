@@ -21,6 +21,7 @@ from services.reporting.models import (READ_MODELS, ActionPlanFact, AttendanceFa
                                        NotificationFact, ParticipantFact, RolloutFact, ScoreFact, ScorePair,
                                        SessionGainFact, TopicScoreFact, TopicTotal)
 from shared import events
+from shared.turns import taking_turns
 
 # The order the seed report lists participant categories in.
 CATEGORY_ORDER = ("educator", "skpd", "patbm", "unit_ppa", "lsm", "forum_anak", "student")
@@ -234,7 +235,7 @@ def handle(uow, kind, payload):
 
 def handle_batch(uow, kind, payloads):
     """``handle`` for a batch of events of one kind, in one transaction; returns how many were new."""
-    loaded = [(kind.load(payload), payload) for payload in payloads]
+    loaded = [(kind.load(payload), payload) for payload in taking_turns(payloads)]
     fresh = uow.first_deliveries([event for event, _ in loaded])
     new = {str(event["event_id"]) for event in fresh}
     participants = _look_up_participants(uow.session, fresh)  # noqa: F841 (kept in the session while applied)
