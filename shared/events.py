@@ -11,6 +11,7 @@ Events carry ids and pseudonymous codes, never a participant's name.
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import cached_property
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
@@ -61,13 +62,17 @@ class Event:
             "city": city,
             **fields_,
         }
-        schema = self.schema()
-        payload = schema.dump(body)
-        schema.load(payload)  # a producer must never publish what consumers reject
+        payload = self._schema.dump(body)
+        self._schema.load(payload)  # a producer must never publish what consumers reject
         return payload
 
     def load(self, payload):
-        return self.schema().load(payload)
+        return self._schema.load(payload)
+
+    @cached_property
+    def _schema(self):
+        # Building a schema copies every field: one instance per event serves every load.
+        return self.schema()
 
 
 # --- registration -----------------------------------------------------------
