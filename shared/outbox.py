@@ -53,9 +53,12 @@ class Broker:
         self._returned = set()
         try:
             for row in taking_turns(rows, every=50):
+                if row.exchange not in self._declared:  # once per connection, not once per message
+                    _exchange(row.exchange)(self.channel).declare()
+                    self._declared.add(row.exchange)
                 self.producer.publish(
                     row.payload, exchange=row.exchange, routing_key=row.routing_key,
-                    declare=[_exchange(row.exchange)], mandatory=row.exchange != SUMMARY_EXCHANGE,
+                    mandatory=row.exchange != SUMMARY_EXCHANGE,
                     message_id=row.event_id, delivery_mode=2,
                     content_type="application/json", content_encoding="utf-8",
                 )
@@ -71,6 +74,7 @@ class Broker:
         self.channel = self.connection.channel()
         self.channel.tx_select()
         self.producer = Producer(self.channel, on_return=self._on_return)
+        self._declared = set()
 
     def _on_return(self, exception, exchange, routing_key, message):
         self._returned.add(message.properties.get("message_id"))
