@@ -19,6 +19,7 @@ reporting split into a Pontianak worker and a worker for the other cities.
 import argparse
 import csv
 import io
+import os
 import statistics
 import sys
 import tempfile
@@ -152,6 +153,12 @@ def percentile(values, p):
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
+def cpu_seconds(pid):
+    """User and system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_memory_mb(pid):
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -183,6 +190,7 @@ def main():
         read_models = ReadModels(databases.urls)
         rollouts = {city: launch(cluster, city) for city in CITIES}
         per_city = n // len(CITIES)
+        cpu_before = {key: cpu_seconds(p.process.pid) for key, p in cluster.services.items()}
         started = time.perf_counter()
         threads = [threading.Thread(target=import_in_chunks, args=(cluster, rollouts[c], per_city))
                    for c in CITIES]
@@ -190,13 +198,17 @@ def main():
             thread.start()
         for thread in threads:
             thread.join()
+        imported = time.perf_counter() - started
         total = per_city * len(CITIES)
         wait_until(lambda: read_models.reported() >= total and read_models.heard() >= total,
                    "the pipeline to drain", timeout=900, interval=0.05)
         elapsed = time.perf_counter() - started
         assert cluster.get("reporting", "/reports/national/figures").json()["participants"] == total
         print(f"pipeline: {total:,} participants imported across {len(CITIES)} cities and in every read model "
-              f"in {elapsed:.1f}s: {total / elapsed:,.0f} participants/s, {total / elapsed / rate:.2f} of the baseline")
+              f"in {elapsed:.1f}s (imports answered in {imported:.1f}s): {total / elapsed:,.0f} participants/s, "
+              f"{total / elapsed / rate:.2f} of the baseline")
+        print("  CPU seconds spent meanwhile: " + ", ".join(
+            f"{key} {cpu_seconds(p.process.pid) - cpu_before[key]:.1f}" for key, p in cluster.services.items()))
 
         pontianak, surabaya = rollouts["Pontianak"], rollouts["Surabaya"]
         idle = [pontianak_latency(cluster, read_models, pontianak) for _ in range(args.samples)]
