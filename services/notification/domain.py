@@ -10,7 +10,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, timedelta, timezone
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 
 from services.notification.models import (
     Alert, Committee, Delivery, DeliveryAttempt, DisclosureRecord, ParticipantChange, RolloutSession,
@@ -130,13 +130,20 @@ def record_rollout(uow, event):
 
 def record_change(uow, event, change):
     """A participant event, kept until a digest takes it."""
-    if change == "registered" and event.get("status") == "waitlisted":
-        change = "waitlisted"
-    uow.session.add(ParticipantChange(
-        event_id=str(event["event_id"]), rollout_id=event["rollout_id"], city=event["city"],
-        participant_id=event["participant_id"], participant_code=event["participant_code"], change=change,
-        received_at=utcnow(),
-    ))
+    record_changes(uow, [event], change)
+
+
+def record_changes(uow, heard, change):
+    """``record_change`` for a batch, in one statement."""
+    now = utcnow()
+    rows = [{
+        "event_id": str(event["event_id"]), "rollout_id": event["rollout_id"], "city": event["city"],
+        "participant_id": event["participant_id"], "participant_code": event["participant_code"],
+        "change": "waitlisted" if change == "registered" and event.get("status") == "waitlisted" else change,
+        "received_at": now,
+    } for event in heard]
+    if rows:
+        uow.session.execute(insert(ParticipantChange), rows)
 
 
 def queue_participant_list(uow, event):

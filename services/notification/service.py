@@ -76,7 +76,9 @@ class NotificationService(PrometheusEndpoint):
     # Registrations come in thousands with bulk imports: taken in batches, one transaction each.
     @city_event_handler(events.PARTICIPANT_REGISTERED, batch=BATCH)
     def on_participant_registered(self, payloads):
-        self._handle(events.PARTICIPANT_REGISTERED, payloads, lambda uow, e: domain.record_change(uow, e, "registered"))
+        loaded = self._load(events.PARTICIPANT_REGISTERED, payloads)
+        with self.db.unit_of_work() as uow:
+            domain.record_changes(uow, uow.first_deliveries(loaded), "registered")
 
     @city_event_handler(events.PARTICIPANT_UPDATED)
     def on_participant_updated(self, payload):
@@ -102,9 +104,13 @@ class NotificationService(PrometheusEndpoint):
     def on_registration_closed(self, payload):
         self._handle(events.REGISTRATION_CLOSED, payload, domain.queue_participant_list)
 
+    @staticmethod
+    def _load(event_type, payloads):
+        return [event_type.load(p) for p in taking_turns(payloads if isinstance(payloads, list) else [payloads])]
+
     def _handle(self, event_type, payloads, work):
         """Apply ``work`` to each event (one payload, or a batch) not handled before."""
-        loaded = [event_type.load(p) for p in taking_turns(payloads if isinstance(payloads, list) else [payloads])]
+        loaded = self._load(event_type, payloads)
         with self.db.unit_of_work() as uow:
             for event in uow.first_deliveries(loaded):
                 work(uow, event)

@@ -13,7 +13,7 @@ by averaging the cities' own percentages or gains.
 from collections import Counter, defaultdict
 from datetime import timezone
 
-from sqlalchemy import and_, case, func, select, text, union_all, update
+from sqlalchemy import and_, case, func, insert, select, text, union_all, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -239,17 +239,19 @@ def handle_batch(uow, kind, payloads):
     fresh = uow.first_deliveries([event for event, _ in loaded])
     new = {str(event["event_id"]) for event in fresh}
     participants = _look_up_participants(uow.session, fresh)  # noqa: F841 (kept in the session while applied)
-    cities, applied = set(), 0
+    cities, applied, logged = set(), 0, []
     for event, payload in loaded:
         event_id = str(event["event_id"])
         if event_id not in new:
             continue
         new.discard(event_id)  # the same event twice in a batch is applied once
-        uow.session.add(EventLog(event_id=event_id, event_type=kind.name, city=event["city"],
-                                 occurred_at=event["occurred_at"], payload=payload))
+        logged.append({"event_id": event_id, "event_type": kind.name, "city": event["city"],
+                       "occurred_at": event["occurred_at"], "payload": payload})
         RECORDERS[kind](uow.session, event)
         cities.add(event["city"])
         applied += 1
+    if logged:
+        uow.session.execute(insert(EventLog), logged)  # one statement for the batch's log
     for city in sorted(cities):
         _changed(uow.session, city)
     return applied
