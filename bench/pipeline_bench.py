@@ -5,6 +5,8 @@
 Prints, all measured in this run (the machine is noisy, so the ratios matter):
   1. the baseline: raw pika, persistent messages published in transactions of
      500 while a consumer acknowledges them (prefetch 200), in messages/s;
+     and the same routed as a registration is, to two quorum queues, which is
+     the most the broker alone could give the pipeline;
   2. pipeline throughput: participants imported across four cities until the
      read models of reporting and notification (the services that consume
      registrations) have all of them, in participants/s, and its ratio to the
@@ -39,20 +41,29 @@ from tests.support.cluster import Cluster, Databases, SmtpServer, Vhost, wait_un
 CITIES = ("Pontianak", "Medan", "Surabaya", "Palembang")
 
 
-def baseline(amqp_uri, n):
-    """Raw pika: publish n persistent messages in transactions of 500 while consuming with acks."""
-    body = b'{"schema_version": 1, "event_id": "00000000-0000-0000-0000-000000000000", "city": "pontianak"}'
-    setup = pika.BlockingConnection(pika.URLParameters(amqp_uri))
-    setup.channel().queue_declare("bench-baseline", durable=True)
-    setup.close()
-    consumed = threading.Event()
+def baseline(amqp_uri, n, queues=1, queue_type="classic"):
+    """Raw pika: publish n persistent messages in transactions of 500 while consuming with acks.
 
-    def consume():
+    With ``queues=2, queue_type="quorum"`` each message goes, through a topic
+    exchange, to two quorum queues with a consumer each: what the broker does
+    for every registration in the pipeline (notification's queue and reporting's).
+    """
+    body = b'{"schema_version": 1, "event_id": "00000000-0000-0000-0000-000000000000", "city": "pontianak"}'
+    names = [f"bench-{queue_type}-{i}" for i in range(queues)]
+    setup = pika.BlockingConnection(pika.URLParameters(amqp_uri))
+    channel = setup.channel()
+    channel.exchange_declare("bench-baseline", "topic", durable=True)
+    for name in names:
+        channel.queue_declare(name, durable=True, arguments={"x-queue-type": queue_type})
+        channel.queue_bind(name, "bench-baseline", "#")
+    setup.close()
+
+    def consume(name):
         connection = pika.BlockingConnection(pika.URLParameters(amqp_uri))
         channel = connection.channel()
         channel.basic_qos(prefetch_count=200)
         seen = 0
-        for method, _, _ in channel.consume("bench-baseline"):
+        for method, _, _ in channel.consume(name):
             seen += 1
             if seen % 100 == 0 or seen == n:
                 channel.basic_ack(method.delivery_tag, multiple=True)
@@ -60,22 +71,23 @@ def baseline(amqp_uri, n):
                 break
         channel.cancel()
         connection.close()
-        consumed.set()
 
-    consumer = threading.Thread(target=consume)
-    consumer.start()
+    consumers = [threading.Thread(target=consume, args=(name,)) for name in names]
+    for consumer in consumers:
+        consumer.start()
     started = time.perf_counter()
     connection = pika.BlockingConnection(pika.URLParameters(amqp_uri))
     channel = connection.channel()
     channel.tx_select()
     persistent = pika.BasicProperties(delivery_mode=2, content_type="application/json")
     for i in range(n):
-        channel.basic_publish("", "bench-baseline", body, persistent)
+        channel.basic_publish("bench-baseline", "participant_registered.pontianak", body, persistent)
         if i % 500 == 499:
             channel.tx_commit()
     channel.tx_commit()
     connection.close()
-    consumed.wait()
+    for consumer in consumers:
+        consumer.join()
     return n / (time.perf_counter() - started)
 
 
@@ -185,6 +197,9 @@ def main():
     try:
         rate = baseline(vhost.amqp_uri, n)
         print(f"baseline (pika, tx of 500, consume with ack): {rate:,.0f} messages/s")
+        routed = baseline(vhost.amqp_uri, n, queues=2, queue_type="quorum")
+        print(f"the broker alone, each message to two quorum queues as a registration goes: {routed:,.0f} messages/s "
+              f"({routed / rate:.2f} of the baseline)")
 
         cluster.start()
         read_models = ReadModels(databases.urls)
