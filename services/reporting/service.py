@@ -13,7 +13,6 @@ from shared.outbox import OutboxRelay
 from shared.web import api
 
 
-
 class ReportingService(PrometheusEndpoint):
     name = "reporting"
 

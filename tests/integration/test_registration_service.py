@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from campaign import registration_commands
 from tests.integration.conftest import rollout_for
-from tests.support.cluster import free_port, wait_until
+from tests.support.cluster import free_port
 
 
 class EventTap:

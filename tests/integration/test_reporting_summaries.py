@@ -4,7 +4,6 @@ Only the reporting service runs here; the events the other services would
 publish are published with pika, as those services put them on the wire.
 """
 import json
-import os
 import subprocess
 import sys
 from datetime import date
