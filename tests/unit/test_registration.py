@@ -52,7 +52,8 @@ def register(uow, rollout_id, data):
 
 
 def emitted(uow, event):
-    return [(city, fields) for e, city, fields in uow.emitted if e is event]
+    """(city, fields) of each ``event`` the handlers emitted, in order."""
+    return [(city, fields) for e, city, fields in uow.events if e is event]
 
 
 @pytest.fixture
@@ -72,7 +73,7 @@ def test_a_planned_rollout_is_a_draft_and_announces_nothing(uow):
 
     assert (rollout.status, rollout.city, rollout.registration_open) == ("draft", "pontianak", True)
     assert [s.key for s in rollout.sessions] == ["workshop", "socialisation"]
-    assert uow.emitted == []
+    assert uow.events == []
 
 
 def test_launch_announces_the_whole_agenda(uow):
@@ -118,7 +119,7 @@ def test_steps_out_of_order_are_conflicts_and_announce_nothing(uow, step):
     with pytest.raises(Conflict) as raised:
         handler(step(rollout.id), uow)
     assert raised.value.details["field"] == "status"
-    assert uow.emitted == []
+    assert uow.events == []
 
 
 def test_a_cancellation_is_announced_with_its_reason_and_closes_registration(uow):
