@@ -35,7 +35,7 @@ class FakeRollouts:
     def open_ids(self):
         return [r.id for r in self.by_id.values() if r.status in ("launched", "running")]
 
-    def session(self, session_id):
+    def session_by_id(self, session_id):
         return next(s for r in self.by_id.values() for s in r.sessions if s.id == session_id)
 
 
@@ -65,7 +65,7 @@ class FakeParticipants:
     def add_many(self, rows):
         new = [Participant(**row) for row in rows]
         for participant in new:
-            participant.session = self.rollouts.session(participant.session_id)
+            participant.session = self.rollouts.session_by_id(participant.session_id)
         self.add_all(new)
         return [p.id for p in new]
 

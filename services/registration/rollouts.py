@@ -184,7 +184,8 @@ def edit_rollout(command: EditRollout, uow) -> Rollout:
     session_edits = _checked_session_edits(rollout, command.sessions)
     starts_on = command.changes.get("starts_on", rollout.starts_on)
     if command.changes.get("ends_on", rollout.ends_on) < starts_on:
-        raise InvalidInput("ends_on: must not be before starts_on", fields={"ends_on": ["must not be before starts_on"]})
+        raise InvalidInput("ends_on: must not be before starts_on",
+                           fields={"ends_on": ["must not be before starts_on"]})
 
     changed = []
     for name, value in command.changes.items():

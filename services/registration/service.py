@@ -121,7 +121,8 @@ class RegistrationService(PrometheusEndpoint):
     @api("GET", PARTICIPANT, response=ParticipantOut)
     def show_participant(self, request, rollout_id, participant_id):
         with self.db.read() as uow:
-            return ParticipantOut().dump(participants.show_participant(ShowParticipant(rollout_id, participant_id), uow))
+            found = participants.show_participant(ShowParticipant(rollout_id, participant_id), uow)
+            return ParticipantOut().dump(found)
 
     @api("PATCH", PARTICIPANT, body=ParticipantEdit, response=ParticipantOut)
     def edit_participant(self, request, rollout_id, participant_id, body):
