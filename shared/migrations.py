@@ -26,7 +26,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, MetaData, create_engine, inspect, text
+from sqlalchemy import URL, Connection, Engine, MetaData, create_engine, inspect, make_url, text
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.pool import NullPool
 
 import services
@@ -187,22 +188,22 @@ def _file_lock(database: str | Engine) -> Iterator[None]:
 @contextmanager
 def _connect(database: str | Engine) -> Iterator[Connection]:
     """A connection in a transaction, from an engine or from a URL (an engine for this alone)."""
-    if isinstance(database, Engine):
-        with database.begin() as connection:
-            yield connection
-        return
-    engine = create_engine(_url(database), poolclass=NullPool)
+    engine = database if isinstance(database, Engine) else create_engine(_url(database), poolclass=NullPool)
     try:
-        with engine.begin() as connection:
+        try:
+            connection = engine.connect()
+        except OperationalError as exc:
+            shown = engine.url.render_as_string(hide_password=True)
+            reason = str(exc.orig or exc).strip().splitlines()[0]
+            raise MigrationError(f"the database {shown} does not answer: {reason}") from exc
+        with connection, connection.begin():
             yield connection
     finally:
-        engine.dispose()
+        if engine is not database:
+            engine.dispose()
 
 
-def _url(url: str):
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
+def _url(url: str) -> URL:
     try:
         return make_url(url)
     except ArgumentError as exc:
