@@ -1,7 +1,9 @@
 """``campaign db upgrade`` and ``campaign db current`` as an operator runs them."""
 import os
+import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 from shared import migrations
@@ -9,6 +11,7 @@ from shared.config import SERVICES
 from tests.support.cluster import free_port
 
 CAMPAIGN = str(Path(sys.executable).parent / "campaign")
+ROOT = Path(__file__).parents[2]
 
 
 def campaign(*args, **env):
@@ -52,3 +55,23 @@ def test_a_database_that_does_not_answer_is_named_on_one_line_and_the_exit_is_no
     assert "does not answer" in error and "secret" not in error
     # The other services' databases are still brought up to date.
     assert result.stdout.splitlines() == [f"{s}: {migrations.head(s)} (head)" for s in SERVICES[1:]]
+
+
+def test_the_package_ships_every_service_s_migrations(tmp_path):
+    """A non-editable install (as deploy/Dockerfile makes) must have them to start a service."""
+    source = tmp_path / "source"
+    source.mkdir()
+    for part in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / part, source / part)
+    for part in ("campaign", "services", "shared"):
+        shutil.copytree(ROOT / part, source / part, ignore=shutil.ignore_patterns("__pycache__"))
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                            "-w", str(tmp_path / "wheel"), str(source)], capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stderr
+
+    [wheel] = (tmp_path / "wheel").glob("*.whl")
+    shipped = set(zipfile.ZipFile(wheel).namelist())
+    expected = {str(path.relative_to(ROOT)) for path in ROOT.glob("services/*/migrations/**/*")
+                if path.is_file() and "__pycache__" not in path.parts}
+    assert {f"services/{s}/migrations/env.py" for s in SERVICES} <= expected
+    assert expected <= shipped
