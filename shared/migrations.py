@@ -46,7 +46,7 @@ _SCHEMA_LOCK_ID = 2019050203
 
 
 class MigrationError(Exception):
-    """A database that cannot be migrated (unreachable, or not a campaign database)."""
+    """A database that cannot be reached, or a service or URL that is not one."""
 
 
 def metadata(service: str) -> list[MetaData]:
@@ -70,11 +70,12 @@ def config(service: str, connection: Connection | None = None) -> Config:
         raise MigrationError(f"unknown service {service!r}: one of {', '.join(SERVICES)}")
     alembic_config = Config()
     alembic_config.set_main_option("script_location", str(SERVICES_DIR / service / "migrations"))
-    alembic_config.attributes.update(service=service, connection=connection)
+    alembic_config.attributes["connection"] = connection
     return alembic_config
 
 
 def head(service: str) -> str:
+    """The newest revision of a service's migrations."""
     return ScriptDirectory.from_config(config(service)).get_current_head()
 
 
