@@ -6,11 +6,10 @@ from services.reporting import domain, exports, report
 from services.reporting.models import Base
 from shared import events
 from shared.consumer import BATCH, city_event_handler, served_cities
-from shared.dependencies import Database
+from shared.dependencies import Database, Metrics
 from shared.errors import InvalidInput, NotFound
-from shared.metrics import Metrics, PrometheusEndpoint
 from shared.outbox import OutboxRelay
-from shared.web import api
+from shared.web import PrometheusEndpoint, api
 
 
 class ReportingService(PrometheusEndpoint):
