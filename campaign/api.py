@@ -101,6 +101,10 @@ class Api:
             return ApiError(f"{method} {url} answered {answer.status_code} {answer.reason or ''}, not the "
                             f"campaign API's JSON; is {self.base_url} the API's base URL? (--api-url, ${ENV})",
                             status=answer.status_code)
+        if answer.status_code == 404 and error.get("code") == "http_error":
+            # No endpoint declares the path: the base URL is wrong, not the id asked for.
+            return ApiError(f"{method} {url}: the API has no such path; is {self.base_url} its base URL? "
+                            f"(--api-url or ${ENV}, e.g. {DEFAULT_API_URL})", status=404, error=error)
         return refusal(answer.status_code, error)
 
     def call(self, method: str, path: str, **kwargs):

@@ -238,11 +238,12 @@ def figures(api, city, rollout_id, as_json):
         return emit(found, True)
     pre, post = tests.get("pre") or {}, tests.get("post") or {}
     audience = found.get("by_audience") or {}
+    def mean(phase):
+        return "-" if phase.get("mean_percent") is None else f"{phase['mean_percent']}%"
     emit(found, False, f"{city}: participants {found['participants']} ("
                        + ", ".join(f"{k} {v}" for k, v in audience.items()) + "); "
-                       f"pre {pre.get('n')} (mean {pre.get('mean_percent')}%), "
-                       f"post {post.get('n')} (mean {post.get('mean_percent')}%), "
-                       f"paired {tests.get('paired')}, normalised gain {tests.get('gain')}")
+                       f"pre {pre.get('n')} (mean {mean(pre)}), post {post.get('n')} (mean {mean(post)}), "
+                       f"paired {tests.get('paired')}, normalised gain {tests.get('gain') or '-'}")
 
 
 @reporting.command()
