@@ -415,5 +415,3 @@ def gateway(listen, routes):
     except OSError as exc:
         fail(f"--listen {listen}: {exc.strerror or exc}")
 
-
-COMMANDS = (rollout, participants, gateway)

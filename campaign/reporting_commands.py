@@ -243,7 +243,7 @@ def figures(api, city, rollout_id, as_json):
     emit(found, False, f"{city}: participants {found['participants']} ("
                        + ", ".join(f"{k} {v}" for k, v in audience.items()) + "); "
                        f"pre {pre.get('n')} (mean {mean(pre)}), post {post.get('n')} (mean {mean(post)}), "
-                       f"paired {tests.get('paired')}, normalised gain {tests.get('gain') or '-'}")
+                       f"paired {tests.get('paired')}, normalised gain {'-' if tests.get('gain') is None else tests['gain']}")
 
 
 @reporting.command()
