@@ -103,11 +103,14 @@ def alerts(api, rollout_id, as_json):
 
 
 class CommitteeGroup(click.Group):
-    """``committee show ID`` and ``committee set ID ...``; ``committee ID`` alone shows, with options sets."""
+    """``committee show ID`` and ``committee set ID ...``; ``committee ID`` shows, with what to set, sets."""
+
+    SETTING = ("--email", "--webhook-url", "--webhook-secret", "--format", "--name")
 
     def parse_args(self, ctx, args):
         if args and args[0].isdigit():
-            args = ["set" if len(args) > 1 else "show", *args]
+            setting = any(arg.split("=", 1)[0] in self.SETTING for arg in args[1:])
+            args = ["set" if setting else "show", *args]
         return super().parse_args(ctx, args)
 
 
