@@ -109,11 +109,13 @@ class Api:
 
     def call(self, method: str, path: str, **kwargs):
         """The JSON of the answer to ``method path`` (``json=`` a body, ``params=`` a query, ``data=`` a file)."""
-        answer = self.send(method, path, **kwargs)
+        return self._json(method, path, self.send(method, path, **kwargs))
+
+    def _json(self, method, path, answer):
         try:
             return answer.json()
         except ValueError:
-            raise ApiError(f"{method} {self.url(path)} answered {answer.status_code} without JSON; "
+            raise ApiError(f"{method} {answer.url} answered {answer.status_code} without JSON; "
                            f"is {self.base_url} the API's base URL?")
 
     def get(self, path: str, **params):
@@ -129,7 +131,7 @@ class Api:
         found, url, params = [], path, _present(params)
         while url:
             answer = self.send("GET", url, params=params)
-            body = answer.json()
+            body = self._json("GET", url, answer)
             if isinstance(body, list):
                 found.extend(body)
             else:

@@ -124,7 +124,8 @@ def _committee_text(saved):
     if saved.get("webhook_url"):
         channels += f"; webhook {saved['webhook_url']}" + ("" if saved.get("webhook_enabled", True) else " (disabled)")
     name = f"{saved['name']}: " if saved.get("name") else ""
-    return f"Committee of rollout {saved['rollout_id']} ({saved['city']}): {name}{channels}; lists as {saved['list_format']}."
+    return (f"Committee of rollout {saved['rollout_id']} ({saved['city']}): {name}{channels}; "
+            f"lists as {saved['list_format']}.")
 
 
 @committee.command("show")

@@ -238,12 +238,13 @@ def figures(api, city, rollout_id, as_json):
         return emit(found, True)
     pre, post = tests.get("pre") or {}, tests.get("post") or {}
     audience = found.get("by_audience") or {}
-    def mean(phase):
-        return "-" if phase.get("mean_percent") is None else f"{phase['mean_percent']}%"
+    def shown(value, unit=""):
+        return "-" if value is None else f"{value}{unit}"
     emit(found, False, f"{city}: participants {found['participants']} ("
                        + ", ".join(f"{k} {v}" for k, v in audience.items()) + "); "
-                       f"pre {pre.get('n')} (mean {mean(pre)}), post {post.get('n')} (mean {mean(post)}), "
-                       f"paired {tests.get('paired')}, normalised gain {'-' if tests.get('gain') is None else tests['gain']}")
+                       f"pre {pre.get('n')} (mean {shown(pre.get('mean_percent'), '%')}), "
+                       f"post {post.get('n')} (mean {shown(post.get('mean_percent'), '%')}), "
+                       f"paired {tests.get('paired')}, normalised gain {shown(tests.get('gain'))}")
 
 
 @reporting.command()
