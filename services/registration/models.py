@@ -94,7 +94,8 @@ class Participant(Base):
     # two live registrations of one rollout never share it.
     person_key: Mapped[str] = mapped_column(String(600))
     # The same person's record in an earlier rollout of the city: they came back.
-    returning_of: Mapped[int | None] = mapped_column(ForeignKey("participants.id"))
+    returning_of: Mapped[int | None] = mapped_column(
+        ForeignKey("participants.id", name="fk_participants_returning_of"))
 
     session: Mapped[Session] = relationship()
 

@@ -14,11 +14,10 @@ from services.registration.schemas import (
     CancelIn, CheckInIn, CheckInOut, CloneIn, ImportOut, ParticipantEdit, ParticipantIn, ParticipantOut,
     ParticipantQuery, RolloutEdit, RolloutIn, RolloutOut, RolloutQuery, TargetCheckIn, TargetGapOut,
 )
-from shared.dependencies import Database
-from shared.metrics import Metrics, PrometheusEndpoint
+from shared.dependencies import Database, Metrics
 from shared.outbox import OutboxRelay
 from shared.rpc import rpc
-from shared.web import api
+from shared.web import PrometheusEndpoint, api
 
 ROLLOUT = "/rollouts/<int:rollout_id>"
 PARTICIPANT = ROLLOUT + "/participants/<int:participant_id>"
