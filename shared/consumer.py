@@ -31,8 +31,8 @@ from functools import partial
 import eventlet
 from kombu import Exchange, Queue, binding
 from nameko.amqp.publish import get_connection
-from nameko.exceptions import ContainerBeingKilled
 from nameko.events import SERVICE_POOL, EventHandler
+from nameko.exceptions import ContainerBeingKilled
 from nameko.extensions import Entrypoint
 from nameko.messaging import HeaderDecoder, QueueConsumer
 

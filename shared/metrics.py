@@ -33,10 +33,10 @@ class DeadLetterCollector:
     scrape, so the figure is never stale.
     """
 
-    def __init__(self):
-        self.services = {}  # service -> AMQP URI
+    def __init__(self) -> None:
+        self.services: dict[str, str] = {}  # service -> AMQP URI
 
-    def collect(self):
+    def collect(self) -> list[GaugeMetricFamily]:
         family = GaugeMetricFamily("campaign_dead_letters", "Messages in the dead-letter queue",
                                    labels=["service"])
         for service, amqp_uri in self.services.items():
