@@ -3,10 +3,10 @@
 The edge (HTTP, RPC, timer) has already checked the input against the API's
 schemas; a command holds the loaded values.
 """
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Mapping
-
+from typing import Any
 
 # --- rollouts ------------------------------------------------------------------
 

@@ -7,12 +7,24 @@ from datetime import datetime, timezone
 
 from services.registration import rollouts
 from services.registration.commands import (
-    CancelParticipant, CheckInParticipant, EditParticipant, FindParticipantByCode, GetCommitteeList,
-    ListParticipants, RegisterParticipant, ShowParticipant,
+    CancelParticipant,
+    CheckInParticipant,
+    EditParticipant,
+    FindParticipantByCode,
+    GetCommitteeList,
+    ListParticipants,
+    RegisterParticipant,
+    ShowParticipant,
 )
 from services.registration.models import CheckIn, Participant, Rollout, Session
 from services.registration.rules import (
-    CATEGORY_LABELS, Places, audience_of, is_minor, minors_problems, new_code, person_key,
+    CATEGORY_LABELS,
+    Places,
+    audience_of,
+    is_minor,
+    minors_problems,
+    new_code,
+    person_key,
 )
 from shared import events
 from shared.errors import Conflict, InvalidInput, NotFound

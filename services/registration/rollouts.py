@@ -7,8 +7,18 @@ from datetime import date
 
 from services.registration import participants
 from services.registration.commands import (
-    CancelRollout, CheckTargets, CloneRollout, CloseRegistration, CompleteRollout, EditRollout, LaunchRollout,
-    ListRollouts, PlanRollout, SessionPlan, ShowRollout, StartRollout,
+    CancelRollout,
+    CheckTargets,
+    CloneRollout,
+    CloseRegistration,
+    CompleteRollout,
+    EditRollout,
+    LaunchRollout,
+    ListRollouts,
+    PlanRollout,
+    SessionPlan,
+    ShowRollout,
+    StartRollout,
 )
 from services.registration.models import Rollout, Session, TargetGapAlert
 from services.registration.rules import Places, audience_of, quota_problem, slugify

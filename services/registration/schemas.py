@@ -4,8 +4,15 @@ from datetime import datetime, timezone
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from services.registration.rules import (  # noqa: F401  (the vocabulary, for the command line too)
-    AGE_BANDS, AUDIENCES, CATEGORIES, CATEGORY_LABELS, CONSENT_GIVERS, PARTICIPANT_STATES, ROLLOUT_STATES,
-    minors_problems, quota_problem,
+    AGE_BANDS,
+    AUDIENCES,
+    CATEGORIES,
+    CATEGORY_LABELS,
+    CONSENT_GIVERS,
+    PARTICIPANT_STATES,
+    ROLLOUT_STATES,
+    minors_problems,
+    quota_problem,
 )
 
 

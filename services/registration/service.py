@@ -3,16 +3,45 @@ from nameko.timer import timer
 
 from services.registration import imports, participants, rollouts
 from services.registration.commands import (
-    CancelParticipant, CancelRollout, CheckInParticipant, CheckTargets, CloneRollout, CloseRegistration,
-    CompleteRollout, EditParticipant, EditRollout, FindParticipantByCode, GetCommitteeList, ImportParticipants,
-    LaunchRollout, ListParticipants, ListRollouts, PlanRollout, RegisterParticipant, ShowParticipant, ShowRollout,
+    CancelParticipant,
+    CancelRollout,
+    CheckInParticipant,
+    CheckTargets,
+    CloneRollout,
+    CloseRegistration,
+    CompleteRollout,
+    EditParticipant,
+    EditRollout,
+    FindParticipantByCode,
+    GetCommitteeList,
+    ImportParticipants,
+    LaunchRollout,
+    ListParticipants,
+    ListRollouts,
+    PlanRollout,
+    RegisterParticipant,
+    ShowParticipant,
+    ShowRollout,
     StartRollout,
 )
 from services.registration.models import Base
 from services.registration.repository import RegistrationUnitOfWork
 from services.registration.schemas import (
-    CancelIn, CheckInIn, CheckInOut, CloneIn, ImportOut, ParticipantEdit, ParticipantIn, ParticipantOut,
-    ParticipantQuery, RolloutEdit, RolloutIn, RolloutOut, RolloutQuery, TargetCheckIn, TargetGapOut,
+    CancelIn,
+    CheckInIn,
+    CheckInOut,
+    CloneIn,
+    ImportOut,
+    ParticipantEdit,
+    ParticipantIn,
+    ParticipantOut,
+    ParticipantQuery,
+    RolloutEdit,
+    RolloutIn,
+    RolloutOut,
+    RolloutQuery,
+    TargetCheckIn,
+    TargetGapOut,
 )
 from shared.dependencies import Database, Metrics
 from shared.outbox import OutboxRelay

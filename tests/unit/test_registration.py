@@ -6,8 +6,19 @@ import pytest
 
 from services.registration import participants, rollouts
 from services.registration.commands import (
-    CancelRollout, CheckTargets, CloneRollout, CloseRegistration, CompleteRollout, EditRollout, GetCommitteeList,
-    FindParticipantByCode, LaunchRollout, ListRollouts, PlanRollout, RegisterParticipant, StartRollout,
+    CancelRollout,
+    CheckTargets,
+    CloneRollout,
+    CloseRegistration,
+    CompleteRollout,
+    EditRollout,
+    FindParticipantByCode,
+    GetCommitteeList,
+    LaunchRollout,
+    ListRollouts,
+    PlanRollout,
+    RegisterParticipant,
+    StartRollout,
 )
 from services.registration.fakes import FakeRegistrationUnitOfWork
 from services.registration.schemas import CloneIn, ParticipantIn, RolloutEdit, RolloutIn

@@ -101,9 +101,9 @@ def test_a_returning_participant_and_a_file_with_problems_over_http(registration
     assert (again.status_code, again.json()["returning_of"]) == (201, earlier["id"])
 
     refused = api("POST", f"/rollouts/{later['id']}/participants/import", data=(
-        "full_name,category,organisation,age_band,email,consent_by\n"
-        "Siti Aminah,student,,13-15,,school\n"
-        "Budi,student,,13-15,budi@example.org,school\n").encode())
+        b"full_name,category,organisation,age_band,email,consent_by\n"
+        b"Siti Aminah,student,,13-15,,school\n"
+        b"Budi,student,,13-15,budi@example.org,school\n"))
     assert refused.status_code == 422
     assert [(r["line"], r["field"]) for r in refused.json()["error"]["rows"]] == [(2, "full_name"), (3, "email")]
 

@@ -6,9 +6,10 @@ import pytest
 
 from services.registration import imports, participants, rollouts
 from services.registration.commands import CancelParticipant, CloseRegistration, ImportParticipants
+from services.registration.fakes import FakeRegistrationUnitOfWork
 from shared import events
 from shared.errors import Conflict, InvalidInput
-from tests.unit.test_registration import ROLLOUT, emitted, launched, register, uow  # noqa: F401
+from tests.unit.test_registration import ROLLOUT, emitted, launched, register
 from tests.unit.test_registration_participants import later_in_the_same_city, student
 
 GOOD_CSV = (
@@ -17,6 +18,11 @@ GOOD_CSV = (
     "Dédé Kurniawan,skpd,Dinas PPA,M,40-59,,+62 561 123456,\r\n"
     "Siti Aminah,student,SMPN 3,F,13-15,,,guardian\r\n"
 )
+@pytest.fixture
+def uow():
+    return FakeRegistrationUnitOfWork()
+
+
 HEADER = ["full_name", "category", "organisation", "sex", "age_band", "email", "phone", "consent_by"]
 
 
@@ -119,7 +125,8 @@ def test_a_good_file_registers_every_row_with_its_event(uow):
     assert (summary.imported, summary.registered, summary.waitlisted, summary.returning) == (3, 3, 0, 0)
     listed = uow.participants.list(rollout.id)
     assert [(p.full_name, p.session.key, p.minor) for p in listed] == [
-        ("Umi Farida", "workshop", False), ("Dédé Kurniawan", "workshop", False), ("Siti Aminah", "socialisation", True)]
+        ("Umi Farida", "workshop", False), ("Dédé Kurniawan", "workshop", False),
+        ("Siti Aminah", "socialisation", True)]
     assert [p.code for p in listed] == summary.codes
     assert listed[2].consent_at is not None
     announced = emitted(uow, events.PARTICIPANT_REGISTERED)

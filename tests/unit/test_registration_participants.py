@@ -10,15 +10,25 @@ import pytest
 
 from services.registration import participants, rollouts
 from services.registration.commands import (
-    CancelParticipant, CheckInParticipant, CloneRollout, EditParticipant, EditRollout, LaunchRollout,
-    ListParticipants, ShowParticipant,
+    CancelParticipant,
+    CheckInParticipant,
+    CloneRollout,
+    EditParticipant,
+    EditRollout,
+    LaunchRollout,
+    ListParticipants,
+    ShowParticipant,
 )
+from services.registration.fakes import FakeRegistrationUnitOfWork
 from services.registration.schemas import ParticipantEdit
 from shared import events
 from shared.errors import Conflict, InvalidInput, NotFound
-from tests.unit.test_registration import (  # noqa: F401  (uow is a fixture)
-    ADULT, CHILD, ROLLOUT, emitted, launched, planned, register, uow,
-)
+from tests.unit.test_registration import ADULT, CHILD, ROLLOUT, emitted, launched, planned, register
+
+
+@pytest.fixture
+def uow():
+    return FakeRegistrationUnitOfWork()
 
 
 def student(name, school="SMP Negeri 1"):

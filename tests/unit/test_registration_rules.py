@@ -6,7 +6,15 @@ import pytest
 from marshmallow import ValidationError
 
 from services.registration.rules import (
-    CODE_ALPHABET, Places, audience_of, is_minor, minors_problems, new_code, normalised, person_key, quota_problem,
+    CODE_ALPHABET,
+    Places,
+    audience_of,
+    is_minor,
+    minors_problems,
+    new_code,
+    normalised,
+    person_key,
+    quota_problem,
     slugify,
 )
 from services.registration.schemas import CheckInIn, ParticipantEdit, ParticipantIn, RolloutEdit, RolloutIn
