@@ -29,20 +29,21 @@ def _database_errors_as_messages(command):
 
 def _store():
     from services.reporting.models import Base
+    from services.reporting.repository import ReportingUnitOfWork
     from shared.database import Store
 
     url = settings.load()["DATABASE_URLS"]["reporting"]
     if url.startswith("sqlite") and not Path(url.split("///", 1)[-1]).exists():
         raise click.ClickException(f"no reporting database at {url.split('///', 1)[-1]}; "
                                    "set CAMPAIGN_DATA_DIR or REPORTING_DATABASE_URL")
-    return Store(url, Base.metadata, consumer="reporting.cli")
+    return Store(url, Base.metadata, consumer="reporting.cli", unit_of_work=ReportingUnitOfWork)
 
 
 def _report(store, city, lang):
     from services.reporting import report
 
-    with store.read() as session:
-        written = report.build(session, city, lang)
+    with store.read() as uow:
+        written = report.build(uow, city, lang)
     if written is None:
         raise click.ClickException(f"{city} has no launched rollout to report on")
     return written
@@ -57,12 +58,12 @@ def reporting():
 @_database_errors_as_messages
 def rebuild():
     """Recompute every read model from reporting's event log."""
-    from services.reporting import domain
+    from services.reporting import projections
 
     store = _store()
     try:
         with store.unit_of_work() as uow:
-            applied = domain.rebuild(uow.session)
+            applied = projections.rebuild(uow)
     finally:
         store.dispose()
     click.echo(f"rebuilt the read models from {applied} events")
