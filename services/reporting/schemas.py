@@ -2,6 +2,7 @@
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from services.reporting.report import FORMATS, LANGUAGES
+from shared.web import MAX_ID
 
 
 class Strict(Schema):
@@ -25,7 +26,8 @@ class CommaSeparated(fields.String):
 
 
 def rollout_id_field(description):
-    return fields.Integer(load_default=None, validate=validate.Range(min=1), metadata={"description": description})
+    return fields.Integer(load_default=None, validate=validate.Range(min=1, max=MAX_ID),
+                          metadata={"description": description})
 
 
 class FiguresQuery(Strict):
