@@ -12,7 +12,8 @@ from services.assessment.models import (ActionPlan, Instrument, KnownParticipant
                                         Submission)
 from services.assessment.schemas import PLAN_STATUSES, ActionPlanIn, ActionPlanUpdate, InstrumentIn, SubmissionIn
 from shared import events
-from shared.errors import Conflict, InvalidInput, NotFound, validated
+from shared.commands import validated
+from shared.errors import Conflict, InvalidInput, NotFound
 
 
 def remember_rollout(session, event):

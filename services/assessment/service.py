@@ -9,7 +9,7 @@ from services.assessment.schemas import (
 )
 from shared import events
 from shared.consumer import city_event_handler
-from shared.database import Database
+from shared.dependencies import Database
 from shared.errors import InvalidInput
 from shared.metrics import Metrics, PrometheusEndpoint
 from shared.outbox import OutboxRelay

@@ -18,7 +18,8 @@ from services.notification.models import (
 from services.notification.schemas import CommitteeIn
 from shared import events
 from shared.database import utcnow
-from shared.errors import CampaignError, Conflict, NotFound, validated
+from shared.commands import validated
+from shared.errors import Conflict, Forbidden, NotFound
 
 PARTICIPANT_LIST = "participant_list"  # everyone, when registration closes
 FINAL_LIST = "final_list"  # one session's participants, the day before it
@@ -32,11 +33,6 @@ LISTS = (PARTICIPANT_LIST, FINAL_LIST, DIGEST)  # the kinds that carry names
 LIST_COLUMNS = ("code", "full_name", "category", "organisation", "session", "day")
 
 MESSAGE_DOMAIN = "internet-aman.campaign"
-
-
-class Forbidden(CampaignError):
-    status = 403
-    code = "forbidden"
 
 
 @dataclass(frozen=True)

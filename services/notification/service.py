@@ -14,7 +14,7 @@ from services.notification.models import Base, Committee, Delivery
 from services.notification.schemas import AlertOut, CommitteeOut, DeliveryOut, DisclosureOut
 from shared import events
 from shared.consumer import BATCH, city_event_handler
-from shared.database import Database
+from shared.dependencies import Database
 from shared.errors import InvalidInput, NotFound
 from shared.metrics import Metrics, PrometheusEndpoint
 from shared.outbox import OutboxRelay

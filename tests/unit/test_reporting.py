@@ -362,8 +362,8 @@ def test_gain_is_published_from_five_pairs(uow):
 
 def emitted(uow):
     """(routing key, fields) of what the unit of work emitted, and forget them."""
-    sent = [(kind.routing_key(city), fields) for kind, city, fields in uow.emitted]
-    uow.emitted.clear()
+    sent = [(kind.routing_key(city), fields) for kind, city, fields in uow.events]
+    uow.events.clear()
     return sent
 
 
