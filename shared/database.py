@@ -7,7 +7,6 @@ when handling events, ``claim``s them so a redelivered event does nothing twice.
 
 Plain SQLAlchemy: the nameko side (``shared.dependencies``) hands these to workers.
 """
-import fcntl
 import json
 import threading
 from contextlib import contextmanager, nullcontext
@@ -17,10 +16,10 @@ from pathlib import Path
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import DateTime, Integer, MetaData, String, Text, TypeDecorator, create_engine, event, insert, select, text
+from sqlalchemy import DateTime, Integer, MetaData, String, Text, TypeDecorator, create_engine, event, insert, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
-from shared import metrics
+from shared import metrics, migrations
 from shared.events import Event
 
 
@@ -191,30 +190,24 @@ class Store:
         self.engine = create_engine(url, **kwargs)
         if self.sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        # Workers of one service start together; one creates the tables, the others wait.
-        with self._schema_lock(), self.engine.begin() as connection:
-            if not self.sqlite:
-                connection.execute(text("SELECT pg_advisory_xact_lock(2019050203)"))
-            SharedBase.metadata.create_all(connection)
-            metadata.create_all(connection)
+        self._prepare_schema(metadata)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         # SQLite has one writer at a time and its lock waits block the whole
         # process (green threads included), so transactions take turns here.
         self._gate = threading.RLock() if self.sqlite else None
 
-    @contextmanager
-    def _schema_lock(self):
-        """On SQLite, an exclusive lock on a file beside the database (PostgreSQL has its own)."""
-        path = self.url.split("///", 1)[-1]
-        if not self.sqlite or not path or path == ":memory:":
-            yield
-            return
-        with open(f"{path}.schema-lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+    def _prepare_schema(self, metadata):
+        """Bring the database to the newest revision of the service whose models ``metadata`` is.
+
+        Workers of one service start together; one migrates, the others wait on the lock.
+        """
+        service = migrations.service_of(metadata)
+        with migrations.schema_lock(self.engine) as connection:
+            if service:
+                migrations.upgrade_locked(service, connection)
+            else:  # tables of no service (the shared ones alone, in tests): made as they are
+                SharedBase.metadata.create_all(connection)
+                metadata.create_all(connection)
 
     def gate(self):
         return self._gate if self._gate is not None else nullcontext()

@@ -9,11 +9,10 @@ from services.assessment.schemas import (
 )
 from shared import events
 from shared.consumer import city_event_handler
-from shared.dependencies import Database
+from shared.dependencies import Database, Metrics
 from shared.errors import InvalidInput
-from shared.metrics import Metrics, PrometheusEndpoint
 from shared.outbox import OutboxRelay
-from shared.web import api, json_body
+from shared.web import PrometheusEndpoint, api, json_body
 
 
 class AssessmentService(PrometheusEndpoint):

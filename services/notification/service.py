@@ -14,12 +14,11 @@ from services.notification.models import Base, Committee, Delivery
 from services.notification.schemas import AlertOut, CommitteeOut, DeliveryOut, DisclosureOut
 from shared import events
 from shared.consumer import BATCH, city_event_handler
-from shared.dependencies import Database
+from shared.dependencies import Database, Metrics
 from shared.errors import InvalidInput, NotFound
-from shared.metrics import Metrics, PrometheusEndpoint
 from shared.outbox import OutboxRelay
 from shared.turns import taking_turns
-from shared.web import api, json_body
+from shared.web import PrometheusEndpoint, api, json_body
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,8 @@
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from services.reporting.report import FORMATS, LANGUAGES
-from shared.web import MAX_ID
+
+MAX_ID = 2**31 - 1  # the largest id an INTEGER column holds (shared.web's, which imports nameko)
 
 
 class Strict(Schema):

@@ -8,10 +8,9 @@ from services.reporting.repository import ReportingUnitOfWork
 from services.reporting.schemas import ActivityReportQuery, ExportQuery, FiguresQuery
 from shared import events
 from shared.consumer import batched, consume_events, served_cities
-from shared.dependencies import Database
-from shared.metrics import Metrics, PrometheusEndpoint
+from shared.dependencies import Database, Metrics
 from shared.outbox import OutboxRelay
-from shared.web import api
+from shared.web import PrometheusEndpoint, api
 
 
 class ReportingService(PrometheusEndpoint):

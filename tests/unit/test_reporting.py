@@ -1,7 +1,5 @@
 """Reporting's projections, figures and publication against in-memory read models, and its pure rules."""
 import json
-import subprocess
-import sys
 from datetime import date
 
 import pytest
@@ -117,17 +115,6 @@ def a_season_of_events():
 @pytest.fixture
 def uow():
     return FakeReportingUnitOfWork()
-
-
-def test_the_handler_modules_import_without_nameko_eventlet_or_werkzeug():
-    modules = ["projections", "figures", "publication", "report", "document", "exports", "charts", "contracts"]
-    script = "; ".join([
-        "import sys",
-        *[f"sys.modules[{name!r}] = None" for name in ("nameko", "eventlet", "werkzeug")],
-        *[f"import services.reporting.{module}" for module in modules],
-    ])
-    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
-    assert run.returncode == 0, run.stderr
 
 
 # --- pure rules ---------------------------------------------------------------
