@@ -43,6 +43,8 @@ def load(env=None):
         "DELIVERY_LIMIT": int(env.get("DELIVERY_LIMIT", "5")),
         "SUMMARY_INTERVAL": float(env.get("SUMMARY_INTERVAL", "1.0")),
         "OUTBOX_INTERVAL": float(env.get("OUTBOX_INTERVAL", "0.5")),
+        # A request body larger than this is refused (413) before it is read.
+        "MAX_REQUEST_BYTES": int(env.get("MAX_REQUEST_BYTES", str(20 * 1024 * 1024))),
     }
     if amqp_uri.startswith("memory"):
         # The in-process transport polls; poll often so a hop takes milliseconds.

@@ -13,7 +13,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from services.reporting import charts, figures as read, publication
 from shared import events
-from shared.errors import NotFound
+from shared.errors import InvalidInput, NotFound
 
 LANGUAGES = ("id", "en")
 FORMATS = ("md", "html", "pdf")
@@ -258,9 +258,9 @@ def city_report(uow, city, lang="id", rollout_id=None):
         return None
     rollout = rollouts[-1]
     labels, col = LABELS[lang], LABELS[lang]["columns"]
-    figures = read.city_figures(uow, rollout.city, rollout.rollout_id)
+    figures = read.city_figures(uow, city, rollout.rollout_id)
     attendance = {a["day"]: a["checked_in"] for a in figures["attendance"]}
-    stem = f"{'laporan' if lang == 'id' else 'report'}-{rollout.city}-{rollout.starts_on.year}"
+    stem = f"{'laporan' if lang == 'id' else 'report'}-{city}-{rollout.starts_on.year}"
     tables = _common_tables(figures, labels)
     sessions = []
     for s in rollout.sessions:
@@ -300,7 +300,7 @@ def city_report(uow, city, lang="id", rollout_id=None):
     drawn = _charts(stem, figures["tests"], figures["by_category"], labels)
     notifications = [{"count": n.participant_count, "channel": labels["channel"].get(n.channel, n.channel),
                       "date": tanggal(n.notified_at, lang)}
-                     for n in read.notifications_in(uow, rollout.city, rollout.rollout_id)]
+                     for n in read.notifications_in(uow, city, rollout.rollout_id)]
     markdown = _templates.get_template(f"activity-report.{lang}.md.j2").render(
         rollout=rollout, dates=rentang(rollout.starts_on, rollout.ends_on, lang), sessions=sessions,
         people=figures, tests=figures["tests"], gain=decimal(figures["tests"]["gain"], lang),
@@ -359,17 +359,20 @@ def national_report(uow, lang="id"):
 
 
 def build(uow, city, lang="id", rollout_id=None):
-    """The city's report (of its latest rollout, or of ``rollout_id``), or the national one for
-    ``national`` (with ``rollout_id``: that rollout's); None when there is nothing to report."""
+    """The city's report (of its latest rollout, or of ``rollout_id``), or the national one for ``national``;
+    None when there is nothing to report."""
     if lang not in LANGUAGES:
         raise ValueError(f"lang must be one of {', '.join(LANGUAGES)}")
-    if city == events.NATIONAL and rollout_id is None:
+    if city == events.NATIONAL:
         return national_report(uow, lang)
     return city_report(uow, city, lang, rollout_id)
 
 
 def required(uow, city, lang="id", rollout_id=None):
-    """``build``, or NotFound naming what is missing."""
+    """``build``, or the refusal naming what is wrong or missing."""
+    if city == events.NATIONAL and rollout_id is not None:
+        problem = "chooses one of a city's rollouts; the national report has them all"
+        raise InvalidInput(f"rollout_id {problem}", fields={"rollout_id": [problem]})
     written = build(uow, city, lang, rollout_id)
     if written is None and rollout_id is not None:
         raise NotFound(f"{city} has no launched rollout {rollout_id}", field="rollout_id")

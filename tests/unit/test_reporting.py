@@ -7,7 +7,7 @@ import pytest
 from services.reporting import figures, projections, publication, report
 from services.reporting.fakes import FakeReportingUnitOfWork
 from shared import events
-from shared.errors import NotFound
+from shared.errors import InvalidInput, NotFound
 from shared.handling import batched, dispatch
 
 # What service.py hands to consume_events.
@@ -470,3 +470,6 @@ def test_a_report_of_an_earlier_rollout_is_chosen_by_its_id(uow):
     with pytest.raises(NotFound) as refused:
         report.required(uow, "medan", rollout_id=1)
     assert refused.value.details == {"field": "rollout_id"}
+    with pytest.raises(InvalidInput) as refused:
+        report.required(uow, events.NATIONAL, rollout_id=1)  # the national report has them all
+    assert list(refused.value.details["fields"]) == ["rollout_id"]
