@@ -32,14 +32,14 @@ from functools import partial
 import eventlet
 from kombu import Exchange, Queue, binding
 from nameko.amqp.publish import get_connection
-from nameko.exceptions import ContainerBeingKilled
 from nameko.events import SERVICE_POOL, EventHandler
+from nameko.exceptions import ContainerBeingKilled
 from nameko.extensions import Entrypoint
 from nameko.messaging import HeaderDecoder, QueueConsumer
 
 from shared.config import ALL_CITIES, is_embedded
-from shared.handling import ROUTING_KEY_HEADER, batched, dispatch, kind_of  # noqa: F401 (batched: for services)
 from shared.faults import backoff, is_transient
+from shared.handling import ROUTING_KEY_HEADER, batched, dispatch, kind_of  # noqa: F401 (batched: for services)
 from shared.metrics import DEAD_LETTERED, EVENTS_HANDLED
 
 log = logging.getLogger(__name__)

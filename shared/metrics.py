@@ -37,18 +37,18 @@ class DeadLetterCollector:
     and while the broker does not answer the last figure read stands.
     """
 
-    def __init__(self):
-        self.services = {}  # service -> AMQP URI
-        self.last = {}  # service -> the last depth read
+    def __init__(self) -> None:
+        self.services: dict[str, str] = {}  # service -> AMQP URI
+        self.last: dict[str, int] = {}  # service -> the last depth read
 
-    def collect(self):
+    def collect(self) -> list[GaugeMetricFamily]:
         family = GaugeMetricFamily("campaign_dead_letters", "Messages in the dead-letter queue",
                                    labels=["service"])
         for service, amqp_uri in self.services.items():
             family.add_metric([service], self.depth(service, amqp_uri))
         return [family]
 
-    def depth(self, service, amqp_uri):
+    def depth(self, service: str, amqp_uri: str) -> int:
         try:
             with Connection(amqp_uri, connect_timeout=2) as connection:
                 channel = connection.channel()

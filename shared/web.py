@@ -9,7 +9,6 @@ import json
 import logging
 
 import eventlet
-
 from marshmallow import ValidationError
 from nameko.constants import WEB_SERVER_CONFIG_KEY
 from nameko.web.handlers import HttpRequestHandler
