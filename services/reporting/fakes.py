@@ -7,8 +7,17 @@ in Python what ``repository.py`` counts and sums in SQL;
 from collections import defaultdict
 
 from services.reporting.figures import ScoreSums
-from services.reporting.models import (ActionPlanFact, AttendanceFact, NotificationFact, ParticipantFact,
-                                       RolloutFact, ScoreFact, ScorePair, SessionGainFact, TopicScoreFact)
+from services.reporting.models import (
+    ActionPlanFact,
+    AttendanceFact,
+    NotificationFact,
+    ParticipantFact,
+    RolloutFact,
+    ScoreFact,
+    ScorePair,
+    SessionGainFact,
+    TopicScoreFact,
+)
 from shared import events
 from shared.fakes import FakeUnitOfWork
 

@@ -19,7 +19,6 @@ from itertools import groupby
 from shared import events
 from shared.turns import taking_turns
 
-
 # --- how each kind of event changes the read models -------------------------
 
 def rollout_launched(models, event: dict) -> None:

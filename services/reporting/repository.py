@@ -8,9 +8,21 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from services.reporting.figures import ScoreSums
-from services.reporting.models import (READ_MODELS, ActionPlanFact, AttendanceFact, CityChanges, EventLog,
-                                       NotificationFact, ParticipantFact, RolloutFact, ScoreFact, ScorePair,
-                                       SessionGainFact, TopicScoreFact, TopicTotal)
+from services.reporting.models import (
+    READ_MODELS,
+    ActionPlanFact,
+    AttendanceFact,
+    CityChanges,
+    EventLog,
+    NotificationFact,
+    ParticipantFact,
+    RolloutFact,
+    ScoreFact,
+    ScorePair,
+    SessionGainFact,
+    TopicScoreFact,
+    TopicTotal,
+)
 from shared import events
 from shared.database import UnitOfWork
 

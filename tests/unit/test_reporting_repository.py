@@ -10,8 +10,14 @@ from services.reporting.models import Base
 from services.reporting.repository import ReportingUnitOfWork
 from shared.database import OutboxMessage, Store
 from shared.handling import dispatch
-from tests.unit.test_reporting import (HANDLERS, a_season_of_events, deliver, every_figure, participant_event,
-                                       rollout_event)
+from tests.unit.test_reporting import (
+    HANDLERS,
+    a_season_of_events,
+    deliver,
+    every_figure,
+    participant_event,
+    rollout_event,
+)
 
 
 @pytest.fixture
