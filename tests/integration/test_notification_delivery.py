@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, text
 
 from campaign.demo import load_rollout
 from campaign.notification_commands import notifications
-from services.notification.domain import LIST_COLUMNS
+from services.notification.rules import LIST_COLUMNS
 from tests.integration.conftest import running_cluster
 from tests.support.cluster import wait_until
 from tests.support.webhook_receiver import WebhookReceiver
