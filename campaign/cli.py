@@ -18,7 +18,7 @@ from pathlib import Path  # noqa: E402
 import click  # noqa: E402
 
 from campaign import (  # noqa: E402
-    assessment_commands, dlq_commands, notification_commands, registration_commands, reporting_commands,
+    assessment_commands, db_commands, dlq_commands, notification_commands, registration_commands, reporting_commands,
 )
 from shared import config as settings  # noqa: E402
 
@@ -109,6 +109,7 @@ def demo(workdir):
     click.echo(f"Report: {result.report_path}")
 
 
+main.add_command(db_commands.db)
 main.add_command(dlq_commands.dlq)
 main.add_command(assessment_commands.assessment)
 main.add_command(reporting_commands.reporting)

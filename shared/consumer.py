@@ -1,4 +1,8 @@
-"""Event handlers partitioned by city, with a bounded number of tries.
+"""Consuming events: a queue per service and city, with a bounded number of tries.
+
+(``consume_events`` below is the way; ``city_event_handler``, a queue per event
+kind, remains only while services move over.)
+
 
 ``@city_event_handler(PARTICIPANT_REGISTERED)`` on the reporting service
 consumes ``participant_registered.<city>`` events through one queue per city:
@@ -21,16 +25,19 @@ the messages behind it flow on.
 The in-process transport has no exchange-to-exchange bindings; there one
 queue per handler takes every city.
 """
+from collections import Counter
 from functools import partial
 
 import eventlet
-from kombu import Exchange, Queue
+from kombu import Exchange, Queue, binding
 from nameko.amqp.publish import get_connection
 from nameko.exceptions import ContainerBeingKilled
 from nameko.events import SERVICE_POOL, EventHandler
-from nameko.messaging import QueueConsumer
+from nameko.extensions import Entrypoint
+from nameko.messaging import HeaderDecoder, QueueConsumer
 
 from shared.config import ALL_CITIES, is_embedded
+from shared.handling import ROUTING_KEY_HEADER, batched, dispatch, kind_of  # noqa: F401 (batched: for services)
 from shared.metrics import EVENTS_HANDLED
 
 DEAD_LETTER_EXCHANGE = "campaign.dead-letters"
@@ -196,3 +203,161 @@ class CityEventHandler(EventHandler):
 
 
 city_event_handler = CityEventHandler.decorator
+
+
+# --- one queue per service and city ------------------------------------------------
+
+class EventConsumer(Entrypoint, HeaderDecoder):
+    """Consumes every event a service handles, from one queue per city.
+
+    ::
+
+        registration.events ──participant_registered.*──> reporting.inbox ──*.pontianak──> reporting.pontianak
+        assessment.events   ──test_scored.*─────────────>       │         ──*.medan──────> reporting.medan
+                                                                 ▼ (alternate exchange: cities without a queue)
+                                                    reporting.inbox.other-cities ──#──> reporting.other-cities
+
+    One queue per city keeps a city's events in the order they were published,
+    whatever their kind (a cancellation never overtakes its registration), and
+    the queue count at services x cities.  Messages are taken in batches of up
+    to ``batch``; each city has at most one batch in hand at a time, so its
+    events are applied in order, while other cities' batches run beside it.
+    A failing batch is tried again event by event, so a poison message fails
+    alone: after ``DELIVERY_LIMIT`` redeliveries it goes to ``dlq.<service>``.
+    """
+
+    queue_consumer = CityQueueConsumer()
+
+    def __init__(self, handlers, batch=BATCH, batch_wait=0.02, **kwargs):
+        self.handlers = handlers
+        self.batch_size = batch
+        self.batch_wait = batch_wait
+        self.prefetch = 2 * batch  # the next batch fills while one is handled
+        super().__init__(**kwargs)
+
+    def setup(self):
+        config = self.container.config
+        service = self.container.service_name
+        sources = {}
+        for event in self.handlers:
+            sources.setdefault(event.exchange, []).append(event)
+        with get_connection(config["AMQP_URI"]) as connection:
+            channel = connection.default_channel
+            dead_letter_queue(service)(channel).declare()  # before anything is dead-lettered to it
+            for exchange in sources:
+                _topic(exchange)(channel).declare()
+            if is_embedded(config):
+                self.queues = [self._embedded_queue(service, sources)]
+                self.queues[0](channel).declare()
+            else:
+                self.queues = self._declare_city_queues(channel, service, sources, config)
+        self._buffers = {}  # city -> [(kind, body, message)] waiting
+        self._in_hand = Counter()  # city -> batches being handled
+        self.queue = self.queues[0]
+        self.queue_consumer.register_provider(self)
+
+    def start(self):
+        self._running = True
+        self.container.spawn_managed_thread(self._flush_when_waiting, identifier="event-batches")
+
+    def stop(self):
+        self._running = False
+        self.queue_consumer.unregister_provider(self)
+        for waiting in self._buffers.values():  # not handled yet: back to the queue for the next worker
+            for _, _, message in waiting:
+                self.queue_consumer.requeue_message(message)
+        self._buffers = {}
+
+    def handle_message(self, body, message):
+        routing_key = (message.headers or {}).get(ROUTING_KEY_HEADER) or message.delivery_info["routing_key"]
+        city = routing_key.rsplit(".", 1)[-1]
+        waiting = self._buffers.setdefault(city, [])
+        waiting.append((kind_of(routing_key), body, message))
+        if len(waiting) >= self.batch_size:
+            self._flush(city)
+
+    def _flush_when_waiting(self):
+        while self._running:
+            eventlet.sleep(self.batch_wait)
+            for city in [c for c, waiting in self._buffers.items() if waiting]:
+                self._flush(city)
+
+    def _flush(self, city):
+        if self._in_hand[city]:
+            return  # in order: the city's next batch waits for the one in hand
+        batch = self._buffers[city][:self.batch_size]
+        del self._buffers[city][:self.batch_size]
+        if batch:
+            self._spawn(city, batch)
+
+    def _spawn(self, city, batch):
+        self._in_hand[city] += 1
+        try:
+            self.container.spawn_worker(
+                self, ([(kind, body) for kind, body, _ in batch],), {},
+                context_data=self.unpack_message_headers(batch[0][2]),
+                handle_result=partial(self._handled, city, batch),
+            )
+        except ContainerBeingKilled:
+            for _, _, message in batch:
+                self.queue_consumer.requeue_message(message)
+            self._in_hand[city] -= 1
+
+    def _handled(self, city, batch, worker_ctx, result=None, exc_info=None):
+        if exc_info is None:
+            for _, _, message in batch:
+                self.queue_consumer.ack_message(message)
+            for kind, count in Counter(kind for kind, _, _ in batch).items():
+                EVENTS_HANDLED.labels(self.container.service_name, kind).inc(count)
+        elif len(batch) > 1:
+            for item in batch:  # find the one that fails: each goes again on its own
+                self._spawn(city, [item])
+        else:
+            self.queue_consumer.requeue_message(batch[0][2])  # counts towards DELIVERY_LIMIT
+        self._in_hand[city] -= 1
+        return result, exc_info
+
+    def _queue(self, service, name, exchange, routing_key):
+        return Queue(name, exchange=exchange, routing_key=routing_key, durable=True, queue_arguments={
+            "x-queue-type": "quorum",
+            "x-delivery-limit": self.container.config.get("DELIVERY_LIMIT", 5),
+            "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
+            "x-dead-letter-routing-key": service,
+        })
+
+    def _embedded_queue(self, service, sources):
+        # The in-process transport has no exchange-to-exchange bindings: one queue takes every city.
+        bindings = [binding(_topic(exchange), routing_key=f"{event.name}.*")
+                    for exchange, kinds in sources.items() for event in kinds]
+        return Queue(f"{service}.events", bindings=bindings, durable=True)
+
+    def _declare_city_queues(self, channel, service, sources, config):
+        other = _topic(f"{service}.inbox.other-cities")
+        inbox = Exchange(f"{service}.inbox", type="topic", durable=True, arguments={"alternate-exchange": other.name})
+        for exchange in (other, inbox):
+            exchange(channel).declare()
+        for exchange, kinds in sources.items():
+            for event in kinds:
+                inbox(channel).bind_to(exchange, routing_key=f"{event.name}.*")
+        known, served, takes_others = served_cities(config)
+        queues = {city: self._queue(service, f"{service}.{city}", inbox, f"*.{city}") for city in known}
+        queues["*"] = self._queue(service, f"{service}.other-cities", other, "#")
+        for queue in queues.values():
+            queue(channel).declare()
+        return [queues[city] for city in served] + ([queues["*"]] if takes_others else [])
+
+
+def _topic(name):
+    return Exchange(name, type="topic", durable=True)
+
+
+def consume_events(handlers, batch=BATCH):
+    """The entrypoint a service declares as ``handle_events = consume_events({event: handler})``.
+
+    Each batch is handled in one unit of work of the service's ``db``.
+    """
+    def handle_events(self, deliveries):
+        with self.db.unit_of_work() as uow:
+            dispatch(uow, handlers, deliveries)
+
+    return EventConsumer.decorator(handlers, batch=batch)(handle_events)

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import pika
 
+from shared.handling import ROUTING_KEY_HEADER
+
 
 @dataclass
 class DeadLetter:
@@ -73,8 +75,10 @@ def replay(amqp_uri, service, event_id=None, payload=None, limit=1000):
             if event_id is not None and letter.event_id != event_id:
                 continue
             body = json.dumps(payload).encode() if payload is not None else letter.body
+            # The default exchange routes by queue name; the header keeps the event's own routing key.
             channel.basic_publish("", letter.queue, body, pika.BasicProperties(
-                content_type="application/json", delivery_mode=2, message_id=letter.event_id), mandatory=True)
+                content_type="application/json", delivery_mode=2, message_id=letter.event_id,
+                headers={ROUTING_KEY_HEADER: letter.routing_key}), mandatory=True)
             channel.basic_ack(tag)
             replayed.append(letter)
         return replayed

@@ -1,50 +1,45 @@
-"""Errors a caller can act on; the HTTP layer turns each into a 4xx."""
-from marshmallow import ValidationError
+"""Errors the rules raise when a request cannot be done.
+
+Plain exceptions: a handler knows nothing of HTTP.  shared/web.py maps each
+kind to its status; the command line prints its message.
+"""
 
 
-class CampaignError(Exception):
-    status = 400
+class DomainError(Exception):
+    """A request the rules refuse; ``details`` say where (``field``, ``rows``...)."""
+
     code = "bad_request"
 
-    def __init__(self, message, **details):
+    def __init__(self, message: str, **details: object) -> None:
         super().__init__(message)
         self.message = message
         self.details = details
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, object]:
         return {"code": self.code, "message": self.message, **self.details}
 
 
-class InvalidInput(CampaignError):
+class InvalidInput(DomainError):
     """``fields`` maps each bad field to its problems; ``rows`` lists bad lines of a file."""
 
-    status = 422
     code = "invalid_input"
 
 
-class NotFound(CampaignError):
-    status = 404
+class NotFound(DomainError):
     code = "not_found"
 
 
-class Conflict(CampaignError):
-    status = 409
+class Conflict(DomainError):
+    """Not possible in the current state (a launched rollout, a full session...)."""
+
     code = "conflict"
 
 
-def describe_fields(messages):
-    """'full_name: Missing data for required field.; category: ...' from marshmallow messages."""
-    parts = []
-    for field, problems in sorted(messages.items()):
-        if isinstance(problems, dict):
-            problems = [f"{k}: {v}" for k, v in problems.items()]
-        parts.append(f"{field}: {' '.join(str(p) for p in problems)}")
-    return "; ".join(parts)
+class Forbidden(DomainError):
+    code = "forbidden"
 
 
-def validated(schema, data):
-    """``schema.load(data)``, or InvalidInput naming each bad field."""
-    try:
-        return schema.load(data)
-    except ValidationError as exc:
-        raise InvalidInput(describe_fields(exc.messages), fields=exc.messages)
+class Unavailable(DomainError):
+    """Something the request needs (a database, another service) did not answer."""
+
+    code = "unavailable"

@@ -21,7 +21,8 @@ from sqlalchemy import func, select, update
 
 from shared import metrics
 from shared.config import is_embedded
-from shared.database import Database, OutboxMessage, utcnow
+from shared.database import OutboxMessage, utcnow
+from shared.dependencies import Database
 from shared.events import SUMMARY_EXCHANGE
 from shared.turns import taking_turns
 

@@ -4,6 +4,7 @@ A service method returns a JSON-ready value (or ``(status, value)``); errors a
 caller can act on become 4xx answers naming the field, a database outage a
 503, anything else a 500 without a traceback (the traceback goes to the log).
 """
+import inspect
 import json
 import logging
 
@@ -17,7 +18,8 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
-from shared.errors import CampaignError, InvalidInput, describe_fields
+from shared.commands import invalid, validated
+from shared.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -101,14 +103,24 @@ class HttpEndpoint(HttpRequestHandler):
     server = ApiServer()
 
 
+# Where each refusal of the rules lands in HTTP: the one place that knows statuses.
+STATUS = {InvalidInput: 422, NotFound: 404, Conflict: 409, Forbidden: 403, Unavailable: 503}
+
+
+def status_of(error: DomainError) -> int:
+    return next((status for kind, status in STATUS.items() if isinstance(error, kind)), 400)
+
+
 class ApiEndpoint(HttpEndpoint):
     """``@api("POST", "/rollouts", body=RolloutIn, response=RolloutOut, status=201)``.
 
-    ``body`` and ``response`` are the marshmallow schemas of the request and the
-    answer (``many``: a list of them), ``query`` that of the query string, and
-    ``status`` the answer's status: they document the operation (see
-    ``shared.openapi``).  ``body="file"`` takes a CSV or XLSX file as the body;
-    ``body_required=False`` makes a JSON body optional.
+    What an operation declares is what it checks, and what the OpenAPI document
+    says (``shared.openapi``): ``body`` (a marshmallow schema, or ``"file"`` for
+    a CSV or XLSX upload) and ``query`` are loaded before the worker runs and
+    handed to the method as the keywords ``body`` and ``query``, so a bad value
+    is a 422 naming its field and the method only sees checked input.
+    ``response`` (``many``: a list of them) and ``status`` document the answer;
+    ``body_required=False`` makes a JSON body optional (absent, it loads ``{}``).
     """
 
     def __init__(self, method, url, body=None, response=None, status=200, many=False,
@@ -123,7 +135,25 @@ class ApiEndpoint(HttpEndpoint):
         self.body_required = body_required
         # An id past what the databases store is simply not there (404), not an overflow (500).
         rule = url.replace("<int:", f"<int(max={MAX_ID}):")
-        super().__init__(method, API + rule, expected_exceptions=(CampaignError, ValidationError), **kwargs)
+        super().__init__(method, API + rule, expected_exceptions=(DomainError, ValidationError), **kwargs)
+
+    def setup(self):
+        super().setup()
+        method = getattr(self.container.service_cls, self.method_name)
+        self._takes = set(inspect.signature(method).parameters)
+
+    def get_entrypoint_parameters(self, request):
+        args, kwargs = super().get_entrypoint_parameters(request)
+        if self.body_schema == "file":
+            kwargs["body"] = request.get_data()
+        elif self.body_schema is not None:
+            body = _json_body(request, optional=not self.body_required)
+            kwargs["body"] = validated(_instance(self.body_schema), body)
+        if self.query_schema is not None:
+            kwargs["query"] = validated(_instance(self.query_schema), request.args.to_dict())
+        # An operation takes what it declares; one that has not been moved onto
+        # declared input yet reads the request itself.
+        return args, {k: v for k, v in kwargs.items() if k in self._takes}
 
     def response_from_result(self, result):
         if isinstance(result, Response):
@@ -133,9 +163,9 @@ class ApiEndpoint(HttpEndpoint):
 
     def response_from_exception(self, exc):
         if isinstance(exc, ValidationError):
-            exc = InvalidInput(describe_fields(exc.messages), fields=exc.messages)
-        if isinstance(exc, CampaignError):
-            return json_response({"error": exc.as_dict()}, exc.status)
+            exc = invalid(exc)
+        if isinstance(exc, DomainError):
+            return json_response({"error": exc.as_dict()}, status_of(exc))
         if isinstance(exc, HTTPException):
             return error_response(exc.code, "http_error", exc.description)
         if isinstance(exc, OperationalError):
@@ -145,10 +175,14 @@ class ApiEndpoint(HttpEndpoint):
         return error_response(500, "internal_error", "Something went wrong on our side; it has been logged.")
 
 
+def _instance(schema):
+    return schema() if isinstance(schema, type) else schema
+
+
 api = ApiEndpoint.decorator
 
 
-def json_body(request, optional=False):
+def _json_body(request, optional=False):
     """The request's JSON object, or a clear 4xx; ``{}`` if ``optional`` and absent."""
     if not request.data:
         if optional:
@@ -161,3 +195,6 @@ def json_body(request, optional=False):
     if not isinstance(body, dict):
         raise InvalidInput("The body must be a JSON object.", fields={"body": ["Must be a JSON object."]})
     return body
+
+
+json_body = _json_body  # for operations that still read the request themselves

@@ -2,10 +2,10 @@ from datetime import datetime
 
 from datetime import date
 
-from sqlalchemy import JSON, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.database import utcnow
+from shared.database import UtcDateTime, utcnow
 
 
 class Base(DeclarativeBase):
@@ -27,7 +27,7 @@ class Instrument(Base):
     pass_percent: Mapped[int] = mapped_column(Integer)
     # [{"id": "q1", "text": ..., "topic": ..., "kind": ..., "choices": [...], "answer": ...}]
     questions: Mapped[list] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class KnownSession(Base):
@@ -66,7 +66,7 @@ class Submission(Base):
     max_score: Mapped[int] = mapped_column(Integer)
     passed: Mapped[bool]
     topic_scores: Mapped[list] = mapped_column(JSON)
-    submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    submitted_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class ActionPlan(Base):
@@ -86,7 +86,7 @@ class ActionPlan(Base):
     status: Mapped[str] = mapped_column(String(20), default="planned")
     # [{"at": iso time, "status": ..., "note": ...}], newest last
     follow_ups: Mapped[list] = mapped_column(JSON, default=list)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class SessionChanges(Base):

@@ -1,9 +1,9 @@
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.database import utcnow
+from shared.database import UtcDateTime, utcnow
 
 
 class Base(DeclarativeBase):
@@ -28,7 +28,7 @@ class Committee(Base):
     # A 410 from the receiver turns it off; setting the committee again turns it on.
     webhook_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     list_format: Mapped[str] = mapped_column(String(10), default="csv")
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     def channels(self):
         return (["mail"] if self.emails else []) + (["webhook"] if self.webhook_url and self.webhook_enabled else [])
@@ -65,7 +65,7 @@ class ParticipantChange(Base):
     participant_id: Mapped[int] = mapped_column(Integer, index=True)
     participant_code: Mapped[str] = mapped_column(String(20))
     change: Mapped[str] = mapped_column(String(20))  # registered waitlisted updated cancelled promoted
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     digest: Mapped[str | None] = mapped_column(String(100), index=True)
 
 
@@ -94,10 +94,10 @@ class Delivery(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     ack_token: Mapped[str] = mapped_column(String(64))
-    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class DeliveryAttempt(Base):
@@ -105,7 +105,7 @@ class DeliveryAttempt(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id"), index=True)
-    attempted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    attempted_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     outcome: Mapped[str] = mapped_column(String(20))  # sent | retry | gone | failed
     detail: Mapped[str | None] = mapped_column(Text)
 
@@ -120,7 +120,7 @@ class DisclosureRecord(Base):
     participant_id: Mapped[int] = mapped_column(Integer, index=True)
     recipient: Mapped[str] = mapped_column(String(200))
     channel: Mapped[str] = mapped_column(String(20))
-    disclosed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    disclosed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class Alert(Base):
@@ -134,4 +134,4 @@ class Alert(Base):
     delivery_id: Mapped[int | None] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(String(30))
     message: Mapped[str] = mapped_column(Text)
-    raised_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    raised_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

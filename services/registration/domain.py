@@ -21,7 +21,8 @@ from services.registration.schemas import (
 )
 from shared import events
 from shared.database import OutboxMessage
-from shared.errors import Conflict, InvalidInput, NotFound, validated
+from shared.commands import validated
+from shared.errors import Conflict, InvalidInput, NotFound
 from shared.turns import SLICE, taking_turns
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: codes are read aloud

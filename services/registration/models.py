@@ -1,9 +1,9 @@
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from shared.database import utcnow
+from shared.database import UtcDateTime, utcnow
 
 
 class Base(DeclarativeBase):
@@ -32,7 +32,7 @@ class Rollout(Base):
     # Closing registration is a step inside "launched", not a lifecycle state of its own.
     registration_open: Mapped[bool] = mapped_column(Boolean, default=True)
     cancel_reason: Mapped[str | None] = mapped_column(String(500))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     sessions: Mapped[list["Session"]] = relationship(
         back_populates="rollout", order_by="Session.day", cascade="all, delete-orphan")
@@ -77,8 +77,8 @@ class Participant(Base):
     email: Mapped[str | None] = mapped_column(String(200))  # never for a minor
     phone: Mapped[str | None] = mapped_column(String(40))  # never for a minor
     consent_by: Mapped[str | None] = mapped_column(String(20))  # guardian | school, for minors
-    consent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    consent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    registered_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     # registered | waitlisted | cancelled; the waitlist is served in id order.
     status: Mapped[str] = mapped_column(String(20), default="registered")
     # city|name|organisation, normalised: two live registrations never share it.
@@ -97,7 +97,7 @@ class CheckIn(Base):
     participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), index=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id"))
     day: Mapped[int] = mapped_column(Integer)
-    checked_in_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    checked_in_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class TargetGapAlert(Base):

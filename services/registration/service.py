@@ -7,7 +7,7 @@ from services.registration.schemas import (
     ParticipantQuery,
     RolloutEdit, RolloutIn, RolloutOut, RolloutQuery, TargetCheckIn, TargetGapOut,
 )
-from shared.database import Database
+from shared.dependencies import Database
 from shared.metrics import Metrics, PrometheusEndpoint
 from shared.outbox import OutboxRelay
 from shared.rpc import rpc

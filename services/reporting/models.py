@@ -8,8 +8,10 @@ gives the same figures.
 """
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, Integer, String
+from sqlalchemy import JSON, Boolean, Date, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from shared.database import UtcDateTime
 
 
 class Base(DeclarativeBase):
@@ -25,7 +27,7 @@ class EventLog(Base):
     event_id: Mapped[str] = mapped_column(String(36), unique=True)
     event_type: Mapped[str] = mapped_column(String(60))
     city: Mapped[str] = mapped_column(String(100), index=True)
-    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime)
     payload: Mapped[dict] = mapped_column(JSON)
 
 
@@ -60,7 +62,7 @@ class ParticipantFact(Base):
     sex: Mapped[str | None] = mapped_column(String(1))
     age_band: Mapped[str | None] = mapped_column(String(10))
     # The category's latest change, so an older event never overwrites a newer one.
-    category_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    category_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     waitlisted: Mapped[bool] = mapped_column(Boolean, default=False)
     promoted: Mapped[bool] = mapped_column(Boolean, default=False)
     cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -167,7 +169,7 @@ class ActionPlanFact(Base):
     owner: Mapped[str] = mapped_column(String(20))
     due_on: Mapped[date | None] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(20))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class NotificationFact(Base):
@@ -179,7 +181,7 @@ class NotificationFact(Base):
     kind: Mapped[str] = mapped_column(String(30))
     channel: Mapped[str] = mapped_column(String(20))
     participant_count: Mapped[int] = mapped_column(Integer)
-    notified_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    notified_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class SessionGainFact(Base):
@@ -191,7 +193,7 @@ class SessionGainFact(Base):
     session_key: Mapped[str] = mapped_column(String(50), primary_key=True)
     city: Mapped[str] = mapped_column(String(100), index=True)
     summary: Mapped[dict] = mapped_column(JSON)
-    as_of: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    as_of: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 # What ``domain.rebuild`` empties and recomputes from the event log.

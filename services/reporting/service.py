@@ -6,7 +6,7 @@ from services.reporting import domain, exports, report
 from services.reporting.models import Base
 from shared import events
 from shared.consumer import BATCH, city_event_handler, served_cities
-from shared.database import Database
+from shared.dependencies import Database
 from shared.errors import InvalidInput, NotFound
 from shared.metrics import Metrics, PrometheusEndpoint
 from shared.outbox import OutboxRelay
