@@ -1,6 +1,6 @@
 """Each rollout's local committee: its addresses, its webhook and the format of its lists."""
 from services.notification.commands import SetCommittee
-from shared.database import utcnow
+from services.notification.rules import utcnow
 from shared.errors import NotFound
 
 

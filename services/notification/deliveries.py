@@ -9,8 +9,8 @@ from datetime import date, timedelta
 from services.notification import rules
 from services.notification.commands import QueueDueLists
 from services.notification.committees import channels
+from services.notification.rules import utcnow
 from shared import events
-from shared.database import utcnow
 
 
 def queue(uow, rollout_id, city, kind, covers, content, channels_now) -> list:

@@ -133,6 +133,11 @@ def list_rows(delivery, listing: dict, inactive_ids=frozenset()) -> list[dict]:
     return [row(p) for p in chosen]
 
 
+def utcnow() -> datetime:
+    """The time now, in UTC, as the tables keep it."""
+    return datetime.now(timezone.utc)
+
+
 def aware(moment: datetime) -> datetime:
     # SQLite gives back naive datetimes for what was stored in UTC.
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

@@ -8,16 +8,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from services.notification import rules
+from services.notification.rules import utcnow
 from services.notification.commands import AcknowledgeDelivery, ClaimDelivery, RecordOutcome, ResendDelivery
 from shared import events
-from shared.database import utcnow
-from shared.errors import Conflict, DomainError, NotFound
-
-
-class Forbidden(DomainError):
-    """The caller may not do this (a wrong acknowledge token)."""
-
-    code = "forbidden"
+from shared.errors import Conflict, Forbidden, NotFound
 
 
 @dataclass(frozen=True)

@@ -20,12 +20,15 @@ from tests.support.cluster import free_port
 TOPICS = ["Jejak Digital", "Kejahatan Siber"]
 QUESTIONS = [{"id": f"q{i}", "text": "…", "topic": TOPICS[i % 2], "kind": "true_false", "answer": True}
              for i in range(1, 5)]
-PARTICIPANTS = {"PON-A": {"participant_id": 5, "code": "PON-A", "rollout_id": 1, "city": "pontianak",
-                          "session_key": "socialisation", "category": "student"}}
+PARTICIPANTS = {code: {"participant_id": 5, "code": code, "rollout_id": rollout_id, "city": "pontianak",
+                       "session_key": "socialisation", "category": "student"}
+                for code, rollout_id in (("PON-A", 1), ("PON-B", 2))}
 
 
-@pytest.fixture
-def service(tmp_path):
+@pytest.fixture(scope="module")
+def service(tmp_path_factory):
+    """One container for the module (a container takes seconds to stop); each test its own rollout or data."""
+    tmp_path = tmp_path_factory.mktemp("assessment")
     settings = config.load({"CAMPAIGN_DATA_DIR": str(tmp_path), "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}"})
     container = ServiceContainer(AssessmentService, settings)
     registration = replace_dependencies(container, "registration")
@@ -41,9 +44,9 @@ def publish(container, event, city, **fields):
         routing_key=event.routing_key(city), serializer="json")
 
 
-def create_instrument(api, **change):
+def create_instrument(api, rollout_id=1, **change):
     return requests.post(f"{api}/instruments", timeout=10, json={
-        "rollout_id": 1, "session_key": "socialisation", "title": "Tes", "questions": QUESTIONS, **change})
+        "rollout_id": rollout_id, "session_key": "socialisation", "title": "Tes", "questions": QUESTIONS, **change})
 
 
 def test_an_instrument_is_created_and_a_test_scored_over_http(service):
@@ -64,8 +67,8 @@ def test_an_instrument_is_created_and_a_test_scored_over_http(service):
 
 def test_a_sheet_is_imported_from_a_csv_body(service):
     _, api = service
-    instrument_id = create_instrument(api).json()["id"]
-    sheet = "participant_code,phase,q1,q2,q3,q4\nPON-A,post,benar,benar,benar,salah\n"
+    instrument_id = create_instrument(api, rollout_id=2).json()["id"]
+    sheet = "participant_code,phase,q1,q2,q3,q4\nPON-B,post,benar,benar,benar,salah\n"
     imported = requests.post(f"{api}/instruments/{instrument_id}/submissions/import", data=sheet.encode(),
                              headers={"Content-Type": "text/csv"}, timeout=10)
     assert imported.status_code == 201, imported.text
@@ -76,27 +79,27 @@ def test_a_sheet_is_imported_from_a_csv_body(service):
     assert bad.status_code == 422 and "header" in json.dumps(bad.json()["error"])
 
 
-@pytest.mark.parametrize("path, field", [
-    ("/instruments?rollout_id=satu", "rollout_id"),
-    ("/instruments/1/item-analysis?phase=during", "phase"),
-    ("/action-plans?status=finished", "status"),
-    ("/gains/pontianak?rollout_id=x", "rollout_id"),
-])
-def test_a_bad_query_is_a_422_naming_the_parameter(service, path, field):
+def test_a_bad_query_is_a_422_naming_the_parameter(service):
     _, api = service
-    answer = requests.get(api + path, timeout=10)
-    assert answer.status_code == 422, answer.text
-    assert field in json.dumps(answer.json()["error"])
+    for path, field in (("/instruments?rollout_id=satu", "rollout_id"),
+                        ("/instruments/1/item-analysis?phase=during", "phase"),
+                        ("/action-plans?status=finished", "status"),
+                        ("/gains/pontianak?rollout_id=x", "rollout_id")):
+        answer = requests.get(api + path, timeout=10)
+        assert answer.status_code == 422, (path, answer.text)
+        assert field in json.dumps(answer.json()["error"]), path
 
 
 def test_a_launched_rollouts_agenda_is_taken_from_its_event(service):
     container, api = service
     session = {"key": "socialisation", "day": 2, "date": date(2019, 5, 3), "title": "Sosialisasi",
                "audience": "students", "topics": [{"title": t, "facilitators": []} for t in TOPICS]}
+    off_agenda = [{**QUESTIONS[0], "topic": "Memasak"}]
+    assert create_instrument(api, rollout_id=3, questions=off_agenda).status_code == 201  # launch not heard yet
     with entrypoint_waiter(container, "handle_events", timeout=10):
-        publish(container, events.ROLLOUT_LAUNCHED, "pontianak", rollout_id=1, program="IAUA",
+        publish(container, events.ROLLOUT_LAUNCHED, "pontianak", rollout_id=3, program="IAUA",
                 city_name="Pontianak", starts_on=date(2019, 5, 2), ends_on=date(2019, 5, 3), sessions=[session])
 
-    off_agenda = create_instrument(api, questions=[{**QUESTIONS[0], "topic": "Memasak"}])
-    assert off_agenda.status_code == 422 and "questions" in off_agenda.json()["error"]["fields"]
-    assert create_instrument(api).status_code == 201
+    refused = create_instrument(api, rollout_id=3, questions=off_agenda)
+    assert refused.status_code == 422 and "questions" in refused.json()["error"]["fields"]
+    assert create_instrument(api, rollout_id=3).status_code == 201

@@ -18,7 +18,7 @@ from services.notification.models import Base
 from services.notification.repository import NotificationUnitOfWork
 from shared import events
 from shared.database import OutboxMessage, Store
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict, Forbidden, NotFound
 
 PARTICIPANTS = [
     {"participant_id": 1, "code": "PON-ABCDEF", "full_name": "Dédé Kurniawan", "category": "SKPD",
@@ -102,7 +102,7 @@ class Fakes:
     read = unit_of_work
 
     def emitted(self):
-        return [(event.name, city, fields) for event, city, fields in self.uow.emitted]
+        return [(event.name, city, fields) for event, city, fields in self.uow.events]
 
 
 class Sqlite:
@@ -231,7 +231,7 @@ def test_a_due_delivery_is_claimed_by_one_process_only(db, delivery_id):
 def test_acknowledging_needs_the_token_and_a_sent_delivery(db, delivery_id):
     token = get(db, delivery_id).ack_token
     with db.unit_of_work() as uow:
-        with pytest.raises(sending.Forbidden) as refused:
+        with pytest.raises(Forbidden) as refused:
             sending.acknowledge_delivery(AcknowledgeDelivery(delivery_id, "guess"), uow)
     assert refused.value.details["field"] == "token"
     with db.unit_of_work() as uow:

@@ -23,13 +23,15 @@ LISTING = {"rollout_id": 7, "city": "pontianak", "city_name": "Pontianak", "comm
 
 
 def committee_list(rollout_id):
-    if rollout_id != 7:
+    if rollout_id not in (7, 9):
         raise RemoteError("NotFound", f"rollout {rollout_id} does not exist")
-    return LISTING
+    return {**LISTING, "rollout_id": rollout_id}
 
 
-@pytest.fixture
-def service(tmp_path):
+@pytest.fixture(scope="module")
+def service(tmp_path_factory):
+    """One container for the module (a container takes seconds to stop)."""
+    tmp_path = tmp_path_factory.mktemp("notification")
     settings = config.load({"CAMPAIGN_DATA_DIR": str(tmp_path), "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}",
                             "SMTP_URL": f"maildir://{tmp_path}/mail"})
     container = ServiceContainer(NotificationService, settings)
@@ -47,14 +49,14 @@ def publish(container, event, city, **fields):
 
 def test_a_committee_is_set_over_http_and_bad_input_named(service):
     _, api, _ = service
-    saved = requests.put(f"{api}/rollouts/7/committee", json={"emails": ["a@x.example"], "name": "Panitia"},
+    saved = requests.put(f"{api}/rollouts/9/committee", json={"emails": ["a@x.example"], "name": "Panitia"},
                          timeout=10)
     assert saved.status_code == 200, saved.text
     assert (saved.json()["city"], saved.json()["emails"]) == ("pontianak", ["a@x.example"])
 
     unknown = requests.put(f"{api}/rollouts/8/committee", json={"emails": ["a@x.example"]}, timeout=10)
     assert unknown.status_code == 404 and unknown.json()["error"]["field"] == "rollout_id"
-    bare = requests.put(f"{api}/rollouts/7/committee", timeout=10)
+    bare = requests.put(f"{api}/rollouts/9/committee", timeout=10)
     assert bare.status_code == 422 and "body" in json.dumps(bare.json()["error"])
     status = requests.get(f"{api}/deliveries?status=lost", timeout=10)
     assert status.status_code == 422 and "status" in json.dumps(status.json()["error"])
