@@ -1,64 +1,25 @@
 """``campaign assessment ...``: instruments, tests, gain, item analysis and action plans over the HTTP API."""
 import json
-import sys
 from pathlib import Path
 
 import click
-import requests
 
-DEFAULT_API = "http://127.0.0.1:8000"
-
-
-class Api:
-    def __init__(self, base):
-        self.base = base.rstrip("/") + "/api/v1"
-
-    def call(self, method, path, **kwargs):
-        """The answer's JSON; on a refusal, its message (and bad rows) and exit status 1."""
-        try:
-            answer = requests.request(method, self.base + path, timeout=60, **kwargs)
-        except requests.RequestException:
-            fail(f"cannot reach the API at {self.base}; is `campaign serve` running? (--api-url, $CAMPAIGN_API_URL)")
-        try:
-            body = answer.json()
-        except ValueError:
-            fail(f"the API answered {answer.status_code} without JSON")
-        if answer.status_code >= 400:
-            error = body.get("error", {}) if isinstance(body, dict) else {}
-            lines = [f"error: {error.get('message', answer.status_code)}"]
-            lines += [f"  line {r['line']}, {r['field']}: {r['problem']}" for r in error.get("rows", [])]
-            fail("\n".join(lines), prefixed=True)
-        return body
-
-
-def fail(message, prefixed=False):
-    click.echo(message if prefixed else f"error: {message}", err=True)
-    sys.exit(1)
+from campaign.api import api_url_option, emit, fail, pass_api, read_json
 
 
 def show(value):
-    click.echo(json.dumps(value, indent=2, ensure_ascii=False))
-
-
-def read_json(path):
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        fail(f"{path}: not a readable JSON file ({exc})")
+    emit(value, True)
 
 
 @click.group()
-@click.option("--api-url", envvar="CAMPAIGN_API_URL", default=DEFAULT_API, show_default=True,
-              help="Where the API answers ($CAMPAIGN_API_URL).")
-@click.pass_context
-def assessment(ctx, api_url):
+@api_url_option
+def assessment():
     """Test instruments, pre- and post-tests, learning gain and action plans."""
-    ctx.obj = Api(api_url)
 
 
 @assessment.command("create-instrument")
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.pass_obj
+@pass_api
 def create_instrument(api, file):
     """Create an instrument (or its next version) from a JSON FILE."""
     created = api.call("POST", "/instruments", json=read_json(file))
@@ -69,12 +30,27 @@ def create_instrument(api, file):
 
 @assessment.command("instruments")
 @click.option("--rollout", "rollout_id", type=int, help="Only this rollout's.")
-@click.pass_obj
-def instruments(api, rollout_id):
+@click.option("--session", "session_key", help="Only this session's.")
+@click.option("--json", "as_json", is_flag=True, help="Print the API's JSON.")
+@pass_api
+def instruments(api, rollout_id, session_key, as_json):
     """List instruments."""
-    for found in api.call("GET", "/instruments", params={"rollout_id": rollout_id} if rollout_id else None):
-        click.echo(f"{found['id']}\trollout {found['rollout_id']}\t{found['session_key']}\t"
-                   f"v{found['version']}\t{found['title']}")
+    found = api.items("/instruments", rollout_id=rollout_id, session_key=session_key)
+    emit(found, as_json, "\n".join(f"{i['id']}\trollout {i['rollout_id']}\t{i['session_key']}\t"
+                                   f"v{i['version']}\t{i['title']}" for i in found) or "no instruments")
+
+
+@assessment.command("instrument")
+@click.argument("instrument_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print the API's JSON.")
+@pass_api
+def instrument(api, instrument_id, as_json):
+    """One instrument with its questions (and their answers)."""
+    found = api.call("GET", f"/instruments/{instrument_id}")
+    lines = [f"instrument {found['id']}: {found['title']} (rollout {found['rollout_id']}, session "
+             f"{found['session_key']}, version {found['version']}, pass mark {found['pass_percent']}%)"]
+    lines += [f"  {q.get('id')}  [{q.get('topic') or '-'}] {q.get('text')}" for q in found.get("questions") or []]
+    emit(found, as_json, "\n".join(lines))
 
 
 @assessment.command()
@@ -82,7 +58,7 @@ def instruments(api, rollout_id):
 @click.option("--code", "participant_code", required=True, help="The participant's pseudonymous code.")
 @click.option("--phase", type=click.Choice(["pre", "post"]), required=True)
 @click.option("--answers", required=True, help='JSON object, e.g. \'{"q1": true, "q2": "b"}\'.')
-@click.pass_obj
+@pass_api
 def submit(api, instrument_id, participant_code, phase, answers):
     """Score one test."""
     try:
@@ -99,7 +75,7 @@ def submit(api, instrument_id, participant_code, phase, answers):
 @assessment.command("import")
 @click.argument("instrument_id", type=int)
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.pass_obj
+@pass_api
 def import_(api, instrument_id, file):
     """Import a CSV FILE of tests: participant_code, phase, one column per question."""
     try:
@@ -136,7 +112,7 @@ def _gain_lines(label, group):
 @click.argument("scope")
 @click.option("--rollout", "rollout_id", type=int, help="Only this rollout.")
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON.")
-@click.pass_obj
+@pass_api
 def gains(api, scope, rollout_id, as_json):
     """Learning gain of a city (its slug) or `national`, with 95% intervals, per topic and session."""
     figures = api.call("GET", f"/gains/{scope}", params={"rollout_id": rollout_id} if rollout_id else None)
@@ -152,7 +128,7 @@ def gains(api, scope, rollout_id, as_json):
 @assessment.command()
 @click.argument("instrument_id", type=int)
 @click.option("--phase", type=click.Choice(["pre", "post"]), default="post", show_default=True)
-@click.pass_obj
+@pass_api
 def items(api, instrument_id, phase):
     """Facility and discrimination index of each question (Moodle's definitions)."""
     analysis = api.call("GET", f"/instruments/{instrument_id}/item-analysis", params={"phase": phase})
@@ -177,7 +153,7 @@ def plan():
 @click.option("--group", "group_name", help="The group's name (a group's plan).")
 @click.option("--commitment", required=True)
 @click.option("--due", "due_on", help="YYYY-MM-DD")
-@click.pass_obj
+@pass_api
 def plan_add(api, rollout_id, session_key, participant_code, group_name, commitment, due_on):
     """Record an action plan."""
     if bool(participant_code) == bool(group_name):
@@ -194,7 +170,7 @@ def plan_add(api, rollout_id, session_key, participant_code, group_name, commitm
 @click.argument("plan_id", type=int)
 @click.option("--status", type=click.Choice(["planned", "in_progress", "done", "dropped"]), required=True)
 @click.option("--note")
-@click.pass_obj
+@pass_api
 def plan_update(api, plan_id, status, note):
     """Record a follow-up of an action plan."""
     updated = api.call("PATCH", f"/action-plans/{plan_id}", json={"status": status, "note": note})
@@ -204,10 +180,10 @@ def plan_update(api, plan_id, status, note):
 @plan.command("list")
 @click.option("--rollout", "rollout_id", type=int)
 @click.option("--status")
-@click.pass_obj
+@pass_api
 def plan_list(api, rollout_id, status):
     """List action plans."""
     params = {k: v for k, v in (("rollout_id", rollout_id), ("status", status)) if v}
-    for found in api.call("GET", "/action-plans", params=params):
+    for found in api.items("/action-plans", **params):
         who = found["participant_code"] or found["group_name"]
         click.echo(f"{found['id']}\t{found['status']}\tdue {found['due_on'] or '-'}\t{who}\t{found['commitment']}")

@@ -17,9 +17,8 @@ from pathlib import Path  # noqa: E402
 
 import click  # noqa: E402
 
-from campaign import (  # noqa: E402
-    assessment_commands, db_commands, dlq_commands, notification_commands, registration_commands, reporting_commands,
-)
+from campaign import db_commands, dlq_commands, registration_commands, reporting_commands  # noqa: E402
+from campaign.commands import API_COMMANDS  # noqa: E402
 from shared import config as settings  # noqa: E402
 
 
@@ -109,14 +108,12 @@ def demo(workdir):
     click.echo(f"Report: {result.report_path}")
 
 
-main.add_command(db_commands.db)
-main.add_command(dlq_commands.dlq)
-main.add_command(assessment_commands.assessment)
-main.add_command(reporting_commands.reporting)
-main.add_command(reporting_commands.subscribe)
-for command in registration_commands.COMMANDS:
+for command in API_COMMANDS:
     main.add_command(command)
-main.add_command(notification_commands.notifications)
+main.add_command(registration_commands.gateway)
+main.add_command(reporting_commands.subscribe)
+main.add_command(dlq_commands.dlq)
+main.add_command(db_commands.db)
 
 if __name__ == "__main__":
     main()

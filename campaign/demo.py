@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-import requests
 from faker import Faker
+
+from campaign.api import Api
 
 SEED = 2019
 # How the report's 86 activists split across its categories (the report gives only the total).
@@ -54,18 +55,6 @@ class DemoResult:
     figures: dict
     report_path: str
     committee_list_path: str | None
-
-
-class Api:
-    def __init__(self, base_url):
-        self.base = base_url.rstrip("/") + "/api/v1"
-        self.http = requests.Session()
-
-    def call(self, method, path, **kwargs):
-        response = self.http.request(method, self.base + path, timeout=30, **kwargs)
-        if response.status_code >= 400:
-            raise DemoError(f"{method} {path} answered {response.status_code}: {response.text}")
-        return response.json()
 
 
 class DemoError(Exception):

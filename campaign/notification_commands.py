@@ -1,38 +1,16 @@
 """``campaign notifications ...``: see, resend and audit committee deliveries through the HTTP API."""
-import json
-import sys
+from urllib.parse import parse_qs, urlsplit
 
 import click
-import requests
 
-DEFAULT_API_URL = "http://127.0.0.1:8000/api/v1"
-
-
-class Api:
-    def __init__(self, url):
-        self.url = url.rstrip("/")
-
-    def call(self, method, path, **kwargs):
-        """The answer's JSON; a clear message and exit status 1 on any failure."""
-        try:
-            response = requests.request(method, self.url + path, timeout=30, **kwargs)
-        except requests.RequestException as exc:
-            raise click.ClickException(f"cannot reach the API at {self.url}: {exc.__class__.__name__}")
-        try:
-            body = response.json()
-        except ValueError:
-            raise click.ClickException(f"the API answered {response.status_code} without JSON")
-        if response.status_code >= 400:
-            error = body.get("error", {}) if isinstance(body, dict) else {}
-            raise click.ClickException(error.get("message") or f"the API answered {response.status_code}")
-        return body
+from campaign.api import api_url_option, emit, json_option, pass_api
 
 
 def _echo(value, as_json):
+    """Print the API's JSON if asked; True when done."""
     if as_json:
-        click.echo(json.dumps(value, indent=2, ensure_ascii=False))
-        return True
-    return False
+        emit(value, True)
+    return as_json
 
 
 def _delivery_line(d):
@@ -42,18 +20,10 @@ def _delivery_line(d):
             f"rollout {d['rollout_id']:<5} attempts {d['attempts']:<3} {count:<18} {when[:19]}")
 
 
-def with_api(command):
-    """``--api-url`` (or $CAMPAIGN_API_URL) on each command, handed to it as ``api``."""
-    def callback(ctx, param, value):
-        return Api(value)
-    return click.option("--api-url", "api", envvar="CAMPAIGN_API_URL", default=DEFAULT_API_URL, show_default=True,
-                        callback=callback, expose_value=True,
-                        help="Base URL of the notification service's API ($CAMPAIGN_API_URL).")(command)
-
-
 @click.group()
+@api_url_option
 def notifications():
-    """Committee deliveries: list, show, resend, and who received whose data."""
+    """Committees, deliveries to them (list, show, resend, acknowledge), and who received whose data."""
 
 
 @notifications.command("list")
@@ -63,12 +33,12 @@ def notifications():
 @click.option("--kind", type=click.Choice(["agenda", "digest", "participant_list", "final_list", "target_gap",
                                                "rollout_cancelled"]))
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON.")
-@with_api
+@pass_api
 def list_deliveries(api, rollout_id, city, status, kind, as_json):
     """List deliveries, oldest first."""
     params = {k: v for k, v in {"rollout_id": rollout_id, "city": city, "status": status, "kind": kind}.items()
               if v is not None}
-    found = api.call("GET", "/deliveries", params=params)
+    found = api.items("/deliveries", **params)
     if _echo(found, as_json):
         return
     if not found:
@@ -80,7 +50,7 @@ def list_deliveries(api, rollout_id, city, status, kind, as_json):
 @notifications.command()
 @click.argument("delivery_id", type=int)
 @click.option("--json", "as_json", is_flag=True)
-@with_api
+@pass_api
 def show(api, delivery_id, as_json):
     """One delivery with each of its attempts."""
     delivery = api.call("GET", f"/deliveries/{delivery_id}")
@@ -96,7 +66,7 @@ def show(api, delivery_id, as_json):
 
 @notifications.command()
 @click.argument("delivery_id", type=int)
-@with_api
+@pass_api
 def resend(api, delivery_id):
     """Send a delivery again, as a new message (new Message-ID and idempotency key)."""
     delivery = api.call("POST", f"/deliveries/{delivery_id}/resend")
@@ -106,7 +76,7 @@ def resend(api, delivery_id):
 @notifications.command()
 @click.argument("participant_id", type=int)
 @click.option("--json", "as_json", is_flag=True)
-@with_api
+@pass_api
 def disclosures(api, participant_id, as_json):
     """Who received a participant's data, when, by which channel."""
     found = api.call("GET", f"/participants/{participant_id}/disclosures")
@@ -122,17 +92,53 @@ def disclosures(api, participant_id, as_json):
 @notifications.command()
 @click.option("--rollout", "rollout_id", type=int)
 @click.option("--json", "as_json", is_flag=True)
-@with_api
+@pass_api
 def alerts(api, rollout_id, as_json):
     """What the coordinator was alerted to: disabled webhooks, failed deliveries."""
-    found = api.call("GET", "/alerts", params={"rollout_id": rollout_id} if rollout_id else {})
+    found = api.items("/alerts", rollout_id=rollout_id)
     if _echo(found, as_json):
         return
     for alert in found:
         click.echo(f"{alert['raised_at'][:19]}  {alert['reason']:<17} {alert['message']}")
 
 
-@notifications.command()
+class CommitteeGroup(click.Group):
+    """``committee show ID`` and ``committee set ID ...``; ``committee ID`` shows, with what to set, sets."""
+
+    SETTING = ("--email", "--webhook-url", "--webhook-secret", "--format", "--name")
+
+    def parse_args(self, ctx, args):
+        if args and args[0].isdigit():
+            setting = any(arg.split("=", 1)[0] in self.SETTING for arg in args[1:])
+            args = ["set" if setting else "show", *args]
+        return super().parse_args(ctx, args)
+
+
+@notifications.group(cls=CommitteeGroup)
+def committee():
+    """A rollout's committee: where its digests and lists go."""
+
+
+def _committee_text(saved):
+    channels = ", ".join(saved["emails"]) or "no mail address"
+    if saved.get("webhook_url"):
+        channels += f"; webhook {saved['webhook_url']}" + ("" if saved.get("webhook_enabled", True) else " (disabled)")
+    name = f"{saved['name']}: " if saved.get("name") else ""
+    return (f"Committee of rollout {saved['rollout_id']} ({saved['city']}): {name}{channels}; "
+            f"lists as {saved['list_format']}.")
+
+
+@committee.command("show")
+@click.argument("rollout_id", type=int)
+@json_option
+@pass_api
+def show_committee(api, rollout_id, as_json):
+    """Where a rollout's committee gets its mail, webhook and lists."""
+    saved = api.call("GET", f"/rollouts/{rollout_id}/committee")
+    emit(saved, as_json, _committee_text(saved))
+
+
+@committee.command("set")
 @click.argument("rollout_id", type=int)
 @click.option("--email", "emails", multiple=True, help="A committee mail address (repeat for more).")
 @click.option("--webhook-url", help="Where to POST signed JSON.")
@@ -140,15 +146,37 @@ def alerts(api, rollout_id, as_json):
               "($CAMPAIGN_WEBHOOK_SECRET keeps it out of the shell history).")
 @click.option("--format", "list_format", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True)
 @click.option("--name", help="How mails greet the committee.")
-@with_api
-def committee(api, rollout_id, emails, webhook_url, webhook_secret, list_format, name):
-    """Set a rollout's committee: its addresses, webhook and list format."""
+@json_option
+@pass_api
+def set_committee(api, rollout_id, emails, webhook_url, webhook_secret, list_format, name, as_json):
+    """Set a rollout's committee: its addresses, webhook and list format (replacing what was set)."""
     body = {"emails": list(emails), "webhook_url": webhook_url, "webhook_secret": webhook_secret,
             "list_format": list_format, "name": name}
     saved = api.call("PUT", f"/rollouts/{rollout_id}/committee", json=body)
-    channels = ", ".join(saved["emails"]) + (f"; webhook {saved['webhook_url']}" if saved["webhook_url"] else "")
-    click.echo(f"Committee of rollout {rollout_id} ({saved['city']}): {channels}; lists as {saved['list_format']}.")
+    emit(saved, as_json, _committee_text(saved))
 
 
-if __name__ == "__main__":
-    sys.exit(notifications())
+@notifications.command()
+@click.argument("delivery_id", type=int, required=False)
+@click.option("--token", help="The token of the acknowledgement link in the committee's mail.")
+@click.option("--link", help="The whole acknowledgement link from the mail, as the committee would open it.")
+@json_option
+@pass_api
+def acknowledge(api, delivery_id, token, link, as_json):
+    """Record that the committee received a delivery (say, when it answered by phone or chat).
+
+    With --link, the link is asked of this command's API (--api-url), whichever host it names.
+    """
+    if link:
+        parts = urlsplit(link)
+        path = parts.path[parts.path.find("/deliveries/"):] if "/deliveries/" in parts.path else ""
+        if not path.endswith("/acknowledge") or not parse_qs(parts.query).get("token"):
+            raise click.BadParameter("not an acknowledgement link (…/deliveries/ID/acknowledge?token=…)",
+                                     param_hint="--link")
+        delivery = api.call("GET", path, params={"token": parse_qs(parts.query)["token"][0]})
+    elif delivery_id is None or not token:
+        raise click.UsageError("give DELIVERY_ID and --token, or --link")
+    else:
+        delivery = api.call("POST", f"/deliveries/{delivery_id}/acknowledge", json={"token": token})
+    emit(delivery, as_json, f"Delivery {delivery['id']} acknowledged.")
+

@@ -1,11 +1,11 @@
-"""``campaign rollout ...`` and ``campaign participants ...``: HTTP clients of the API.
+"""``campaign rollout ...`` and ``campaign participants ...``: registration through the API.
 
-They talk to ``--api-url`` (or ``$CAMPAIGN_API_URL``): a process running the
-services, or ``campaign gateway`` in front of several.  Bad input gets the
-API's message, naming the field (and the line of a file), and exit status 1.
+They talk to the API's base URL (``--api-url`` or ``$CAMPAIGN_API_URL``): a
+process running the services, or ``campaign gateway`` in front of several.  Bad
+input gets the API's message, naming the field (and the line of a file), and
+exit status 1.
 """
 import copy
-import functools
 import json
 import os
 import sys
@@ -14,70 +14,12 @@ from importlib import resources
 from pathlib import Path
 
 import click
-import requests
 
+from campaign.api import api_url_option, emit, fail, json_option, pass_api, read_json
 from services.registration.schemas import AGE_BANDS, CATEGORIES, CONSENT_GIVERS, PARTICIPANT_STATES, ROLLOUT_STATES
 
-DEFAULT_API_URL = "http://127.0.0.1:8000"
 # Below this a file uploads in a blink; above it the upload shows a progress bar.
 PROGRESS_FROM_BYTES = 256 * 1024
-
-
-class Api:
-    def __init__(self, base_url):
-        self.base_url = base_url.rstrip("/")
-        self.http = requests.Session()
-
-    def call(self, method, path, **kwargs):
-        url = f"{self.base_url}/api/v1{path}"
-        try:
-            answer = self.http.request(method, url, timeout=kwargs.pop("timeout", 60), **kwargs)
-        except requests.RequestException as exc:
-            fail(f"cannot reach the API at {self.base_url} ({exc.__class__.__name__}); "
-                 "is it running? (--api-url or $CAMPAIGN_API_URL)")
-        try:
-            body = answer.json()
-        except ValueError:
-            fail(f"{method} {path} answered {answer.status_code} without JSON")
-        if answer.status_code >= 400:
-            explain(body.get("error", {}) if isinstance(body, dict) else {})
-        return body
-
-
-def fail(message):
-    click.echo(f"error: {message}", err=True)
-    sys.exit(1)
-
-
-def explain(error):
-    """The API's error, with each bad field or line of a file, and exit 1."""
-    click.echo(f"error: {error.get('message', 'the request was refused')}", err=True)
-    for field, problems in (error.get("fields") or {}).items():
-        click.echo(f"  {field}: {json.dumps(problems, ensure_ascii=False)}", err=True)
-    rows = error.get("rows") or []
-    for row in rows[:50]:
-        click.echo(f"  line {row['line']}, {row['field']}: {row['problem']}", err=True)
-    if len(rows) > 50:
-        click.echo(f"  ... and {len(rows) - 50} more", err=True)
-    sys.exit(1)
-
-
-def emit(value, as_json, text):
-    click.echo(json.dumps(value, indent=2, ensure_ascii=False) if as_json else text)
-
-
-api_url_option = click.option("--api-url", envvar="CAMPAIGN_API_URL", default=DEFAULT_API_URL, show_default=True,
-                              help="Where the API answers (also $CAMPAIGN_API_URL).")
-json_option = click.option("--json", "as_json", is_flag=True, help="Print the API's JSON answer.")
-
-
-def pass_api(command):
-    """Give ``command`` the API client; ``--api-url`` works before or after the command's name."""
-    @click.option("--api-url", "own_url", help="Where the API answers (overrides the group's --api-url).")
-    @click.pass_context
-    def with_api(ctx, own_url, **kwargs):
-        return ctx.invoke(command, Api(own_url) if own_url else ctx.obj, **kwargs)
-    return functools.update_wrapper(with_api, command)
 
 
 def rollout_line(r):
@@ -89,10 +31,8 @@ def rollout_line(r):
 
 @click.group()
 @api_url_option
-@click.pass_context
-def rollout(ctx, api_url):
-    """Plan, launch, list, show and cancel city rollouts."""
-    ctx.obj = Api(api_url)
+def rollout():
+    """Plan, edit, launch, close registration for, list, show and cancel city rollouts."""
 
 
 def seed_agenda():
@@ -145,6 +85,61 @@ def plan(api, city_name, starts_on, committee_email, committee_name, venue, prov
     emit(planned, as_json, f"planned: {rollout_line(planned)}")
 
 
+@rollout.command()
+@click.argument("template_id", type=int)
+@click.option("--city", "city_name", required=True, help="The new rollout's city, e.g. Medan.")
+@click.option("--starts-on", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First day (YYYY-MM-DD).")
+@click.option("--committee-email", required=True, help="The local committee's address.")
+@click.option("--committee-name", help="The local committee.")
+@click.option("--venue")
+@click.option("--province")
+@click.option("--program", help="The program (default: the template's).")
+@json_option
+@pass_api
+def clone(api, template_id, starts_on, as_json, **own):
+    """Plan a draft in another city with TEMPLATE_ID's agenda, its days moved to --starts-on."""
+    body = {"starts_on": starts_on.date().isoformat(), **{k: v for k, v in own.items() if v is not None}}
+    planned = api.call("POST", f"/rollouts/{template_id}/clone", json=body)
+    emit(planned, as_json, f"planned: {rollout_line(planned)}")
+
+
+def changes(fields: dict, body_file: Path | None) -> dict:
+    """The fields to change: those of ``--body FILE``, then each option given ("" clears a field)."""
+    body = read_json(body_file) if body_file else {}
+    if not isinstance(body, dict):
+        raise click.BadParameter("must hold a JSON object of the fields to change", param_hint="--body")
+    for name, value in fields.items():
+        if value is not None:
+            body[name] = value.date().isoformat() if hasattr(value, "date") else (value if value != "" else None)
+    if not body:
+        raise click.UsageError("give at least one field to change (see --help), or --body FILE")
+    return body
+
+
+BODY = click.option("--body", "body_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                    help="A JSON file of the fields to change, as the API takes them; options given win.")
+
+
+@rollout.command()
+@click.argument("rollout_id", type=int)
+@click.option("--program")
+@click.option("--province", help='"" clears it.')
+@click.option("--venue", help='"" clears it.')
+@click.option("--starts-on", type=click.DateTime(["%Y-%m-%d"]), help="YYYY-MM-DD")
+@click.option("--ends-on", type=click.DateTime(["%Y-%m-%d"]), help="YYYY-MM-DD")
+@click.option("--committee-name", help='"" clears it.')
+@click.option("--committee-email")
+@click.option("--author", help='"" clears it.')
+@click.option("--editor", help='"" clears it.')
+@BODY
+@json_option
+@pass_api
+def edit(api, rollout_id, body_file, as_json, **fields):
+    """Change a rollout's fields; sessions (dates, capacity, targets, topics) through --body FILE."""
+    edited = api.call("PATCH", f"/rollouts/{rollout_id}", json=changes(fields, body_file))
+    emit(edited, as_json, f"edited: {rollout_line(edited)}")
+
+
 def _step(api, rollout_id, action, as_json, **kwargs):
     answer = api.call("POST", f"/rollouts/{rollout_id}/{action}", **kwargs)
     emit(answer, as_json, rollout_line(answer))
@@ -187,6 +182,32 @@ def cancel(api, rollout_id, reason, as_json):
     _step(api, rollout_id, "cancel", as_json, json={"reason": reason} if reason else None)
 
 
+@rollout.command(name="close-registration")
+@click.argument("rollout_id", type=int)
+@json_option
+@pass_api
+def close_registration(api, rollout_id, as_json):
+    """Close registration: the committee is sent its list of participants."""
+    answer = api.call("POST", f"/rollouts/{rollout_id}/close-registration")
+    emit(answer, as_json, f"registration closed: {rollout_line(answer)}")
+
+
+@rollout.command(name="target-check")
+@click.argument("rollout_id", type=int)
+@click.option("--today", type=click.DateTime(["%Y-%m-%d"]), help="Check as of this day (default: today).")
+@click.option("--within-days", type=int, help="Sessions this many days ahead (the API's default: 14).")
+@json_option
+@pass_api
+def target_check(api, rollout_id, today, within_days, as_json):
+    """Sessions coming up whose registrations are below a category's target (each gap announced once a day)."""
+    body = {k: v for k, v in {"today": today.date().isoformat() if today else None,
+                              "within_days": within_days}.items() if v is not None}
+    gaps = api.call("POST", f"/rollouts/{rollout_id}/target-check", json=body)
+    emit(gaps, as_json, "\n".join(
+        f"{g['session_key']} ({g['session_date']}): {g['category']} {g['registered']} of at least {g['minimum']}"
+        for g in gaps) or "every target met")
+
+
 @rollout.command(name="list")
 @click.option("--program")
 @click.option("--status", type=click.Choice(ROLLOUT_STATES))
@@ -224,10 +245,8 @@ def show(api, rollout_id, as_json):
 
 @click.group()
 @api_url_option
-@click.pass_context
-def participants(ctx, api_url):
-    """Register, import, list, check in and cancel participants."""
-    ctx.obj = Api(api_url)
+def participants():
+    """Register, import, list, show, edit, check in and cancel participants."""
 
 
 def participant_line(p):
@@ -303,7 +322,41 @@ def list_participants(api, rollout_id, status, as_json):
     emit(people, as_json, "\n".join(participant_line(p) for p in people) or "no participants")
 
 
-@participants.command()
+@participants.command(name="show")
+@click.argument("rollout_id", type=int)
+@click.argument("participant_id", type=int)
+@json_option
+@pass_api
+def show_participant(api, rollout_id, participant_id, as_json):
+    """One participant: code, session, category, consent."""
+    p = api.call("GET", f"/rollouts/{rollout_id}/participants/{participant_id}")
+    details = [f"{label}: {p[key]}" for label, key in (
+        ("organisation", "organisation"), ("sex", "sex"), ("age band", "age_band"), ("consent by", "consent_by"),
+        ("registered at", "registered_at")) if p.get(key)]
+    emit(p, as_json, "\n".join([participant_line(p)] + [f"        {line}" for line in details]))
+
+
+@participants.command(name="edit")
+@click.argument("rollout_id", type=int)
+@click.argument("participant_id", type=int)
+@click.option("--name", "full_name")
+@click.option("--category", type=click.Choice(CATEGORIES), help="Within the same audience (session).")
+@click.option("--organisation", help='Organisation, or school for a student; "" clears it.')
+@click.option("--sex", type=click.Choice(["F", "M", ""]), help='"" clears it.')
+@click.option("--age-band", type=click.Choice(AGE_BANDS + ("",)), help='"" clears it.')
+@click.option("--email", help='Not for a minor; "" clears it.')
+@click.option("--phone", help='Not for a minor; "" clears it.')
+@click.option("--consent-by", type=click.Choice(CONSENT_GIVERS + ("",)), help="Who consented, for a minor.")
+@BODY
+@json_option
+@pass_api
+def edit_participant(api, rollout_id, participant_id, body_file, as_json, **fields):
+    """Correct a participant's registration."""
+    p = api.call("PATCH", f"/rollouts/{rollout_id}/participants/{participant_id}", json=changes(fields, body_file))
+    emit(p, as_json, f"edited: {participant_line(p)}")
+
+
+@participants.command(name="check-in")
 @click.argument("rollout_id", type=int)
 @click.argument("participant_id", type=int)
 @click.option("--day", type=int, help="The day (default: the participant's session's day).")
@@ -315,6 +368,10 @@ def checkin(api, rollout_id, participant_id, day, session_key, as_json):
     body = {k: v for k, v in {"day": day, "session_key": session_key}.items() if v is not None}
     record = api.call("POST", f"/rollouts/{rollout_id}/participants/{participant_id}/check-in", json=body)
     emit(record, as_json, f"checked in: {record['code']} at {record['session_key']}, day {record['day']}")
+
+
+participants.add_command(copy.copy(checkin), name="checkin")  # the name it had first
+participants.commands["checkin"].hidden = True
 
 
 @participants.command(name="cancel")
@@ -358,5 +415,3 @@ def gateway(listen, routes):
     except OSError as exc:
         fail(f"--listen {listen}: {exc.strerror or exc}")
 
-
-COMMANDS = (rollout, participants, gateway)

@@ -1,16 +1,22 @@
-"""``campaign reporting ...`` and ``campaign subscribe``: reports, exports, rebuilds, summaries.
+"""``campaign reporting ...`` and ``campaign subscribe``: reports, exports, figures, rebuilds, summaries.
 
-They work on reporting's own database (``REPORTING_DATABASE_URL`` or the SQLite
-file under ``CAMPAIGN_DATA_DIR``) and, for ``subscribe``, on the broker.
+Reports and exports come through the API (``--api-url`` or ``$CAMPAIGN_API_URL``)
+or, with ``--local`` (or ``--data-dir``/``--database``, or when only
+``CAMPAIGN_DATA_DIR``/``REPORTING_DATABASE_URL`` is set), from reporting's own
+database.  ``rebuild`` works on that database alone, ``subscribe`` on the broker.
 """
 import functools
+import io
 import json
+import os
 import sys
 from pathlib import Path
 
 import click
 
+from campaign.api import Api, ApiError, api_url_option, emit, json_option, pass_api
 from shared import config as settings
+from shared.events import NATIONAL
 
 
 def _database_errors_as_messages(command):
@@ -27,39 +33,61 @@ def _database_errors_as_messages(command):
     return run
 
 
-def _store():
+def _settings(data_dir=None, database=None):
+    """The configuration, with ``--data-dir``/``--database`` in place of the environment's."""
+    env = dict(os.environ)
+    if data_dir is not None:
+        env["CAMPAIGN_DATA_DIR"] = str(data_dir)
+        env["REPORTING_DATABASE_URL"] = database or ""
+    elif database:
+        env["REPORTING_DATABASE_URL"] = database
+    return settings.load(env)
+
+
+def _store(data_dir=None, database=None):
     from services.reporting.models import Base
     from shared.database import Store
 
-    url = settings.load()["DATABASE_URLS"]["reporting"]
+    url = _settings(data_dir, database)["DATABASE_URLS"]["reporting"]
     if url.startswith("sqlite") and not Path(url.split("///", 1)[-1]).exists():
         raise click.ClickException(f"no reporting database at {url.split('///', 1)[-1]}; "
-                                   "set CAMPAIGN_DATA_DIR or REPORTING_DATABASE_URL")
+                                   "set --data-dir (CAMPAIGN_DATA_DIR) or --database (REPORTING_DATABASE_URL)")
     return Store(url, Base.metadata, consumer="reporting.cli")
 
 
-def _report(store, city, lang):
+def _report(store, city, lang, rollout_id=None):
     from services.reporting import report
 
     with store.read() as session:
-        written = report.build(session, city, lang)
+        written = report.build(session, city, lang, rollout_id)
     if written is None:
+        if rollout_id is not None:
+            raise click.ClickException(f"{city} has no rollout {rollout_id} to report on")
         raise click.ClickException(f"{city} has no launched rollout to report on")
     return written
 
 
 @click.group()
+@api_url_option
 def reporting():
-    """Activity reports, exports and the read models of the reporting service."""
+    """Activity reports, exports, figures and the read models of the reporting service."""
+
+
+DATA_DIR = click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
+                        help="Work on the reporting database under this data directory (implies --local).")
+DATABASE = click.option("--database", metavar="URL",
+                        help="Work on this reporting database, e.g. postgresql://... (implies --local).")
 
 
 @reporting.command()
+@DATA_DIR
+@DATABASE
 @_database_errors_as_messages
-def rebuild():
-    """Recompute every read model from reporting's event log."""
+def rebuild(data_dir, database):
+    """Recompute every read model from reporting's event log (on its database)."""
     from services.reporting import domain
 
-    store = _store()
+    store = _store(data_dir, database)
     try:
         with store.unit_of_work() as uow:
             applied = domain.rebuild(uow.session)
@@ -73,10 +101,33 @@ LANG = click.option("--lang", type=click.Choice(["id", "en"]), default="id", sho
                     help="Bahasa Indonesia or English.")
 OUT = click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
                    help="Where to write (default: REPORTS_DIR).")
+ROLLOUT = click.option("--rollout", "rollout_id", type=int,
+                       help="Which of the city's rollouts (default: its latest).")
 
 
-def _directory(directory):
-    return directory or Path(settings.load()["REPORTS_DIR"])
+def where(command):
+    """``--api-url``, or ``--local``/``--data-dir``/``--database``: the API or reporting's own database."""
+    @click.option("--api-url", "own_url", metavar="URL", help="The API's base URL (default $CAMPAIGN_API_URL).")
+    @click.option("--local", is_flag=True, help="Read reporting's database directly instead of asking the API.")
+    @DATA_DIR
+    @DATABASE
+    @click.pass_context
+    def choose(ctx, own_url, local, data_dir, database, **kwargs):
+        url = own_url or ctx.meta.get("campaign.api_url")
+        on_database = bool(local or data_dir or database)
+        if on_database and url:
+            raise click.UsageError("--api-url asks the API; --local, --data-dir and --database read the database")
+        if not on_database and not url and not os.environ.get("CAMPAIGN_API_URL"):
+            # Only a data directory or database in the environment: the way these commands always worked.
+            on_database = bool(os.environ.get("CAMPAIGN_DATA_DIR") or os.environ.get("REPORTING_DATABASE_URL"))
+        source = (data_dir, database) if on_database else Api(url)
+        return ctx.invoke(command, source, **kwargs)
+    return functools.update_wrapper(choose, command)
+
+
+def _check_rollout(city, rollout_id):
+    if rollout_id is not None and city == NATIONAL:
+        raise click.UsageError("--rollout chooses one of a city's rollouts; the national report has them all")
 
 
 @reporting.command()
@@ -84,19 +135,42 @@ def _directory(directory):
 @LANG
 @click.option("--format", "formats", type=click.Choice(["md", "html", "pdf"]), multiple=True,
               help="Repeat for several; default: all three.")
+@ROLLOUT
 @OUT
+@where
 @_database_errors_as_messages
-def report(city, lang, formats, directory):
-    """Write CITY's activity report (or the national one for CITY=national)."""
+def report(source, city, lang, formats, rollout_id, directory):
+    """Write CITY's activity report (or the national one for CITY=national).
+
+    Through the API the reporting service writes it (in its REPORTS_DIR) and the
+    paths it answers are printed; --dir also keeps the Markdown here.
+    """
     from services.reporting import report as reports
 
-    store = _store()
+    _check_rollout(city, rollout_id)
+    formats = formats or reports.FORMATS
+    if isinstance(source, Api):
+        written = source.call("POST", f"/reports/{city}/activity-report", timeout=600, params={
+            "lang": lang, "format": ",".join(formats), "rollout_id": rollout_id})
+        for path in written["paths"].values():
+            click.echo(path)
+        if directory is not None:
+            stem = Path(next(iter(written["paths"].values()))).stem
+            directory.mkdir(parents=True, exist_ok=True)
+            (directory / f"{stem}.md").write_text(written["markdown"], encoding="utf-8")
+            click.echo(directory / f"{stem}.md")
+        return
+    store = _store(*source)
     try:
-        paths = reports.write(_report(store, city, lang), _directory(directory), formats or reports.FORMATS)
+        paths = reports.write(_report(store, city, lang, rollout_id), _directory(directory, *source), formats)
     finally:
         store.dispose()
     for path in paths.values():
         click.echo(path)
+
+
+def _directory(directory, data_dir=None, database=None):
+    return directory or Path(_settings(data_dir, database)["REPORTS_DIR"])
 
 
 @reporting.command()
@@ -105,21 +179,84 @@ def report(city, lang, formats, directory):
 @click.option("--format", "formats", type=click.Choice(["csv", "xlsx"]), multiple=True,
               help="Repeat for both; default: both.")
 @click.option("--public", is_flag=True, help="For partners: cells under 5 people shown as <5.")
+@ROLLOUT
 @OUT
+@where
 @_database_errors_as_messages
-def export(city, lang, formats, public, directory):
+def export(source, city, lang, formats, public, rollout_id, directory):
     """Export the tables of CITY's report as CSV files and an XLSX workbook."""
     from services.reporting import exports
 
-    store = _store()
+    _check_rollout(city, rollout_id)
+    formats = formats or tuple(exports.FORMATS)
+    if isinstance(source, Api):
+        for path in _export_through(source, city, lang, formats, public, rollout_id, _directory(directory)):
+            click.echo(path)
+        return
+    store = _store(*source)
     try:
-        written = _report(store, city, lang)
+        written = _report(store, city, lang, rollout_id)
     finally:
         store.dispose()
-    for name in formats or tuple(exports.FORMATS):
-        made = exports.FORMATS[name](written, _directory(directory), public=public)
+    for name in formats:
+        made = exports.FORMATS[name](written, _directory(directory, *source), public=public)
         for path in made if isinstance(made, list) else [made]:
             click.echo(path)
+
+
+def _export_through(api, city, lang, formats, public, rollout_id, directory):
+    """Download the workbook and each table's CSV, named as a local export names them."""
+    from openpyxl import load_workbook
+
+    query = {"lang": lang, "public": "1" if public else None, "rollout_id": rollout_id}
+    workbook = api.download(f"/reports/{city}/export.xlsx", directory, f"{city}.xlsx", **query)
+    paths = [workbook] if "xlsx" in formats else []
+    if "csv" in formats:
+        # The workbook has a sheet per table, named after it; each table comes as its own CSV.
+        sheets = load_workbook(io.BytesIO(workbook.read_bytes()), read_only=True).sheetnames
+        for name in sheets:
+            answer = api.send("GET", f"/reports/{city}/tables/{name}.csv", params={
+                k: v for k, v in query.items() if v is not None})
+            path = directory / f"{workbook.stem}-{name}.csv"
+            path.write_bytes(answer.content)
+            paths.append(path)
+        if "xlsx" not in formats:
+            workbook.unlink()
+    return paths
+
+
+@reporting.command()
+@CITY
+@ROLLOUT
+@json_option
+@pass_api
+def figures(api, city, rollout_id, as_json):
+    """The exact figures of CITY (or of one rollout, or CITY=national), for the coordinator."""
+    found = api.get(f"/reports/{city}/figures", rollout_id=rollout_id)
+    tests = found.get("tests") or {}
+    if as_json or "participants" not in found or not tests:
+        return emit(found, True)
+    pre, post = tests.get("pre") or {}, tests.get("post") or {}
+    audience = found.get("by_audience") or {}
+    def shown(value, unit=""):
+        return "-" if value is None else f"{value}{unit}"
+    emit(found, False, f"{city}: participants {found['participants']} ("
+                       + ", ".join(f"{k} {v}" for k, v in audience.items()) + "); "
+                       f"pre {pre.get('n')} (mean {shown(pre.get('mean_percent'), '%')}), "
+                       f"post {post.get('n')} (mean {shown(post.get('mean_percent'), '%')}), "
+                       f"paired {tests.get('paired')}, normalised gain {shown(tests.get('gain'))}")
+
+
+@reporting.command()
+@click.argument("city", required=False)
+@pass_api
+def summaries(api, city):
+    """The public summaries of CITY as they stand now (without CITY: the cities that have some)."""
+    if city is None:
+        click.echo("\n".join(api.get("/summaries")["cities"]) or "no summaries yet")
+        return
+    for key, body in api.get(f"/summaries/{city}").items():
+        click.echo(f"{key} {json.dumps(body, ensure_ascii=False, sort_keys=True)}")
 
 
 @click.command()
@@ -161,12 +298,11 @@ def subscribe(pattern, api, count, timeout):
     channel.queue_bind(queue, SUMMARY_EXCHANGE, routing_key=pattern)
     # Bound before the snapshot is read, so nothing published in between is missed.
     if api:
-        import requests
         try:
-            snapshot = _snapshot(api, pattern)
-        except requests.RequestException as exc:
+            snapshot = _snapshot(Api(api), pattern)
+        except ApiError:
             connection.close()
-            raise click.ClickException(f"cannot read the current summaries from {api}: {exc.__class__.__name__}")
+            raise
         for key, body in list(snapshot.items())[:count]:
             show(key, body)
     messages = channel.consume(queue, auto_ack=True, inactivity_timeout=timeout)
@@ -184,16 +320,11 @@ def subscribe(pattern, api, count, timeout):
 
 def _snapshot(api, pattern):
     """Current summaries matching ``pattern``, for the city it names (all cities' if it names none)."""
-    import requests
-
     city = pattern.split(".")[2] if pattern.count(".") == 2 else "*"
-    base = api.rstrip("/") + ("" if api.rstrip("/").endswith("/api/v1") else "/api/v1")
-    cities = [city] if city not in ("*", "#") else requests.get(f"{base}/summaries", timeout=30).json()["cities"]
+    cities = [city] if city not in ("*", "#") else api.get("/summaries")["cities"]
     found = {}
     for name in cities:
-        answer = requests.get(f"{base}/summaries/{name}", timeout=30)
-        answer.raise_for_status()
-        found.update({key: body for key, body in answer.json().items() if _matches(pattern, key)})
+        found.update({key: body for key, body in api.get(f"/summaries/{name}").items() if _matches(pattern, key)})
     return found
 
 

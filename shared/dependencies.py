@@ -1,9 +1,12 @@
-"""nameko's side of a service's database: a store per service, a unit of work per worker."""
+"""nameko's dependencies of every service: its database (a store per service, a unit of
+work per worker) and the metrics of its entrypoints."""
+import time
 from contextlib import AbstractContextManager
 
 from nameko.extensions import DependencyProvider
 from sqlalchemy import MetaData
 
+from shared import metrics
 from shared.database import Store, UnitOfWork
 
 
@@ -43,3 +46,27 @@ class Database(DependencyProvider):
     def get_dependency(self, worker_ctx) -> WorkerDatabase:
         consumer = f"{worker_ctx.service_name}.{worker_ctx.entrypoint.method_name}"
         return WorkerDatabase(self.store, consumer)
+
+
+class Metrics(DependencyProvider):
+    """Counts and times every entrypoint of the service it is declared on."""
+
+    def __init__(self) -> None:
+        self._started: dict = {}
+
+    def setup(self) -> None:
+        metrics.DEAD_LETTERS.services[self.container.service_name] = self.container.config["AMQP_URI"]
+
+    def worker_setup(self, worker_ctx) -> None:
+        self._started[worker_ctx] = time.perf_counter()
+
+    def worker_result(self, worker_ctx, result=None, exc_info=None) -> None:
+        started = self._started.pop(worker_ctx, None)
+        name = worker_ctx.entrypoint.method_name
+        service = worker_ctx.service_name
+        metrics.ENTRYPOINT_CALLS.labels(service, name, "error" if exc_info else "ok").inc()
+        if started is not None:
+            metrics.ENTRYPOINT_SECONDS.labels(service, name).observe(time.perf_counter() - started)
+
+    def get_dependency(self, worker_ctx) -> "Metrics":
+        return self

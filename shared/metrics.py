@@ -1,13 +1,9 @@
-"""Prometheus metrics of every service, served at ``/metrics`` on its web port."""
-import time
+"""Prometheus metrics of every service, served at ``/metrics`` on its web port
+(``shared.web.PrometheusEndpoint``; entrypoints counted by ``shared.dependencies.Metrics``)."""
 
-from nameko.amqp.publish import get_connection
-from nameko.extensions import DependencyProvider
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
+from kombu import Connection
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
-from werkzeug.wrappers import Response
-
-from shared.web import HttpEndpoint
 
 ENTRYPOINT_CALLS = Counter(
     "campaign_entrypoint_calls_total", "Entrypoint calls by outcome",
@@ -45,7 +41,7 @@ class DeadLetterCollector:
                                    labels=["service"])
         for service, amqp_uri in self.services.items():
             try:
-                with get_connection(amqp_uri) as connection:
+                with Connection(amqp_uri) as connection:
                     _, waiting, _ = connection.default_channel.queue_declare(f"dlq.{service}", passive=True)
             except Exception:  # no dead-letter queue yet, or the broker is away: nothing to report
                 continue
@@ -55,35 +51,3 @@ class DeadLetterCollector:
 
 DEAD_LETTERS = DeadLetterCollector()
 REGISTRY.register(DEAD_LETTERS)
-
-
-class Metrics(DependencyProvider):
-    """Counts and times every entrypoint of the service it is declared on."""
-
-    def __init__(self):
-        self._started = {}
-
-    def setup(self):
-        DEAD_LETTERS.services[self.container.service_name] = self.container.config["AMQP_URI"]
-
-    def worker_setup(self, worker_ctx):
-        self._started[worker_ctx] = time.perf_counter()
-
-    def worker_result(self, worker_ctx, result=None, exc_info=None):
-        started = self._started.pop(worker_ctx, None)
-        name = worker_ctx.entrypoint.method_name
-        service = worker_ctx.service_name
-        ENTRYPOINT_CALLS.labels(service, name, "error" if exc_info else "ok").inc()
-        if started is not None:
-            ENTRYPOINT_SECONDS.labels(service, name).observe(time.perf_counter() - started)
-
-    def get_dependency(self, worker_ctx):
-        return self
-
-
-class PrometheusEndpoint:
-    """Mixin: the service answers ``GET /metrics`` on its web port."""
-
-    @HttpEndpoint.decorator("GET", "/metrics")
-    def prometheus_metrics(self, request):
-        return Response(generate_latest(), content_type=CONTENT_TYPE_LATEST)

@@ -78,7 +78,7 @@ def build(service_classes):
         for _, _, entrypoint in endpoints(service_class):
             if entrypoint.response_schema is not None:
                 _schema_classes(entrypoint.response_schema, responses)
-    plugin = MarshmallowPlugin()
+    plugin = MarshmallowPlugin(schema_name_resolver=_schema_names(service_classes))
     spec = APISpec(title=TITLE, version=VERSION, openapi_version="3.0.3", plugins=[plugin],
                    servers=[{"url": API}],
                    info={"description": "One base URL for every service; see docs/api.md."})
@@ -129,6 +129,25 @@ def build(service_classes):
     for path, operations in sorted(paths.items()):
         spec.path(path=path, operations=operations)
     return spec.to_dict()
+
+
+def _schema_names(service_classes):
+    """Each schema's name in the document: its class name, or its service's name before it
+    where two services have a schema of the same name (registration's and assessment's ImportOut)."""
+    owners = {}
+    for service_class in service_classes:
+        for _, _, entrypoint in endpoints(service_class):
+            for schema in (entrypoint.body_schema, entrypoint.response_schema, entrypoint.query_schema):
+                if schema is not None and schema != "file":
+                    for cls in _schema_classes(schema, set()):
+                        owners.setdefault(cls.__name__, {})[cls] = service_class.name
+    def resolve(schema):
+        cls = schema if isinstance(schema, type) else type(schema)
+        services = owners.get(cls.__name__, {})
+        if len(services) > 1 and cls in services:
+            return services[cls].capitalize() + cls.__name__
+        return cls.__name__
+    return resolve
 
 
 def _answer(entrypoint):

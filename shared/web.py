@@ -14,6 +14,7 @@ from marshmallow import ValidationError
 from nameko.constants import WEB_SERVER_CONFIG_KEY
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import WebServer
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
@@ -101,6 +102,14 @@ class ApiServer(WebServer):
 
 class HttpEndpoint(HttpRequestHandler):
     server = ApiServer()
+
+
+class PrometheusEndpoint:
+    """Mixin: the service answers ``GET /metrics`` on its web port."""
+
+    @HttpEndpoint.decorator("GET", "/metrics")
+    def prometheus_metrics(self, request):
+        return Response(generate_latest(), content_type=CONTENT_TYPE_LATEST)
 
 
 # Where each refusal of the rules lands in HTTP: the one place that knows statuses.

@@ -15,10 +15,9 @@ from services.assessment.schemas import (
 )
 from shared import events
 from shared.consumer import consume_events
-from shared.dependencies import Database
-from shared.metrics import Metrics, PrometheusEndpoint
+from shared.dependencies import Database, Metrics
 from shared.outbox import OutboxRelay
-from shared.web import api
+from shared.web import PrometheusEndpoint, api
 
 
 class AssessmentService(PrometheusEndpoint):

@@ -23,11 +23,10 @@ from services.notification.schemas import (
 )
 from shared import events
 from shared.consumer import batched, consume_events
-from shared.dependencies import Database
+from shared.dependencies import Database, Metrics
 from shared.errors import NotFound
-from shared.metrics import Metrics, PrometheusEndpoint
 from shared.outbox import OutboxRelay
-from shared.web import api
+from shared.web import PrometheusEndpoint, api
 
 log = logging.getLogger(__name__)
 

@@ -7,11 +7,10 @@ from services.registration.schemas import (
     ParticipantQuery,
     RolloutEdit, RolloutIn, RolloutOut, RolloutQuery, TargetCheckIn, TargetGapOut,
 )
-from shared.dependencies import Database
-from shared.metrics import Metrics, PrometheusEndpoint
+from shared.dependencies import Database, Metrics
 from shared.outbox import OutboxRelay
 from shared.rpc import rpc
-from shared.web import api, json_body
+from shared.web import PrometheusEndpoint, api, json_body
 
 ROLLOUT = "/rollouts/<int:rollout_id>"
 PARTICIPANT = ROLLOUT + "/participants/<int:participant_id>"

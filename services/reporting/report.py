@@ -250,9 +250,9 @@ def _charts(stem, tests, by_category, labels):
 
 # --- the city report ----------------------------------------------------------
 
-def city_report(session, city, lang="id"):
-    """The report of the city's latest rollout, or None if the city has none."""
-    rollouts = domain.rollouts_in(session, city)
+def city_report(session, city, lang="id", rollout_id=None):
+    """The report of the city's latest rollout (or of ``rollout_id``), or None if there is none."""
+    rollouts = [r for r in domain.rollouts_in(session, city, rollout_id) if r.city == city]
     if not rollouts:
         return None
     rollout = rollouts[-1]
@@ -357,11 +357,14 @@ def national_report(session, lang="id"):
     return Report(stem, lang, title, markdown, tables, drawn)
 
 
-def build(session, city, lang="id"):
-    """The city's report, or the national one for ``national``; None when there is nothing to report."""
+def build(session, city, lang="id", rollout_id=None):
+    """The city's report (of its latest rollout, or of ``rollout_id``), or the national one for ``national``;
+    None when there is nothing to report."""
     if lang not in LANGUAGES:
         raise ValueError(f"lang must be one of {', '.join(LANGUAGES)}")
-    return national_report(session, lang) if city == events.NATIONAL else city_report(session, city, lang)
+    if city == events.NATIONAL:
+        return national_report(session, lang)
+    return city_report(session, city, lang, rollout_id)
 
 
 def write(written, reports_dir, formats=("md",)):

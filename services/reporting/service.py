@@ -6,11 +6,10 @@ from services.reporting import domain, exports, report
 from services.reporting.models import Base
 from shared import events
 from shared.consumer import BATCH, city_event_handler, served_cities
-from shared.dependencies import Database
+from shared.dependencies import Database, Metrics
 from shared.errors import InvalidInput, NotFound
-from shared.metrics import Metrics, PrometheusEndpoint
 from shared.outbox import OutboxRelay
-from shared.web import api
+from shared.web import PrometheusEndpoint, api
 
 
 class ReportingService(PrometheusEndpoint):
@@ -111,7 +110,7 @@ class ReportingService(PrometheusEndpoint):
 
     @api("POST", "/reports/<city>/activity-report", status=201)
     def write_activity_report(self, request, city):
-        """Write the city's (or ``national``) report: ``?lang=id|en&format=md,html,pdf``."""
+        """Write the city's (or ``national``) report: ``?lang=id|en&format=md,html,pdf&rollout_id=``."""
         lang = request.args.get("lang", "id")
         formats = tuple(f for f in request.args.get("format", "md").split(",") if f)
         if lang not in report.LANGUAGES:
@@ -119,10 +118,7 @@ class ReportingService(PrometheusEndpoint):
         unknown = [f for f in formats if f not in report.FORMATS]
         if unknown or not formats:
             raise InvalidInput(f"format must be a list of {', '.join(report.FORMATS)}", field="format")
-        with self.db.read() as session:
-            written = report.build(session, city, lang)
-        if written is None:
-            raise NotFound(f"city {city} has no launched rollout", field="city")
+        written = self._build(city, lang, request)
         paths = report.write(written, self.config["REPORTS_DIR"], formats)
         answer = {"paths": {f: str(p) for f, p in paths.items()}, "markdown": written.markdown}
         if "md" in paths:
@@ -149,8 +145,18 @@ class ReportingService(PrometheusEndpoint):
         if lang not in report.LANGUAGES:
             raise InvalidInput(f"lang must be one of {', '.join(report.LANGUAGES)}", field="lang")
         public = request.args.get("public", "0").lower() in ("1", "true", "yes")
+        return self._build(city, lang, request), public
+
+    def _build(self, city, lang, request):
+        """The report of the city's latest rollout, or of ``?rollout_id=`` (refused for ``national``)."""
+        rollout_id = request.args.get("rollout_id")
+        if rollout_id is not None and (not rollout_id.isdigit() or city == events.NATIONAL):
+            raise InvalidInput("rollout_id: a number, for a city's report", field="rollout_id")
+        rollout_id = int(rollout_id) if rollout_id is not None else None
         with self.db.read() as session:
-            written = report.build(session, city, lang)
+            written = report.build(session, city, lang, rollout_id)
         if written is None:
+            if rollout_id is not None:
+                raise NotFound(f"city {city} has no rollout {rollout_id} to report on", field="rollout_id")
             raise NotFound(f"city {city} has no launched rollout", field="city")
-        return written, public
+        return written

@@ -1,6 +1,4 @@
 """Notification's pure rules: retry policy, digest windows, what a list holds, delivery identities."""
-import subprocess
-import sys
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
@@ -77,12 +75,3 @@ def test_a_digest_lists_its_changes_even_for_someone_registration_no_longer_list
     assert [(r["code"], r["full_name"], r["change"]) for r in rows] == [
         ("PON-1", "Peserta 1", "registered"), ("PON-9", "", "cancelled")]
 
-
-def test_the_handlers_and_rules_import_without_nameko_eventlet_or_werkzeug():
-    modules = ["commands", "rules", "committees", "deliveries", "sending", "audit", "mail", "webhook"]
-    script = ("import sys\n"
-              "for name in ('nameko', 'eventlet', 'werkzeug'):\n"
-              "    sys.modules[name] = None\n"
-              + "".join(f"import services.notification.{m}\n" for m in modules))
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr

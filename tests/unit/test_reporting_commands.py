@@ -47,3 +47,21 @@ def test_mistakes_are_messages_and_a_non_zero_exit(data_dir, tmp_path_factory):
 
     wrong_language = run(data_dir, "report", "pontianak", "--lang", "fr")
     assert wrong_language.exit_code == 2 and "--lang" in wrong_language.output
+
+
+def test_a_data_dir_given_reads_the_database_and_rollout_chooses_the_city_s_rollout(data_dir, tmp_path_factory):
+    elsewhere = {"CAMPAIGN_API_URL": "http://127.0.0.1:9", "CAMPAIGN_DATA_DIR": "", "REPORTING_DATABASE_URL": ""}
+
+    def report(rollout_id):
+        out = tmp_path_factory.mktemp(f"rollout-{rollout_id}")
+        result = CliRunner().invoke(reporting, ["report", "medan", "--rollout", str(rollout_id), "--format", "md",
+                                                "--data-dir", str(data_dir), "--dir", str(out)], env=elsewhere)
+        assert result.exit_code == 0, result.output
+        return (out / result.output.strip().rsplit("/", 1)[1]).read_text(encoding="utf-8")
+
+    assert "Seluruhnya 7 peserta terdaftar" in report(2)
+    assert "Seluruhnya 1 peserta terdaftar" in report(3)  # the cancelled one, asked for by id
+
+    other_city = CliRunner().invoke(reporting, ["report", "medan", "--rollout", "1", "--local"],
+                                    env={"CAMPAIGN_DATA_DIR": str(data_dir), "REPORTING_DATABASE_URL": ""})
+    assert other_city.exit_code == 1 and "medan has no rollout 1 to report on" in other_city.output

@@ -1,0 +1,10 @@
+"""The command groups that talk to the API, listed once: ``campaign`` adds them, the tests run each verb."""
+from campaign import assessment_commands, notification_commands, registration_commands, reporting_commands
+
+API_COMMANDS = (
+    registration_commands.rollout,
+    registration_commands.participants,
+    assessment_commands.assessment,
+    notification_commands.notifications,
+    reporting_commands.reporting,
+)
