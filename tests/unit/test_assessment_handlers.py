@@ -424,3 +424,14 @@ def test_plans_are_listed_by_rollout_and_status(db):
         assert len(action_plans.list_action_plans(uow, rollout_id=1)) == 2
         assert action_plans.list_action_plans(uow, rollout_id=2) == []
 
+
+
+def test_a_test_scored_event_without_the_newer_fields_still_loads():
+    payload = events.TEST_SCORED.create(
+        "pontianak", rollout_id=1, submission_id=1, instrument_id=1, session_key="socialisation",
+        participant_code="PON-A", phase="pre", score=1, max_score=2, passed=False, topics=[])
+    assert "unanswered" not in payload  # as an older producer sends it
+
+    event = events.TEST_SCORED.load(payload)
+
+    assert (event["unanswered"], event["instrument_version"]) == (0, None)

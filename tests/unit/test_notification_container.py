@@ -14,6 +14,8 @@ from nameko.testing.services import entrypoint_waiter, replace_dependencies
 
 from services.notification.service import NotificationService
 from shared import config, events
+from shared.database import OutboxMessage
+from shared.dependencies import Database
 from tests.support.cluster import free_port, wait_until
 
 LISTING = {"rollout_id": 7, "city": "pontianak", "city_name": "Pontianak", "committee_name": "Panitia",
@@ -83,6 +85,12 @@ def test_a_closed_registration_is_mailed_and_acknowledged_with_the_links_token(s
     assert requests.post(page, timeout=10).status_code == 422  # the token belongs in the body
     acknowledged = requests.post(page, json={"token": token}, timeout=10)
     assert acknowledged.status_code == 200 and acknowledged.json()["status"] == "acknowledged"
+
+    store = next(d for d in container.dependencies if isinstance(d, Database)).store
+    with store.read() as uow:
+        published = [(row.routing_key, row.payload) for row in uow.session.query(OutboxMessage)]
+    assert "committee_notified.pontianak" in [key for key, _ in published]
+    assert not any("Kurniawan" in payload for _, payload in published)  # no name on the broker
 
     with entrypoint_waiter(container, "handle_events", timeout=10):  # closed again: the list is owed once
         publish(container, events.REGISTRATION_CLOSED, "pontianak", rollout_id=7, participant_count=1)
