@@ -25,17 +25,27 @@ def decode(sheet: bytes) -> str:
         raise InvalidInput("body: the file must be UTF-8 encoded CSV", fields={"body": ["not UTF-8"]})
 
 
-def read_tests(instrument_id: int, questions: list[dict], sheet: bytes) -> list[tuple[int, SubmitTest]]:
-    """(line, test) for every row, or InvalidInput listing every bad row with its line and field."""
-    reader = csv.DictReader(io.StringIO(decode(sheet)))
-    header = reader.fieldnames or []
-    question_ids = [q["id"] for q in questions]
+def check_header(sheet: bytes) -> None:
+    """Refuse a sheet that is not UTF-8 or lacks ``participant_code`` or ``phase``: its shape,
+    checked before anything is looked up for it (an instrument, a participant)."""
+    header = next(csv.reader(io.StringIO(decode(sheet))), [])
+    _check_columns(header, known=None)
+
+
+def _check_columns(header, known):
+    """``known``: the question ids, or None when they are not known yet."""
     missing = [c for c in ("participant_code", "phase") if c not in header]
-    strangers = [c for c in header if c not in ("participant_code", "phase", *question_ids)]
+    strangers = [] if known is None else [c for c in header if c not in ("participant_code", "phase", *known)]
     if missing or strangers:
         problems = [f"missing column {c}" for c in missing] + [f"unknown column {c}" for c in strangers]
         raise InvalidInput("header: " + "; ".join(problems), fields={"header": problems},
                            rows=[{"line": 1, "field": "header", "problem": p} for p in problems])
+
+
+def read_tests(instrument_id: int, questions: list[dict], sheet: bytes) -> list[tuple[int, SubmitTest]]:
+    """(line, test) for every row, or InvalidInput listing every bad row with its line and field."""
+    reader = csv.DictReader(io.StringIO(decode(sheet)))
+    _check_columns(reader.fieldnames or [], known=[q["id"] for q in questions])
     kinds = {q["id"]: q["kind"] for q in questions}
     tests, errors = [], []
     for row in reader:

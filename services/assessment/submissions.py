@@ -19,6 +19,7 @@ def unknown_codes(uow, codes) -> list[str]:
 
 def codes_in_sheet(command: ImportSubmissions, uow) -> list[str]:
     """The participant codes of a sheet; refuses an unreadable sheet before anyone is asked about them."""
+    sheets.check_header(command.sheet)
     instrument = get_instrument(uow, command.instrument_id)
     return [test.participant_code for _, test in sheets.read_tests(instrument.id, instrument.questions,
                                                                     command.sheet)]
@@ -56,6 +57,7 @@ def import_submissions(command: ImportSubmissions, uow) -> list:
     Unknown codes, participants of another session, second tests (in the sheet
     or already recorded) and unknown questions are all reported by line and field.
     """
+    sheets.check_header(command.sheet)
     instrument = get_instrument(uow, command.instrument_id)
     tests = sheets.read_tests(instrument.id, instrument.questions, command.sheet)
     codes = list(dict.fromkeys(test.participant_code for _, test in tests))

@@ -259,7 +259,19 @@ def test_an_unreadable_sheet_is_refused_before_anyone_is_asked_about_its_codes(d
     with db.read() as uow:
         with pytest.raises(InvalidInput) as raised:
             submissions.codes_in_sheet(ImportSubmissions(tes.id, b"participant_code,q1,q7\nPON-A,true,true\n"), uow)
-    assert raised.value.details["fields"]["header"] == ["missing column phase", "unknown column q7"]
+        assert raised.value.details["fields"]["header"] == ["missing column phase"]
+        with pytest.raises(InvalidInput) as raised:
+            submissions.codes_in_sheet(ImportSubmissions(tes.id, b"participant_code,phase,q7\nPON-A,pre,a\n"), uow)
+    assert raised.value.details["fields"]["header"] == ["unknown column q7"]
+
+
+def test_a_sheet_without_its_two_columns_is_refused_whichever_instrument_it_names(db):
+    with db.read() as uow:
+        with pytest.raises(InvalidInput) as raised:
+            submissions.codes_in_sheet(ImportSubmissions(404, b"name,kind\nx,y\n"), uow)
+        assert "header" in raised.value.details["fields"]
+        with pytest.raises(NotFound):
+            submissions.codes_in_sheet(ImportSubmissions(404, SHEET.encode()), uow)
 
 
 # --- gain and item analysis -------------------------------------------------
