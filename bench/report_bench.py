@@ -113,11 +113,12 @@ def build_report(url):
     """The national report as ``campaign reporting report national`` builds it."""
     from services.reporting import report
     from services.reporting.models import Base
+    from services.reporting.repository import ReportingUnitOfWork
     from shared.database import Store
 
-    store = Store(url, Base.metadata)
-    with store.read() as session:
-        written = report.build(session, "national")
+    store = Store(url, Base.metadata, unit_of_work=ReportingUnitOfWork)
+    with store.read() as uow:
+        written = report.build(uow, "national")
     return {"cities": len(written.tables["cities"].rows)}
 
 

@@ -46,20 +46,21 @@ def _settings(data_dir=None, database=None):
 
 def _store(data_dir=None, database=None):
     from services.reporting.models import Base
+    from services.reporting.repository import ReportingUnitOfWork
     from shared.database import Store
 
     url = _settings(data_dir, database)["DATABASE_URLS"]["reporting"]
     if url.startswith("sqlite") and not Path(url.split("///", 1)[-1]).exists():
         raise click.ClickException(f"no reporting database at {url.split('///', 1)[-1]}; "
                                    "set --data-dir (CAMPAIGN_DATA_DIR) or --database (REPORTING_DATABASE_URL)")
-    return Store(url, Base.metadata, consumer="reporting.cli")
+    return Store(url, Base.metadata, consumer="reporting.cli", unit_of_work=ReportingUnitOfWork)
 
 
 def _report(store, city, lang, rollout_id=None):
     from services.reporting import report
 
-    with store.read() as session:
-        written = report.build(session, city, lang, rollout_id)
+    with store.read() as uow:
+        written = report.build(uow, city, lang, rollout_id)
     if written is None:
         if rollout_id is not None:
             raise click.ClickException(f"{city} has no rollout {rollout_id} to report on")
@@ -85,12 +86,12 @@ DATABASE = click.option("--database", metavar="URL",
 @_database_errors_as_messages
 def rebuild(data_dir, database):
     """Recompute every read model from reporting's event log (on its database)."""
-    from services.reporting import domain
+    from services.reporting import projections
 
     store = _store(data_dir, database)
     try:
         with store.unit_of_work() as uow:
-            applied = domain.rebuild(uow.session)
+            applied = projections.rebuild(uow)
     finally:
         store.dispose()
     click.echo(f"rebuilt the read models from {applied} events")

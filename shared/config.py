@@ -4,7 +4,9 @@ Without ``AMQP_URI`` the services talk over kombu's in-process ``memory://``
 transport and keep their data in SQLite files under ``CAMPAIGN_DATA_DIR``.
 """
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 SERVICES = ("registration", "assessment", "notification", "reporting")
 MEMORY_TRANSPORT = "memory://localhost/"
@@ -12,16 +14,17 @@ ALL_CITIES = "*"
 DEFAULT_CITIES = "pontianak,medan,surabaya,palembang"
 
 
-def is_embedded(config):
-    return config["AMQP_URI"].startswith("memory")
+def is_embedded(config: Mapping[str, Any]) -> bool:
+    amqp_uri: str = config["AMQP_URI"]
+    return amqp_uri.startswith("memory")
 
 
-def load(env=None):
+def load(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Build the nameko config dict every service and the command line use."""
     env = os.environ if env is None else env
     data_dir = Path(env.get("CAMPAIGN_DATA_DIR", "campaign-data")).absolute()
     amqp_uri = env.get("AMQP_URI") or MEMORY_TRANSPORT
-    config = {
+    config: dict[str, Any] = {
         "AMQP_URI": amqp_uri,
         "WEB_SERVER_ADDRESS": env.get("WEB_SERVER_ADDRESS", "127.0.0.1:8000"),
         "max_workers": int(env.get("MAX_WORKERS", "10")),
@@ -43,6 +46,8 @@ def load(env=None):
         "DELIVERY_LIMIT": int(env.get("DELIVERY_LIMIT", "5")),
         "SUMMARY_INTERVAL": float(env.get("SUMMARY_INTERVAL", "1.0")),
         "OUTBOX_INTERVAL": float(env.get("OUTBOX_INTERVAL", "0.5")),
+        # A request body larger than this is refused (413) before it is read.
+        "MAX_REQUEST_BYTES": int(env.get("MAX_REQUEST_BYTES", str(20 * 1024 * 1024))),
     }
     if amqp_uri.startswith("memory"):
         # The in-process transport polls; poll often so a hop takes milliseconds.

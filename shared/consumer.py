@@ -25,20 +25,24 @@ the messages behind it flow on.
 The in-process transport has no exchange-to-exchange bindings; there one
 queue per handler takes every city.
 """
+import logging
 from collections import Counter
 from functools import partial
 
 import eventlet
 from kombu import Exchange, Queue, binding
 from nameko.amqp.publish import get_connection
-from nameko.exceptions import ContainerBeingKilled
 from nameko.events import SERVICE_POOL, EventHandler
+from nameko.exceptions import ContainerBeingKilled
 from nameko.extensions import Entrypoint
 from nameko.messaging import HeaderDecoder, QueueConsumer
 
 from shared.config import ALL_CITIES, is_embedded
+from shared.faults import backoff, is_transient
 from shared.handling import ROUTING_KEY_HEADER, batched, dispatch, kind_of  # noqa: F401 (batched: for services)
-from shared.metrics import EVENTS_HANDLED
+from shared.metrics import DEAD_LETTERED, EVENTS_HANDLED
+
+log = logging.getLogger(__name__)
 
 DEAD_LETTER_EXCHANGE = "campaign.dead-letters"
 
@@ -253,6 +257,7 @@ class EventConsumer(Entrypoint, HeaderDecoder):
                 self.queues = self._declare_city_queues(channel, service, sources, config)
         self._buffers = {}  # city -> [(kind, body, message)] waiting
         self._in_hand = Counter()  # city -> batches being handled
+        self.outage = 0  # transient failures in a row
         self.queue = self.queues[0]
         self.queue_consumer.register_provider(self)
 
@@ -309,13 +314,48 @@ class EventConsumer(Entrypoint, HeaderDecoder):
                 self.queue_consumer.ack_message(message)
             for kind, count in Counter(kind for kind, _, _ in batch).items():
                 EVENTS_HANDLED.labels(self.container.service_name, kind).inc(count)
+            self._recovered()
+        elif is_transient(exc_info[1]):
+            # Wait it out: the messages stay unacknowledged, so no delivery is spent, and the
+            # broker sends no more than the prefetch meanwhile; the city's batch is tried again.
+            self._failing(exc_info[1])
+            self.container.spawn_managed_thread(partial(self._retry, city, batch, backoff(self.outage)))
+            return result, exc_info
         elif len(batch) > 1:
             for item in batch:  # find the one that fails: each goes again on its own
                 self._spawn(city, [item])
         else:
-            self.queue_consumer.requeue_message(batch[0][2])  # counts towards DELIVERY_LIMIT
+            message = batch[0][2]
+            if (message.headers or {}).get("x-delivery-count", 0) >= self.container.config.get("DELIVERY_LIMIT", 5):
+                DEAD_LETTERED.labels(self.container.service_name).inc()
+            self.queue_consumer.requeue_message(message)  # counts towards DELIVERY_LIMIT
         self._in_hand[city] -= 1
         return result, exc_info
+
+    def _retry(self, city, batch, delay):
+        eventlet.sleep(delay)
+        self._in_hand[city] -= 1
+        if self._running:
+            self._spawn(city, batch)
+        else:
+            for _, _, message in batch:
+                self.queue_consumer.requeue_message(message)
+
+    def _failing(self, error):
+        if not self.outage:
+            log.warning("%s cannot handle events for now (%s); waiting it out",
+                        self.container.service_name, type(error).__name__)
+        self.outage += 1
+
+    def _recovered(self):
+        if self.outage:
+            log.warning("%s handles events again after %d tries", self.container.service_name, self.outage)
+        self.outage = 0
+
+    @property
+    def ready(self):
+        """False while what the handlers need (their database) does not answer."""
+        return not self.outage
 
     def _queue(self, service, name, exchange, routing_key):
         return Queue(name, exchange=exchange, routing_key=routing_key, durable=True, queue_arguments={

@@ -9,14 +9,14 @@ Plain SQLAlchemy: the nameko side (``shared.dependencies``) hands these to worke
 """
 import json
 import threading
-from contextlib import contextmanager, nullcontext
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
-
-from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import DateTime, Integer, MetaData, String, Text, TypeDecorator, create_engine, event, insert, select
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from shared import metrics, migrations
@@ -27,7 +27,7 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class UtcDateTime(TypeDecorator):
+class UtcDateTime(TypeDecorator[datetime]):
     """A moment in time, always read back with its time zone (UTC).
 
     PostgreSQL keeps the zone; SQLite keeps text and would hand back a naive
@@ -37,12 +37,12 @@ class UtcDateTime(TypeDecorator):
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value, dialect):
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is not None and value.tzinfo is None:
             value = value.replace(tzinfo=timezone.utc)
         return value
 
-    def process_result_value(self, value, dialect):
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is not None and value.tzinfo is None:
             value = value.replace(tzinfo=timezone.utc)
         return value
@@ -90,14 +90,14 @@ class UnitOfWork:
     def __init__(self, session: Session, consumer: str) -> None:
         self.session = session
         self.consumer = consumer
-        self.emitted: list[dict] = []
-        self._outbox: list[dict] = []
+        self.emitted: list[dict[str, Any]] = []
+        self._outbox: list[dict[str, Any]] = []
 
-    def emit(self, event: Event, city: str, **fields: Any) -> dict:
+    def emit(self, event: Event, city: str, **fields: Any) -> dict[str, Any]:
         """Record ``event`` for publication once this unit of work commits; returns its payload."""
         return self.emit_many(event, [(city, fields)])[0]
 
-    def emit_many(self, event: Event, occurrences: Iterable[tuple[str, dict]]) -> list[dict]:
+    def emit_many(self, event: Event, occurrences: Iterable[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
         """Record one ``event`` per ``(city, fields)``; a bulk import emits thousands at once."""
         payloads = []
         for city, fields in occurrences:
@@ -122,7 +122,7 @@ class UnitOfWork:
         self.flush_events()
         self.session.commit()
 
-    def claim(self, events: Sequence[Mapping]) -> list:
+    def claim(self, events: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
         """The events of ``events`` this consumer has not handled before, claimed for it.
 
         The claim is part of this transaction: if the work fails, the event is
@@ -148,20 +148,20 @@ class UnitOfWork:
         return fresh
 
     # The names this class had before claim(); kept while callers move over.
-    def first_deliveries(self, payloads):
+    def first_deliveries(self, payloads: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
         return self.claim(payloads)
 
-    def first_delivery(self, payload):
+    def first_delivery(self, payload: Mapping[str, Any]) -> bool:
         return bool(self.claim([payload]))
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         # Operations not yet moved onto repositories read through the session.
         if name == "session":
             raise AttributeError(name)
         return getattr(self.session, name)
 
 
-def _event_ids(payloads):
+def _event_ids(payloads: Iterable[Mapping[str, Any]]) -> list[str]:
     ids = []
     for payload in payloads:
         event_id = str(payload["event_id"])
@@ -179,7 +179,7 @@ class Store:
         self.consumer = consumer
         self.unit_of_work_class = unit_of_work
         self.sqlite = url.startswith("sqlite")
-        kwargs = {}
+        kwargs: dict[str, Any] = {}
         if self.sqlite:
             path = url.split("///", 1)[-1]
             if path and path != ":memory:":
@@ -196,7 +196,7 @@ class Store:
         # process (green threads included), so transactions take turns here.
         self._gate = threading.RLock() if self.sqlite else None
 
-    def _prepare_schema(self, metadata):
+    def _prepare_schema(self, metadata: MetaData) -> None:
         """Bring the database to the newest revision of the service whose models ``metadata`` is.
 
         Workers of one service start together; one migrates, the others wait on the lock.
@@ -209,7 +209,7 @@ class Store:
                 SharedBase.metadata.create_all(connection)
                 metadata.create_all(connection)
 
-    def gate(self):
+    def gate(self) -> AbstractContextManager[object]:
         return self._gate if self._gate is not None else nullcontext()
 
     @contextmanager
@@ -230,11 +230,11 @@ class Store:
         with self.sessions() as session:
             yield self.unit_of_work_class(session, consumer or self.consumer)
 
-    def dispose(self):
+    def dispose(self) -> None:
         self.engine.dispose()
 
 
-def _sqlite_pragmas(dbapi_connection, _record):
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")

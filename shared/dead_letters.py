@@ -8,6 +8,7 @@ message itself was what needed fixing.
 """
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import pika
 
@@ -24,16 +25,16 @@ class DeadLetter:
     body: bytes
 
     @property
-    def payload(self):
+    def payload(self) -> Any:
         try:
             return json.loads(self.body)
         except ValueError:
             return None
 
 
-def _read(channel, service, limit):
+def _read(channel: Any, service: str, limit: int) -> list[tuple[int, DeadLetter]]:
     """Messages of the service's dead-letter queue, unacknowledged: (delivery tag, DeadLetter)."""
-    letters = []
+    letters: list[tuple[int, DeadLetter]] = []
     while len(letters) < limit:
         method, properties, body = channel.basic_get(f"dlq.{service}", auto_ack=False)
         if method is None:
@@ -56,7 +57,7 @@ def _read(channel, service, limit):
     return letters
 
 
-def list_dead_letters(amqp_uri, service, limit=1000):
+def list_dead_letters(amqp_uri: str, service: str, limit: int = 1000) -> list[DeadLetter]:
     connection = pika.BlockingConnection(pika.URLParameters(amqp_uri))
     try:
         return [letter for _, letter in _read(connection.channel(), service, limit)]
@@ -64,7 +65,8 @@ def list_dead_letters(amqp_uri, service, limit=1000):
         connection.close()  # unacknowledged: every message goes back, in order
 
 
-def replay(amqp_uri, service, event_id=None, payload=None, limit=1000):
+def replay(amqp_uri: str, service: str, event_id: str | None = None, payload: Any = None,
+           limit: int = 1000) -> list[DeadLetter]:
     """Send dead letters (all, or the one with ``event_id``) back to their queues; returns them."""
     connection = pika.BlockingConnection(pika.URLParameters(amqp_uri))
     try:
@@ -86,9 +88,10 @@ def replay(amqp_uri, service, event_id=None, payload=None, limit=1000):
         connection.close()
 
 
-def count(amqp_uri, service):
+def count(amqp_uri: str, service: str) -> int:
     connection = pika.BlockingConnection(pika.URLParameters(amqp_uri))
     try:
-        return connection.channel().queue_declare(f"dlq.{service}", passive=True).method.message_count
+        waiting: int = connection.channel().queue_declare(f"dlq.{service}", passive=True).method.message_count
+        return waiting
     finally:
         connection.close()

@@ -27,10 +27,11 @@ class WorkerDatabase:
 class Database(DependencyProvider):
     """The service's own database, from ``DATABASE_URLS``, with its unit-of-work class."""
 
+    store: Store  # made in setup(), before any worker or the outbox relay runs
+
     def __init__(self, metadata: MetaData, unit_of_work: type[UnitOfWork] = UnitOfWork) -> None:
         self.metadata = metadata
         self.unit_of_work = unit_of_work
-        self.store: Store | None = None
 
     def setup(self) -> None:
         service = self.container.service_name

@@ -9,9 +9,11 @@ city's traffic can be given its own queues and workers.
 Events carry ids and pseudonymous codes, never a participant's name.
 """
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cached_property
+from typing import Any
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
@@ -42,18 +44,18 @@ class Event:
 
     name: str
     source: str
-    schema: type
+    schema: type[Schema]
     version: int = 1
     public: bool = False
 
     @property
-    def exchange(self):
+    def exchange(self) -> str:
         return SUMMARY_EXCHANGE if self.public else f"{self.source}.events"
 
-    def routing_key(self, city):
+    def routing_key(self, city: str) -> str:
         return f"summary.{self.name}.{city}" if self.public else f"{self.name}.{city}"
 
-    def create(self, city, **fields_):
+    def create(self, city: str, **fields_: Any) -> dict[str, Any]:
         """A JSON-ready payload; raises ValidationError if it breaks the schema."""
         body = {
             "schema_version": self.version,
@@ -62,15 +64,16 @@ class Event:
             "city": city,
             **fields_,
         }
-        payload = self._schema.dump(body)
+        payload: dict[str, Any] = self._schema.dump(body)
         self._schema.load(payload)  # a producer must never publish what consumers reject
         return payload
 
-    def load(self, payload):
-        return self._schema.load(payload)
+    def load(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        loaded: dict[str, Any] = self._schema.load(payload)
+        return loaded
 
     @cached_property
-    def _schema(self):
+    def _schema(self) -> Schema:
         # Building a schema copies every field: one instance per event serves every load.
         return self.schema()
 

@@ -13,7 +13,7 @@ kind's handler, in the order they came, inside one unit of work::
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import groupby
-from typing import Any, Union
+from typing import Any
 
 from shared.events import Event
 
@@ -22,14 +22,14 @@ from shared.events import Event
 class Batched:
     """A handler that takes a list of consecutive events of its kind at once."""
 
-    handler: Callable[[Any, list[dict]], None]
+    handler: Callable[[Any, list[dict[str, Any]]], None]
 
 
-def batched(handler: Callable[[Any, list[dict]], None]) -> Batched:
+def batched(handler: Callable[[Any, list[dict[str, Any]]], None]) -> Batched:
     return Batched(handler)
 
 
-Handler = Union[Callable[[Any, dict], None], Batched]
+Handler = Callable[[Any, dict[str, Any]], None] | Batched
 
 
 # A replayed dead letter travels through the default exchange; this header keeps its routing key.
@@ -45,13 +45,15 @@ def kind_of(routing_key: str) -> str:
     return routing_key.split(".", 1)[0]
 
 
-def dispatch(uow: Any, handlers: Mapping[Event, Handler], deliveries: Sequence[tuple[Event | str, Mapping]]) -> int:
+def dispatch(
+    uow: Any, handlers: Mapping[Event, Handler], deliveries: Sequence[tuple[Event | str, Mapping[str, Any]]],
+) -> int:
     """Handle ``deliveries`` (``(event or its name, payload)``, in order) in ``uow``; returns how many were new."""
     by_name = {event.name: event for event in handlers}
     loaded = []
     for kind, payload in deliveries:
         event = kind if isinstance(kind, Event) else by_name.get(kind)
-        if event not in handlers:
+        if event is None or event not in handlers:
             raise UnknownEvent(f"{getattr(kind, 'name', kind)} is not an event this service handles")
         loaded.append((event, event.load(payload)))
     unclaimed = {str(p["event_id"]) for p in uow.claim([p for _, p in loaded])}

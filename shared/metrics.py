@@ -21,6 +21,9 @@ EVENTS_HANDLED = Counter(
 OUTBOX_PENDING = Gauge(
     "campaign_outbox_pending", "Outbox rows not yet published", ["service"],
 )
+DEAD_LETTERED = Counter(
+    "campaign_dead_lettered_total", "Messages a consumer gave up on, sent to its dead-letter queue", ["service"],
+)
 DUPLICATES_SKIPPED = Counter(
     "campaign_duplicate_events_total", "Redelivered events skipped", ["service", "consumer"],
 )
@@ -30,23 +33,31 @@ class DeadLetterCollector:
     """``campaign_dead_letters{service}``: messages waiting in each service's dead-letter queue.
 
     One per process, for the services it runs; read from the broker at each
-    scrape, so the figure is never stale.
+    scrape.  It always has a value, so an alert on it can fire: none yet is 0,
+    and while the broker does not answer the last figure read stands.
     """
 
-    def __init__(self):
-        self.services = {}  # service -> AMQP URI
+    def __init__(self) -> None:
+        self.services: dict[str, str] = {}  # service -> AMQP URI
+        self.last: dict[str, int] = {}  # service -> the last depth read
 
-    def collect(self):
+    def collect(self) -> list[GaugeMetricFamily]:
         family = GaugeMetricFamily("campaign_dead_letters", "Messages in the dead-letter queue",
                                    labels=["service"])
         for service, amqp_uri in self.services.items():
-            try:
-                with Connection(amqp_uri) as connection:
-                    _, waiting, _ = connection.default_channel.queue_declare(f"dlq.{service}", passive=True)
-            except Exception:  # no dead-letter queue yet, or the broker is away: nothing to report
-                continue
-            family.add_metric([service], waiting)
+            family.add_metric([service], self.depth(service, amqp_uri))
         return [family]
+
+    def depth(self, service: str, amqp_uri: str) -> int:
+        try:
+            with Connection(amqp_uri, connect_timeout=2) as connection:
+                channel = connection.channel()
+                _, waiting, _ = channel.queue_declare(f"dlq.{service}", passive=True)
+                self.last[service] = waiting
+        except Exception as error:  # noqa: BLE001 (no queue yet, or the broker away: keep the last figure)
+            if "NOT_FOUND" in str(error) or "404" in str(error):
+                self.last[service] = 0
+        return self.last.get(service, 0)
 
 
 DEAD_LETTERS = DeadLetterCollector()

@@ -16,16 +16,18 @@ SQLite), so workers starting together migrate once and the others wait.
 """
 import fcntl
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import import_module
 from pathlib import Path
-from typing import Iterator
+from typing import Any, cast
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
-from alembic.script import ScriptDirectory
+from alembic.runtime.environment import EnvironmentContext
+from alembic.script import Script, ScriptDirectory
 from sqlalchemy import URL, Connection, Engine, MetaData, create_engine, inspect, make_url, text
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.pool import NullPool
@@ -40,7 +42,7 @@ INITIAL = "0001"  # the tables as create_all made them, outbox without its city 
 OUTBOX_CITY = "0002"  # the outbox's city column
 
 # Autogenerate and the drift check compare the same things.
-COMPARE = {"compare_type": True, "compare_server_default": True}
+COMPARE: dict[str, Any] = {"compare_type": True, "compare_server_default": True}
 
 _SCHEMA_LOCK_ID = 2019050203
 
@@ -74,18 +76,18 @@ def config(service: str, connection: Connection | None = None) -> Config:
     return alembic_config
 
 
-def head(service: str) -> str:
-    """The newest revision of a service's migrations."""
+def head(service: str) -> str | None:
+    """The newest revision of a service's migrations (None only for a service without any)."""
     return ScriptDirectory.from_config(config(service)).get_current_head()
 
 
-def upgrade(service: str, database: str | Engine) -> str:
+def upgrade(service: str, database: str | Engine) -> str | None:
     """Bring a database (URL or engine) to the newest revision; returns that revision."""
     with schema_lock(database) as connection:
         return upgrade_locked(service, connection)
 
 
-def upgrade_locked(service: str, connection: Connection) -> str:
+def upgrade_locked(service: str, connection: Connection) -> str | None:
     """``upgrade`` on a connection that already holds the schema lock."""
     alembic_config = config(service, connection)
     adopt(alembic_config, connection)
@@ -112,7 +114,7 @@ def current(service: str, url: str) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-def drift(service: str, url: str, models: list[MetaData] | None = None) -> list:
+def drift(service: str, url: str, models: list[MetaData] | None = None) -> list[Any]:
     """Differences between a database and the models (the service's own by default).
 
     Run on a database upgraded to head, an empty list means the migrations make
@@ -120,7 +122,9 @@ def drift(service: str, url: str, models: list[MetaData] | None = None) -> list:
     """
     with _connect(url) as connection:
         context = MigrationContext.configure(connection, opts=COMPARE)
-        return compare_metadata(context, models or metadata(service))
+        # Alembic takes a list of MetaData here as target_metadata does; its annotation says one.
+        differences: list[Any] = compare_metadata(context, models or metadata(service))  # type: ignore[arg-type]
+        return differences
 
 
 def revision(service: str, message: str) -> Path:
@@ -135,13 +139,14 @@ def revision(service: str, message: str) -> Path:
         engine = create_engine(f"sqlite:///{scratch}/{service}.db", poolclass=NullPool)
         upgrade(service, engine)
         with engine.begin() as connection:
-            written = command.revision(config(service, connection), message=message, autogenerate=True,
-                                       rev_id=number)
+            # One head, so one script (a list comes only from several heads).
+            written = cast(Script, command.revision(config(service, connection), message=message,
+                                                    autogenerate=True, rev_id=number))
         engine.dispose()
     return Path(written.path)
 
 
-def run_environment(context, service_models: MetaData) -> None:
+def run_environment(context: EnvironmentContext, service_models: MetaData) -> None:
     """The body of every service's ``env.py``: run its revisions on the given connection."""
     connection = context.config.attributes.get("connection")
     if connection is None:

@@ -6,11 +6,15 @@ registration from another city for its whole length; pausing every few
 hundred rows bounds that wait to one slice.
 """
 import time
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
 
 SLICE = 250
 
+T = TypeVar("T")
 
-def taking_turns(items, every=SLICE):
+
+def taking_turns(items: Iterable[T], every: int = SLICE) -> Iterator[T]:
     """Yield ``items``, pausing after every ``every`` of them so other work can run.
 
     The pause is ``time.sleep(0)``: under eventlet (the services) it switches

@@ -9,7 +9,6 @@ import json
 import logging
 
 import eventlet
-
 from marshmallow import ValidationError
 from nameko.constants import WEB_SERVER_CONFIG_KEY
 from nameko.web.handlers import HttpRequestHandler
@@ -21,12 +20,14 @@ from werkzeug.wrappers import Request, Response
 
 from shared.commands import invalid, validated
 from shared.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, Unavailable
+from shared.safe_input import Malformed, check_text, load_json
 
 log = logging.getLogger(__name__)
 
 API = "/api/v1"
 OPENAPI_PATH = API + "/openapi.json"
 MAX_ID = 2**31 - 1  # the largest id an INTEGER column holds
+DEFAULT_MAX_REQUEST_BYTES = 20 * 1024 * 1024
 
 
 def json_response(value, status=200):
@@ -54,6 +55,7 @@ class ApiServer(WebServer):
         if server is None:
             server = self._running[address] = super().bind(container)
             server._url_map = None
+            server.max_request_bytes = container.config.get("MAX_REQUEST_BYTES", DEFAULT_MAX_REQUEST_BYTES)
         container.shared_extensions[self.sharing_key] = server
         return server
 
@@ -87,6 +89,7 @@ class ApiServer(WebServer):
         if self._url_map is None:
             self._url_map = self.make_url_map()
         request = Request(environ, shallow=True)
+        request.max_content_length = self.max_request_bytes  # larger: 413, before it is read
         if request.path == OPENAPI_PATH and request.method == "GET":
             # Every API process answers with the whole API, whichever services it runs.
             from shared import openapi
@@ -113,7 +116,7 @@ class PrometheusEndpoint:
 
 
 # Where each refusal of the rules lands in HTTP: the one place that knows statuses.
-STATUS = {InvalidInput: 422, NotFound: 404, Conflict: 409, Forbidden: 403, Unavailable: 503}
+STATUS = {Malformed: 400, InvalidInput: 422, NotFound: 404, Conflict: 409, Forbidden: 403, Unavailable: 503}
 
 
 def status_of(error: DomainError) -> int:
@@ -142,9 +145,7 @@ class ApiEndpoint(HttpEndpoint):
         self.many = many
         self.query_schema = query
         self.body_required = body_required
-        # An id past what the databases store is simply not there (404), not an overflow (500).
-        rule = url.replace("<int:", f"<int(max={MAX_ID}):")
-        super().__init__(method, API + rule, expected_exceptions=(DomainError, ValidationError), **kwargs)
+        super().__init__(method, API + url, expected_exceptions=(DomainError, ValidationError), **kwargs)
 
     def setup(self):
         super().setup()
@@ -153,13 +154,22 @@ class ApiEndpoint(HttpEndpoint):
 
     def get_entrypoint_parameters(self, request):
         args, kwargs = super().get_entrypoint_parameters(request)
+        for name, value in kwargs.items():
+            # An id past what the databases store is simply not there, not an overflow.
+            if isinstance(value, int) and value > MAX_ID:
+                raise NotFound(f"{name.replace('_id', '')} {value} does not exist", field=name)
+            if isinstance(value, str):
+                check_text(value, name)
         if self.body_schema == "file":
             kwargs["body"] = request.get_data()
         elif self.body_schema is not None:
             body = _json_body(request, optional=not self.body_required)
             kwargs["body"] = validated(_instance(self.body_schema), body)
         if self.query_schema is not None:
-            kwargs["query"] = validated(_instance(self.query_schema), request.args.to_dict())
+            query = request.args.to_dict()
+            for name, value in query.items():
+                check_text(value, name)
+            kwargs["query"] = validated(_instance(self.query_schema), query)
         # An operation takes what it declares; one that has not been moved onto
         # declared input yet reads the request itself.
         return args, {k: v for k, v in kwargs.items() if k in self._takes}
@@ -192,15 +202,13 @@ api = ApiEndpoint.decorator
 
 
 def _json_body(request, optional=False):
-    """The request's JSON object, or a clear 4xx; ``{}`` if ``optional`` and absent."""
-    if not request.data:
+    """The request's JSON object, checked by ``shared.safe_input``; ``{}`` if ``optional`` and absent."""
+    raw = request.get_data()
+    if not raw:
         if optional:
             return {}
         raise InvalidInput("The request needs a JSON body.", fields={"body": ["Missing JSON body."]})
-    try:
-        body = json.loads(request.get_data(as_text=True))
-    except ValueError as exc:
-        raise InvalidInput(f"The body is not valid JSON: {exc}", fields={"body": ["Not valid JSON."]})
+    body = load_json(raw)
     if not isinstance(body, dict):
         raise InvalidInput("The body must be a JSON object.", fields={"body": ["Must be a JSON object."]})
     return body

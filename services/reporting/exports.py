@@ -11,6 +11,8 @@ from pathlib import Path
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
+from shared.errors import NotFound
+
 
 def _rows(table, public):
     rows = table.public_rows() if public else table.rows
@@ -19,6 +21,13 @@ def _rows(table, public):
 
 def _suffix(public):
     return "-publik" if public else ""
+
+
+def table(report, name):
+    """The report's table ``name``, or NotFound naming the tables it has."""
+    if name not in report.tables:
+        raise NotFound(f"the report has no table {name}; it has {', '.join(report.tables)}", field="name")
+    return report.tables[name]
 
 
 def table_csv(table, public=False):
@@ -59,11 +68,15 @@ def workbook_bytes(report, public=False):
     return buffer.getvalue()
 
 
+def workbook_name(report, public=False):
+    return f"{report.stem}{_suffix(public)}.xlsx"
+
+
 def write_xlsx(report, directory, public=False):
     """The workbook written beside the reports; returns its path."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{report.stem}{_suffix(public)}.xlsx"
+    path = directory / workbook_name(report, public)
     path.write_bytes(workbook_bytes(report, public))
     return path
 

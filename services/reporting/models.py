@@ -1,7 +1,7 @@
 """Reporting's tables: the log of every event it handled, and the read models built from it.
 
 The event log is the source of truth; every other table here is a read model
-that ``domain.rebuild`` can throw away and recompute from the log.  Facts are
+that ``projections.rebuild`` can throw away and recompute from the log.  Facts are
 written so the order events arrive in does not matter (a cancellation may be
 handled before the registration it cancels): replaying the log in any order
 gives the same figures.
@@ -196,7 +196,7 @@ class SessionGainFact(Base):
     as_of: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
-# What ``domain.rebuild`` empties and recomputes from the event log.
+# What ``projections.rebuild`` empties and recomputes from the event log.
 READ_MODELS = (RolloutFact, ParticipantFact, AttendanceFact, ScoreFact, ScorePair, TopicScoreFact, TopicTotal,
                ActionPlanFact, NotificationFact, SessionGainFact)
 

@@ -11,8 +11,9 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from services.reporting import charts, domain
+from services.reporting import charts, figures as read, publication
 from shared import events
+from shared.errors import InvalidInput, NotFound
 
 LANGUAGES = ("id", "en")
 FORMATS = ("md", "html", "pdf")
@@ -28,7 +29,7 @@ LABELS = {
     "id": {
         "category": {"educator": "Tenaga pendidikan", "skpd": "SKPD", "patbm": "PATBM", "unit_ppa": "Unit PPA",
                      "lsm": "LSM", "forum_anak": "Forum Anak", "student": "Pelajar"},
-        "sex": {"F": "Perempuan", "M": "Laki-laki", domain.UNKNOWN: "Tidak diketahui"},
+        "sex": {"F": "Perempuan", "M": "Laki-laki", read.UNKNOWN: "Tidak diketahui"},
         "unknown": "Tidak diketahui",
         "status": {"planned": "Direncanakan", "in_progress": "Berjalan", "done": "Selesai", "dropped": "Dibatalkan"},
         "owner": {"participant": "Peserta", "group": "Kelompok"},
@@ -51,7 +52,7 @@ LABELS = {
         "category": {"educator": "Educators", "skpd": "SKPD (local government)", "patbm": "PATBM (community groups)",
                      "unit_ppa": "Unit PPA (police unit)", "lsm": "LSM (NGOs)", "forum_anak": "Forum Anak",
                      "student": "Students"},
-        "sex": {"F": "Female", "M": "Male", domain.UNKNOWN: "Not known"},
+        "sex": {"F": "Female", "M": "Male", read.UNKNOWN: "Not known"},
         "unknown": "Not known",
         "status": {"planned": "Planned", "in_progress": "In progress", "done": "Done", "dropped": "Dropped"},
         "owner": {"participant": "Participant", "group": "Group"},
@@ -124,23 +125,23 @@ class Table:
     def public_rows(self):
         """Rows as a partner may see them: people counts under 5 become "<5", and what rests on them.
 
-        Parts of a whole are suppressed together (``domain.suppress_breakdown``),
+        Parts of a whole are suppressed together (``publication.suppress_breakdown``),
         so a hidden cell cannot be recovered by subtracting the others from the total.
         """
         rows = []
         for row in self.rows:
             small = self.n_column is not None and _small(row[self.n_column])
-            shown = [domain.suppress(value) if kind == "count" and isinstance(value, int)
+            shown = [publication.suppress(value) if kind == "count" and isinstance(value, int)
                      else None if kind in ("percent", "gain") and small else value
                      for value, (_, kind) in zip(row, self.columns)]
-            parts = domain.suppress_breakdown({c: row[c] for c in self.part_columns if isinstance(row[c], int)})
+            parts = publication.suppress_breakdown({c: row[c] for c in self.part_columns if isinstance(row[c], int)})
             shown = [parts.get(c, value) for c, value in enumerate(shown)]
             rows.append(shown)
         if self.breakdown:
             data = range(len(rows) - 1 if self.total else len(rows))
             for c, (_, kind) in enumerate(self.columns):
                 if kind == "count":
-                    parts = domain.suppress_breakdown({i: self.rows[i][c] for i in data
+                    parts = publication.suppress_breakdown({i: self.rows[i][c] for i in data
                                                        if isinstance(self.rows[i][c], int)})
                     for i, value in parts.items():
                         if isinstance(value, str):  # only ever hide more than the rows did
@@ -188,7 +189,7 @@ _templates = Environment(
 
 
 def _labelled(counts, labels, unknown):
-    return [[labels.get(key, unknown if key == domain.UNKNOWN else key), n] for key, n in counts.items()]
+    return [[labels.get(key, unknown if key == read.UNKNOWN else key), n] for key, n in counts.items()]
 
 
 def _with_total(rows, label):
@@ -196,7 +197,7 @@ def _with_total(rows, label):
 
 
 def _known(counts):
-    return any(key != domain.UNKNOWN for key in counts)
+    return any(key != read.UNKNOWN for key in counts)
 
 
 def _test_tables(tests, labels, prefix=""):
@@ -250,14 +251,14 @@ def _charts(stem, tests, by_category, labels):
 
 # --- the city report ----------------------------------------------------------
 
-def city_report(session, city, lang="id", rollout_id=None):
+def city_report(uow, city, lang="id", rollout_id=None):
     """The report of the city's latest rollout (or of ``rollout_id``), or None if there is none."""
-    rollouts = [r for r in domain.rollouts_in(session, city, rollout_id) if r.city == city]
+    rollouts = read.rollouts_in(uow, city, rollout_id)
     if not rollouts:
         return None
     rollout = rollouts[-1]
     labels, col = LABELS[lang], LABELS[lang]["columns"]
-    figures = domain.city_figures(session, city, rollout.rollout_id)
+    figures = read.city_figures(uow, city, rollout.rollout_id)
     attendance = {a["day"]: a["checked_in"] for a in figures["attendance"]}
     stem = f"{'laporan' if lang == 'id' else 'report'}-{city}-{rollout.starts_on.year}"
     tables = _common_tables(figures, labels)
@@ -265,7 +266,7 @@ def city_report(session, city, lang="id", rollout_id=None):
     for s in rollout.sessions:
         key, day = s["key"], _date(s["date"])
         counts = figures["by_session"].get(key, {})
-        ordered = {c: counts[c] for c in domain.CATEGORY_ORDER if c in counts}
+        ordered = {c: counts[c] for c in read.CATEGORY_ORDER if c in counts}
         ordered.update({c: n for c, n in counts.items() if c not in ordered})
         total = sum(counts.values())
         session_tables = {
@@ -299,7 +300,7 @@ def city_report(session, city, lang="id", rollout_id=None):
     drawn = _charts(stem, figures["tests"], figures["by_category"], labels)
     notifications = [{"count": n.participant_count, "channel": labels["channel"].get(n.channel, n.channel),
                       "date": tanggal(n.notified_at, lang)}
-                     for n in domain.notifications_in(session, city, rollout.rollout_id)]
+                     for n in read.notifications_in(uow, city, rollout.rollout_id)]
     markdown = _templates.get_template(f"activity-report.{lang}.md.j2").render(
         rollout=rollout, dates=rentang(rollout.starts_on, rollout.ends_on, lang), sessions=sessions,
         people=figures, tests=figures["tests"], gain=decimal(figures["tests"]["gain"], lang),
@@ -311,9 +312,9 @@ def city_report(session, city, lang="id", rollout_id=None):
     return Report(stem, lang, title, markdown, tables, drawn)
 
 
-def activity_report(session, city, lang="id"):
-    """Markdown of the city's latest rollout, or None if the city has none."""
-    written = city_report(session, city, lang)
+def activity_report(uow, city, lang="id", rollout_id=None):
+    """Markdown of the city's latest rollout (or of ``rollout_id``), or None if there is none."""
+    written = city_report(uow, city, lang, rollout_id)
     return written.markdown if written else None
 
 
@@ -323,9 +324,9 @@ def _date(value):
 
 # --- the national roll-up -----------------------------------------------------
 
-def national_report(session, lang="id"):
+def national_report(uow, lang="id"):
     """The roll-up over every city's live rollouts, or None before the first launch."""
-    figures = domain.national_figures(session)
+    figures = read.national_figures(uow)
     if not figures["rollouts"]:
         return None
     labels, col = LABELS[lang], LABELS[lang]["columns"]
@@ -357,14 +358,27 @@ def national_report(session, lang="id"):
     return Report(stem, lang, title, markdown, tables, drawn)
 
 
-def build(session, city, lang="id", rollout_id=None):
+def build(uow, city, lang="id", rollout_id=None):
     """The city's report (of its latest rollout, or of ``rollout_id``), or the national one for ``national``;
     None when there is nothing to report."""
     if lang not in LANGUAGES:
         raise ValueError(f"lang must be one of {', '.join(LANGUAGES)}")
     if city == events.NATIONAL:
-        return national_report(session, lang)
-    return city_report(session, city, lang, rollout_id)
+        return national_report(uow, lang)
+    return city_report(uow, city, lang, rollout_id)
+
+
+def required(uow, city, lang="id", rollout_id=None):
+    """``build``, or the refusal naming what is wrong or missing."""
+    if city == events.NATIONAL and rollout_id is not None:
+        problem = "chooses one of a city's rollouts; the national report has them all"
+        raise InvalidInput(f"rollout_id {problem}", fields={"rollout_id": [problem]})
+    written = build(uow, city, lang, rollout_id)
+    if written is None and rollout_id is not None:
+        raise NotFound(f"{city} has no launched rollout {rollout_id}", field="rollout_id")
+    if written is None:
+        raise NotFound(f"city {city} has no launched rollout", field="city")
+    return written
 
 
 def write(written, reports_dir, formats=("md",)):
@@ -386,3 +400,12 @@ def write(written, reports_dir, formats=("md",)):
         paths["pdf"] = directory / f"{written.stem}.pdf"
         paths["pdf"].write_bytes(document.pdf(written))
     return paths
+
+
+def write_and_describe(written, reports_dir, formats=("md",)):
+    """``write``, and where it went: what ``POST /reports/<city>/activity-report`` answers."""
+    paths = write(written, reports_dir, formats)
+    answer = {"paths": {f: str(p) for f, p in paths.items()}, "markdown": written.markdown}
+    if "md" in paths:
+        answer["path"] = str(paths["md"])
+    return answer

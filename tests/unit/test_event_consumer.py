@@ -98,3 +98,34 @@ def test_a_service_declaring_its_handlers_gets_each_event_of_every_kind_once(lis
         with store.read() as uow:
             return sorted(uow.session.query(Closure.rollout_id).all()) == [(7,), (8,)]
     wait_until(recorded, "both events in the listener's database", timeout=10)
+
+
+def test_a_database_that_stops_answering_is_waited_out_and_the_event_handled_once(listener, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from shared import faults
+
+    container, config = listener
+    monkeypatch.setattr(faults, "backoff", lambda attempt: 0.01)
+    monkeypatch.setattr("shared.consumer.backoff", lambda attempt: 0.01)
+    consumer = next(e for e in container.entrypoints if e.method_name == "handle_events")
+    store = next(d for d in container.dependencies if isinstance(d, Database)).store
+    outage = {"left": 3, "seen": []}
+    real = store.unit_of_work
+
+    def refusing(consumer_name=None):
+        if outage["left"]:
+            outage["left"] -= 1
+            outage["seen"].append(consumer.ready)
+            raise OperationalError("connect", {}, ConnectionRefusedError("database restarting"))
+        return real(consumer_name)
+
+    monkeypatch.setattr(store, "unit_of_work", refusing)
+    event_dispatcher(config)("registration", events.REGISTRATION_CLOSED.routing_key("medan"), closed("medan", 9))
+
+    def recorded():
+        with store.read() as uow:
+            return uow.session.query(Closure.rollout_id).all() == [(9,)]
+    wait_until(recorded, "the event handled once the database answers", timeout=10)
+    assert outage["seen"] == [True, False, False]  # not ready while the database is away
+    assert consumer.ready

@@ -4,13 +4,16 @@ from click.testing import CliRunner
 
 from campaign.reporting_commands import reporting
 from services.reporting.models import Base
+from services.reporting.repository import ReportingUnitOfWork
 from shared.database import Store
-from tests.unit.test_reporting import a_season_of_events, record
+from tests.unit.test_reporting import a_season_of_events
+from tests.unit.test_reporting_repository import record
 
 
 @pytest.fixture
 def data_dir(tmp_path):
-    store = Store("sqlite:///" + str(tmp_path / "reporting.db"), Base.metadata, consumer="reporting")
+    store = Store("sqlite:///" + str(tmp_path / "reporting.db"), Base.metadata, consumer="reporting",
+                  unit_of_work=ReportingUnitOfWork)
     record(store, *a_season_of_events())
     store.dispose()
     return tmp_path

@@ -6,18 +6,18 @@ import pytest
 import yaml
 
 from campaign.reporting_commands import _matches
-from services.reporting import contracts, domain
-from services.reporting.models import Base
+from services.reporting import contracts, publication
+from services.reporting.fakes import FakeReportingUnitOfWork
 from shared import events
-from tests.unit.test_reporting import a_season_of_events, record
+from tests.unit.test_reporting import a_season_of_events, deliver
 
 ROOT = Path(__file__).resolve().parents[2]
 SUMMARIES = [kind for kind in events.CATALOGUE if kind.public]
 
 
 @pytest.fixture
-def store(make_store):
-    return make_store(Base.metadata, consumer="reporting")
+def season():
+    return deliver(FakeReportingUnitOfWork(), *a_season_of_events())
 
 
 @pytest.mark.parametrize("kind", SUMMARIES, ids=lambda kind: kind.name)
@@ -27,11 +27,9 @@ def test_each_summary_kind_has_a_schema_that_names_the_same_fields(kind):
     assert schema["properties"]["schema_version"] == {"const": kind.version}
 
 
-def test_every_published_summary_validates_against_its_schema(store):
-    record(store, *a_season_of_events())
-    with store.unit_of_work() as uow:
-        domain.publish_changed_summaries(uow)
-        published = [(p["city"], p) for p in uow.emitted]
+def test_every_published_summary_validates_against_its_schema(season):
+    publication.publish_changed_summaries(season)
+    published = [(payload["city"], payload) for payload in season.emitted]
 
     assert {city for city, _ in published} == {"pontianak", "medan", "national"}
     kinds = {summary.name: summary for summary in SUMMARIES}
@@ -41,10 +39,8 @@ def test_every_published_summary_validates_against_its_schema(store):
         assert contracts.problems(kinds[kind].routing_key(city), body) == []
 
 
-def test_the_schema_refuses_small_cells_names_and_a_wrong_city(store):
-    record(store, *a_season_of_events())
-    with store.read() as session:
-        kind, fields = domain.public_summaries(session, "medan")[0]
+def test_the_schema_refuses_small_cells_names_and_a_wrong_city(season):
+    kind, fields = publication.public_summaries(season, "medan")[0]
     body = json.loads(json.dumps(kind.create("medan", **fields)))
     key = kind.routing_key("medan")
 

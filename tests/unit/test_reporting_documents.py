@@ -9,10 +9,11 @@ import pytest
 from openpyxl import load_workbook
 
 from campaign.demo import WORKSHOP_PARTICIPANTS, load_rollout
-from services.reporting import document, domain, exports, report
-from services.reporting.models import Base
+from services.reporting import document, exports, figures, report
+from services.reporting.fakes import FakeReportingUnitOfWork
 from shared import events
-from shared.database import Store
+from shared.handling import dispatch
+from tests.unit.test_reporting import HANDLERS
 
 SEED_WORKSHOP_LABELS = {"Tenaga pendidikan": 24, "SKPD": 16, "PATBM": 14, "Unit PPA": 8, "LSM": 12, "Forum Anak": 12}
 FACILITATORS = ("Umi Farida (ECPAT Indonesia)", "Widuri (ICT Watch)", "Andy Ardian (ECPAT Indonesia)",
@@ -22,8 +23,7 @@ FACILITATORS = ("Umi Farida (ECPAT Indonesia)", "Widuri (ICT Watch)", "Andy Ardi
 
 
 def deliver(store, kind, city="pontianak", /, **fields):
-    with store.unit_of_work() as uow:
-        domain.handle(uow, kind, json.loads(json.dumps(kind.create(city, **fields))))
+    dispatch(store, HANDLERS, [(kind, json.loads(json.dumps(kind.create(city, **fields))))])
 
 
 def launch(store, rollout_id, city, city_name):
@@ -53,10 +53,9 @@ def scored(store, submission_id, participant_id, phase, right, rollout_id=1, cit
 
 
 @pytest.fixture(scope="module")
-def pontianak(tmp_path_factory):
+def pontianak():
     """The seed's Pontianak rollout as reporting hears of it, and a smaller Medan one."""
-    store = Store("sqlite:///" + str(tmp_path_factory.mktemp("reporting") / "reporting.db"), Base.metadata,
-                  consumer="reporting")
+    store = FakeReportingUnitOfWork()
     launch(store, 1, "pontianak", "Pontianak")
     next_id = 1
     for category, count in WORKSHOP_PARTICIPANTS.items():
@@ -81,13 +80,11 @@ def pontianak(tmp_path_factory):
         register(store, 500 + i, "student", rollout_id=2, city="medan")
         scored(store, 3000 + i, 500 + i, "pre", 3, rollout_id=2, city="medan")
         scored(store, 4000 + i, 500 + i, "post", 6, rollout_id=2, city="medan")
-    yield store
-    store.dispose()
+    return store
 
 
 def test_the_city_report_states_what_the_seed_states(pontianak):
-    with pontianak.read() as session:
-        markdown = report.build(session, "pontianak").markdown
+    markdown = report.build(pontianak, "pontianak").markdown
 
     assert "2-3 Mei 2019, Pontianak, Kalimantan Barat" in markdown
     assert "**86 peserta** dari unsur aktivis anak" in markdown
@@ -110,8 +107,7 @@ def test_the_city_report_states_what_the_seed_states(pontianak):
 
 
 def test_the_city_report_in_english(pontianak):
-    with pontianak.read() as session:
-        written = report.build(session, "pontianak", lang="en")
+    written = report.build(pontianak, "pontianak", lang="en")
 
     assert written.stem == "report-pontianak-2019"
     assert "**Dates and place:** 2-3 May 2019, Pontianak" in written.markdown
@@ -122,8 +118,7 @@ def test_the_city_report_in_english(pontianak):
 
 
 def test_national_roll_up_states_its_rules_and_sets_cities_side_by_side(pontianak):
-    with pontianak.read() as session:
-        written = report.build(session, events.NATIONAL, lang="en")
+    written = report.build(pontianak, events.NATIONAL, lang="en")
 
     assert "never by averaging the cities' percentages or gains" in written.markdown
     cities = written.tables["cities"]
@@ -131,16 +126,14 @@ def test_national_roll_up_states_its_rules_and_sets_cities_side_by_side(pontiana
     assert "| Pre-test | 23 | 47.4% |" in written.markdown   # every pre-test taker: (9 + 100) / 230
     national = {row[0]: row for row in cities.rows}
     assert national["Medan"][2] == 3 and national["Pontianak"][2] == 106
-    with pontianak.read() as session:
-        tests = domain.test_figures(session, events.NATIONAL)
+    tests = figures.test_figures(pontianak, events.NATIONAL)
     # Pooled pairs: pre (3*3 + 18*5) / 210 = 47.1%, post (3*6 + 18*9) / 210 = 85.7%.
     assert (tests["paired_pre_percent"], tests["paired_post_percent"]) == (47.1, 85.7)
     assert tests["gain"] == 0.73   # the mean of the cities' gains, (0.43 + 0.8) / 2, would be 0.61
 
 
 def test_html_has_the_tables_and_the_charts_inline(pontianak):
-    with pontianak.read() as session:
-        written = report.build(session, "pontianak")
+    written = report.build(pontianak, "pontianak")
     page = document.html(written)
 
     assert page.startswith("<!DOCTYPE html>") and '<html lang="id">' in page
@@ -150,8 +143,7 @@ def test_html_has_the_tables_and_the_charts_inline(pontianak):
 
 
 def test_the_pdf_renders_into_readable_pages(pontianak, tmp_path):
-    with pontianak.read() as session:
-        paths = report.write(report.build(session, "pontianak"), tmp_path, formats=("md", "html", "pdf"))
+    paths = report.write(report.build(pontianak, "pontianak"), tmp_path, formats=("md", "html", "pdf"))
 
     data = paths["pdf"].read_bytes()
     assert data.startswith(b"%PDF") and len(data) > 5000
@@ -168,8 +160,7 @@ def test_the_pdf_renders_into_readable_pages(pontianak, tmp_path):
 
 
 def test_exports_give_exact_figures_and_public_ones_suppress_small_cells(pontianak, tmp_path):
-    with pontianak.read() as session:
-        written = report.build(session, "pontianak")
+    written = report.build(pontianak, "pontianak")
 
     exact = {p.name: p for p in exports.write_csv(written, tmp_path)}
     rows = list(csv.reader(exact["laporan-pontianak-2019-categories.csv"].open(encoding="utf-8")))
@@ -188,8 +179,7 @@ def test_exports_give_exact_figures_and_public_ones_suppress_small_cells(pontian
 
 
 def test_public_export_hides_percentages_resting_on_a_small_cell(pontianak, tmp_path):
-    with pontianak.read() as session:
-        written = report.build(session, "medan")
+    written = report.build(pontianak, "medan")
     tests = written.tables["tests"]
 
     assert tests.rows[0][1:3] == [3, 30.0]

@@ -1,0 +1,293 @@
+"""Reporting's SQL: the event log, the read models and the cities' changes, on SQLite or PostgreSQL.
+
+Everything SQLAlchemy (and every dialect difference) of reporting lives here;
+``fakes.py`` keeps the same repositories in memory for unit tests.
+"""
+from sqlalchemy import and_, case, func, insert, select, text, union_all, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from services.reporting.figures import ScoreSums
+from services.reporting.models import (
+    READ_MODELS,
+    ActionPlanFact,
+    AttendanceFact,
+    CityChanges,
+    EventLog,
+    NotificationFact,
+    ParticipantFact,
+    RolloutFact,
+    ScoreFact,
+    ScorePair,
+    SessionGainFact,
+    TopicScoreFact,
+    TopicTotal,
+)
+from shared import events
+from shared.database import UnitOfWork
+
+REPLAY_PAGE = 1000
+
+
+def _upsert(session, model):
+    """An INSERT that can say what to do when the row exists (both databases support it)."""
+    dialect = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    return dialect(model)
+
+
+class SqlEventLog:
+    """Every event reporting handled, as published: what the read models are rebuilt from."""
+
+    def __init__(self, session):
+        self.session = session
+
+    def append(self, entries: list[dict]) -> None:
+        self.session.execute(insert(EventLog), entries)  # one statement for a batch
+
+    def hold(self) -> None:
+        """Keep handlers from adding to the log until this transaction ends (a rebuild)."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(text("LOCK TABLE event_log IN EXCLUSIVE MODE"))
+
+    def pages(self, size: int = REPLAY_PAGE):
+        """The log in the order it was written: lists of (event type, payload)."""
+        last_id = 0
+        while True:
+            page = self.session.execute(select(EventLog.id, EventLog.event_type, EventLog.payload)
+                                        .where(EventLog.id > last_id).order_by(EventLog.id).limit(size)).all()
+            if not page:
+                return
+            yield [(event_type, payload) for _, event_type, payload in page]
+            last_id = page[-1].id
+
+
+class SqlCityChanges:
+    """How often each city's figures changed, and up to which change its summaries went out."""
+
+    def __init__(self, session):
+        self.session = session
+
+    def count(self, cities: list[str]) -> None:
+        for city in cities:  # in city order, so concurrent handlers lock them in one order
+            if self.session.get(CityChanges, city) is None:
+                self.session.add(CityChanges(city=city, changes=1, published=0))
+                self.session.flush()
+            else:
+                self.session.execute(update(CityChanges).where(CityChanges.city == city)
+                                     .values(changes=CityChanges.changes + 1))
+
+    def due(self, cities: list[str] | None = None) -> list[tuple]:
+        """(city, changes, published) of the cities (of ``cities``) changed since their last summaries."""
+        query = select(CityChanges.city, CityChanges.changes, CityChanges.published) \
+            .where(CityChanges.changes > CityChanges.published).order_by(CityChanges.city)
+        if cities is not None:
+            query = query.where(CityChanges.city.in_(cities))
+        return [tuple(row) for row in self.session.execute(query).all()]
+
+    def mark_published(self, city: str, changes: int) -> None:
+        self.session.execute(update(CityChanges)  # another worker may have published later figures
+                             .where(CityChanges.city == city, CityChanges.published < changes)
+                             .values(published=changes))
+
+    def cities(self) -> list[str]:
+        return list(self.session.scalars(select(CityChanges.city).order_by(CityChanges.city)))
+
+
+class SqlReadModels:
+    """The facts the projections write, and the sums and counts the figures read."""
+
+    def __init__(self, session):
+        self.session = session
+        self._new = set()  # (model, key) known not to be in the database yet
+
+    # --- writes (projections) ---
+
+    def _get_or_add(self, model, key, **defaults):
+        row = None if (model, key) in self._new else self.session.get(model, key)
+        if row is None:
+            row = model(**defaults)
+            self.session.add(row)
+            self._new.discard((model, key))
+        return row
+
+    def hold_participants(self, ids: set) -> list:
+        """One query for a batch's participants: each projection then finds its row,
+        or knows it is new, without a query of its own."""
+        if len(ids) < 2:
+            return []
+        found = self.session.scalars(select(ParticipantFact).where(ParticipantFact.participant_id.in_(ids))).all()
+        self._new |= {(ParticipantFact, i) for i in ids} - {(ParticipantFact, p.participant_id) for p in found}
+        return found  # the caller holds them: the session's identity map keeps only weak references
+
+    def rollout(self, rollout_id: int, city: str) -> RolloutFact:
+        return self._get_or_add(RolloutFact, rollout_id, rollout_id=rollout_id, city=city, cancelled=False)
+
+    def participant(self, participant_id: int, rollout_id: int, city: str, session_key: str) -> ParticipantFact:
+        return self._get_or_add(ParticipantFact, participant_id, participant_id=participant_id,
+                                rollout_id=rollout_id, city=city, session_key=session_key,
+                                waitlisted=False, promoted=False, cancelled=False)
+
+    def action_plan(self, action_plan_id: int) -> ActionPlanFact:
+        return self._get_or_add(ActionPlanFact, action_plan_id, action_plan_id=action_plan_id)
+
+    def session_gain(self, rollout_id: int, session_key: str) -> SessionGainFact | None:
+        return self.session.get(SessionGainFact, (rollout_id, session_key))
+
+    def put_attendance(self, **fields) -> None:
+        self.session.merge(AttendanceFact(**fields))
+
+    def put_score(self, **fields) -> None:
+        self.session.merge(ScoreFact(**fields))
+
+    def put_notification(self, **fields) -> None:
+        self.session.merge(NotificationFact(**fields))
+
+    def put_session_gain(self, **fields) -> None:
+        self.session.merge(SessionGainFact(**fields))
+
+    def put_score_side(self, participant_code: str, session_key: str, rollout_id: int, city: str,
+                       side: dict) -> None:
+        """One side (pre_... or post_...) of a participant's pair, by an upsert: the two
+        sides can arrive in any order, even at once."""
+        self.session.execute(_upsert(self.session, ScorePair).values(
+            participant_code=participant_code, session_key=session_key, rollout_id=rollout_id, city=city, **side,
+        ).on_conflict_do_update(index_elements=["participant_code", "session_key"], set_=side))
+
+    def replace_topic_scores(self, submission_id: int, topics: list[dict]) -> None:
+        """A submission's topic scores, replacing any it had, with the rollout's totals kept in step."""
+        replaced = select(TopicScoreFact).where(TopicScoreFact.submission_id == submission_id)
+        for old in self.session.scalars(replaced):
+            self._add_to_total(old, -1)
+            self.session.delete(old)
+        self.session.flush()
+        for topic in topics:
+            part = TopicScoreFact(submission_id=submission_id, **topic)
+            self.session.add(part)
+            self._add_to_total(part, +1)
+
+    def _add_to_total(self, part, sign):
+        """Add a topic score to its rollout's total, atomically even with other handlers at it."""
+        key = {"rollout_id": part.rollout_id, "topic": part.topic, "phase": part.phase}
+        self.session.execute(_upsert(self.session, TopicTotal)
+                             .values(**key, city=part.city, position=part.position, score=0, max_score=0)
+                             .on_conflict_do_nothing())
+        self.session.execute(update(TopicTotal).filter_by(**key).values(
+            score=TopicTotal.score + sign * part.score, max_score=TopicTotal.max_score + sign * part.max_score))
+
+    def reset(self) -> None:
+        """Empty every read model by making its table afresh (so a changed table takes its new shape)."""
+        connection = self.session.connection()
+        for model in READ_MODELS:
+            model.__table__.drop(connection, checkfirst=True)
+            model.__table__.create(connection)
+        self._new.clear()
+
+    def checkpoint(self) -> None:
+        """Write what is pending and forget the rows loaded so far (a long rebuild stays flat)."""
+        self.session.flush()
+        self.session.expunge_all()
+        self._new.clear()
+
+    # --- reads (figures) ---
+
+    def rollouts(self, city: str, rollout_id: int | None = None) -> list[RolloutFact]:
+        where = [_scope(RolloutFact, city, rollout_id), RolloutFact.city_name.is_not(None)]
+        if rollout_id is None:
+            where.append(RolloutFact.cancelled.is_(False))
+        return self.session.scalars(select(RolloutFact).where(*where)
+                                    .order_by(RolloutFact.starts_on, RolloutFact.rollout_id)).all()
+
+    def notifications(self, city: str, rollout_id: int | None = None) -> list[NotificationFact]:
+        return self.session.scalars(select(NotificationFact).where(_scope(NotificationFact, city, rollout_id))
+                                    .order_by(NotificationFact.delivery_id)).all()
+
+    def session_gains(self, city: str, rollout_id: int | None = None) -> list[SessionGainFact]:
+        return self.session.scalars(select(SessionGainFact).where(_scope(SessionGainFact, city, rollout_id))
+                                    .order_by(SessionGainFact.rollout_id, SessionGainFact.session_key)).all()
+
+    def participant_counts(self, city: str, rollout_id: int | None = None) -> list[tuple]:
+        """(session key, category, sex, age band, n) of the participants holding a place."""
+        columns = (ParticipantFact.session_key, ParticipantFact.category, ParticipantFact.sex,
+                   ParticipantFact.age_band)
+        return [tuple(row) for row in self.session.execute(
+            select(*columns, func.count())
+            .where(_scope(ParticipantFact, city, rollout_id), ParticipantFact.counted).group_by(*columns))]
+
+    def category_counts_by_city(self) -> list[tuple]:
+        """(city, category, n) over every live rollout."""
+        return [tuple(row) for row in self.session.execute(
+            select(ParticipantFact.city, ParticipantFact.category, func.count())
+            .where(_scope(ParticipantFact, events.NATIONAL), ParticipantFact.counted)
+            .group_by(ParticipantFact.city, ParticipantFact.category))]
+
+    def attendance_counts(self, city: str, rollout_id: int | None = None) -> list[tuple]:
+        """(day, session key, n) of check-ins of participants who still hold their place."""
+        return [tuple(row) for row in self.session.execute(
+            select(AttendanceFact.day, AttendanceFact.session_key, func.count())
+            .join(ParticipantFact, ParticipantFact.participant_id == AttendanceFact.participant_id)
+            .where(_scope(AttendanceFact, city, rollout_id), ParticipantFact.counted)
+            .group_by(AttendanceFact.day, AttendanceFact.session_key)
+            .order_by(AttendanceFact.day, AttendanceFact.session_key))]
+
+    def action_plan_counts(self, city: str, rollout_id: int | None = None) -> list[tuple]:
+        """(owner, status, n) of the action plans."""
+        return [tuple(row) for row in self.session.execute(
+            select(ActionPlanFact.owner, ActionPlanFact.status, func.count())
+            .where(_scope(ActionPlanFact, city, rollout_id))
+            .group_by(ActionPlanFact.owner, ActionPlanFact.status))]
+
+    def test_sums(self, city: str, rollout_id: int | None = None, by_city: bool = False) -> dict:
+        """{city (or None): ScoreSums} over the score pairs in scope, in one pass."""
+        both = and_(ScorePair.pre_submission_id.is_not(None), ScorePair.post_submission_id.is_not(None))
+        cities = [ScorePair.city] if by_city else []
+
+        def when_both(column):
+            return func.sum(case((both, column), else_=0))
+
+        columns = [func.count(ScorePair.pre_submission_id), func.sum(ScorePair.pre_score),
+                   func.sum(ScorePair.pre_max_score), func.sum(case((ScorePair.pre_passed, 1), else_=0)),
+                   func.count(ScorePair.post_submission_id), func.sum(ScorePair.post_score),
+                   func.sum(ScorePair.post_max_score), func.sum(case((ScorePair.post_passed, 1), else_=0)),
+                   when_both(1), when_both(ScorePair.pre_score), when_both(ScorePair.pre_max_score),
+                   when_both(ScorePair.post_score), when_both(ScorePair.post_max_score)]
+        rows = self.session.execute(select(*cities, *columns).where(_scope(ScorePair, city, rollout_id))
+                                    .group_by(*cities)).all()
+        return {(row[0] if by_city else None): ScoreSums(*(int(v or 0) for v in row[len(cities):]))
+                for row in rows}
+
+    def topic_sums(self, city: str, rollout_id: int | None = None) -> dict:
+        """{(topic, phase): (score, max score, position)} of every submission in scope."""
+        return self._topic_sums(TopicTotal, _scope(TopicTotal, city, rollout_id))
+
+    def unpaired_topic_sums(self, city: str, rollout_id: int | None = None) -> dict:
+        """The same, of the submissions whose participant has not (yet) taken the other test: usually few."""
+        where = _scope(ScorePair, city, rollout_id)
+        unpaired = union_all(
+            select(ScorePair.pre_submission_id).where(where, ScorePair.post_submission_id.is_(None)),
+            select(ScorePair.post_submission_id).where(where, ScorePair.pre_submission_id.is_(None)),
+        )
+        return self._topic_sums(TopicScoreFact, TopicScoreFact.submission_id.in_(unpaired))
+
+    def _topic_sums(self, model, condition):
+        return {(topic, phase): (int(score), int(maximum), position)
+                for topic, phase, score, maximum, position in self.session.execute(
+                    select(model.topic, model.phase, func.sum(model.score), func.sum(model.max_score),
+                           func.min(model.position))
+                    .where(condition).group_by(model.topic, model.phase))}
+
+
+def _scope(model, city, rollout_id=None):
+    """Rows of one of the city's rollouts, of a city's live rollouts, or (for ``national``) of all live ones."""
+    if rollout_id is not None:
+        one = model.rollout_id == rollout_id
+        return one if city == events.NATIONAL else and_(one, model.city == city)
+    live = model.rollout_id.not_in(select(RolloutFact.rollout_id).where(RolloutFact.cancelled))
+    return live if city == events.NATIONAL else and_(model.city == city, live)
+
+
+class ReportingUnitOfWork(UnitOfWork):
+    def __init__(self, session, consumer):
+        super().__init__(session, consumer)
+        self.event_log = SqlEventLog(session)
+        self.read_models = SqlReadModels(session)
+        self.city_changes = SqlCityChanges(session)

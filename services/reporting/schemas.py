@@ -1,0 +1,52 @@
+"""What the reporting API takes in its query strings (validated by ``@api`` before a worker runs)."""
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+from services.reporting.report import FORMATS, LANGUAGES
+
+MAX_ID = 2**31 - 1  # the largest id an INTEGER column holds (shared.web's, which imports nameko)
+
+
+class Strict(Schema):
+    class Meta:
+        unknown = RAISE  # a misspelt parameter is named, not ignored
+
+
+class CommaSeparated(fields.String):
+    """``md,pdf`` as ("md", "pdf"), each one of ``choices``; documented as a string."""
+
+    def __init__(self, choices, **kwargs):
+        self.choices = tuple(choices)
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        chosen = tuple(part.strip() for part in super()._deserialize(value, attr, data, **kwargs).split(",")
+                       if part.strip())
+        if not chosen or any(part not in self.choices for part in chosen):
+            raise ValidationError(f"Must be a comma-separated list of {', '.join(self.choices)}.")
+        return chosen
+
+
+def rollout_id_field(description):
+    return fields.Integer(load_default=None, validate=validate.Range(min=1, max=MAX_ID),
+                          metadata={"description": description})
+
+
+class FiguresQuery(Strict):
+    rollout_id = rollout_id_field("One of the city's rollouts (any city's for national); "
+                                  "default: every live one.")
+
+
+class ReportQuery(Strict):
+    lang = fields.String(load_default="id", validate=validate.OneOf(LANGUAGES),
+                         metadata={"description": "Bahasa Indonesia (id) or English (en)."})
+    rollout_id = rollout_id_field("One of the city's rollouts (any city's for national); "
+                                  "default: the city's latest, or the national roll-up.")
+
+
+class ActivityReportQuery(ReportQuery):
+    format = CommaSeparated(FORMATS, load_default=("md",), metadata={"description": "e.g. md,html,pdf"})
+
+
+class ExportQuery(ReportQuery):
+    public = fields.Boolean(load_default=False,
+                            metadata={"description": 'For partners: cells under 5 people as "<5".'})

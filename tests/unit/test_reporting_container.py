@@ -1,0 +1,94 @@
+"""The reporting service class in a nameko container: in-process transport, SQLite in tmp_path."""
+import socket
+
+import pytest
+import requests
+from nameko.containers import ServiceContainer
+from nameko.standalone.events import event_dispatcher
+from nameko.testing.services import entrypoint_waiter
+
+from services.reporting.service import ReportingService
+from shared.config import load
+from tests.unit.test_reporting import participant_event, rollout_event, score_event
+
+
+def free_address():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{probe.getsockname()[1]}"
+
+
+@pytest.fixture(scope="module")
+def container_factory(tmp_path_factory):
+    """Containers of a service class on ``memory://``, each with SQLite files in a directory of its own."""
+    made = []
+
+    def make(service_class):
+        data_dir = tmp_path_factory.mktemp(service_class.name)
+        config = load({"CAMPAIGN_DATA_DIR": str(data_dir), "WEB_SERVER_ADDRESS": free_address()})
+        container = ServiceContainer(service_class, config)
+        made.append(container)
+        return container
+
+    yield make
+    for container in made:
+        container.stop()
+
+
+@pytest.fixture(scope="module")
+def reporting(container_factory):
+    """One container for this module's tests (stopping one takes seconds): each test has its own cities."""
+    container = container_factory(ReportingService)
+    container.start()
+    return container
+
+
+def publish(container, *delivered):
+    """Publish events as their producers' relays do, and wait until reporting has handled them."""
+    send = event_dispatcher(container.config)
+    for kind, payload in delivered:
+        with entrypoint_waiter(container, "handle_events", timeout=10):
+            send(kind.source, kind.routing_key(payload["city"]), payload)
+
+
+def api(container, path):
+    return f"http://{container.config['WEB_SERVER_ADDRESS']}/api/v1{path}"
+
+
+def test_events_handled_through_consume_events_land_in_the_read_models(reporting):
+    publish(reporting, rollout_event(1), participant_event(1), participant_event(2, "educator"),
+            score_event(1, "C1", "pre", 4))
+
+    figures = requests.get(api(reporting, "/reports/pontianak/figures"), timeout=10).json()
+    assert [r["rollout_id"] for r in figures["rollouts"]] == [1]
+    assert figures["by_category"] == {"educator": 1, "student": 1}
+    assert figures["tests"]["pre"] == {"n": 1, "mean_percent": 40.0, "passed": 0}
+
+
+def test_the_http_entrypoints_answer_and_name_a_bad_query_parameter(reporting):
+    publish(reporting, rollout_event(11, "medan", "Medan"), participant_event(11, rollout_id=11, city="medan"),
+            rollout_event(12, "surabaya", "Surabaya"))
+
+    exact = requests.get(api(reporting, "/reports/medan/tables/categories.csv"), timeout=10)
+    assert exact.status_code == 200 and exact.text.splitlines()[1] == "Pelajar,1"
+    public = requests.get(api(reporting, "/reports/medan/tables/categories.csv?public=yes"), timeout=10)
+    assert public.text.splitlines()[1] == "Pelajar,<5"
+
+    for path, field in (("/reports/medan/figures?rollout_id=zero", "rollout_id"),
+                        ("/reports/medan/tables/categories.csv?lang=fr", "lang"),
+                        ("/reports/medan/export.xlsx?publc=1", "publc")):
+        refused = requests.get(api(reporting, path), timeout=10)
+        assert refused.status_code == 422, path
+        assert list(refused.json()["error"]["fields"]) == [field]
+
+    elsewhere = requests.get(api(reporting, "/reports/medan/figures?rollout_id=12"), timeout=10)
+    assert elsewhere.status_code == 404 and elsewhere.json()["error"]["field"] == "rollout_id"
+
+
+def test_the_openapi_document_describes_the_query_parameters(reporting):
+    document = requests.get(api(reporting, "/openapi.json"), timeout=10).json()
+    parameters = {p["name"]: p for p in document["paths"]["/reports/{city}/activity-report"]["post"]["parameters"]}
+    assert set(parameters) == {"city", "lang", "format", "rollout_id"}
+    assert parameters["lang"]["schema"]["enum"] == ["id", "en"]
+    assert {p["name"] for p in document["paths"]["/reports/{city}/export.xlsx"]["get"]["parameters"]} == {
+        "city", "lang", "public", "rollout_id"}
