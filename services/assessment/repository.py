@@ -2,8 +2,14 @@
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from services.assessment.models import (ActionPlan, Instrument, KnownParticipant, KnownSession, SessionChanges,
-                                        Submission)
+from services.assessment.models import (
+    ActionPlan,
+    Instrument,
+    KnownParticipant,
+    KnownSession,
+    SessionChanges,
+    Submission,
+)
 from shared import events
 from shared.database import UnitOfWork
 

@@ -4,14 +4,32 @@ from nameko.timer import timer
 
 from services.assessment import action_plans, gains, instruments, submissions
 from services.assessment.commands import (
-    CreateInstrument, FollowUpActionPlan, ImportSubmissions, KnownParticipant, PublishGainSummaries,
-    RecordActionPlan, RememberParticipants, SubmitTest,
+    CreateInstrument,
+    FollowUpActionPlan,
+    ImportSubmissions,
+    KnownParticipant,
+    PublishGainSummaries,
+    RecordActionPlan,
+    RememberParticipants,
+    SubmitTest,
 )
 from services.assessment.models import Base
 from services.assessment.repository import AssessmentUnitOfWork
 from services.assessment.schemas import (
-    ActionPlanIn, ActionPlanOut, ActionPlanQuery, ActionPlanUpdate, GainQuery, ImportOut, InstrumentIn,
-    InstrumentOut, InstrumentQuery, ItemAnalysisOut, ItemAnalysisQuery, ScopeGainOut, SubmissionIn, SubmissionOut,
+    ActionPlanIn,
+    ActionPlanOut,
+    ActionPlanQuery,
+    ActionPlanUpdate,
+    GainQuery,
+    ImportOut,
+    InstrumentIn,
+    InstrumentOut,
+    InstrumentQuery,
+    ItemAnalysisOut,
+    ItemAnalysisQuery,
+    ScopeGainOut,
+    SubmissionIn,
+    SubmissionOut,
 )
 from shared import events
 from shared.consumer import consume_events

@@ -2,7 +2,7 @@
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from services.notification.rules import Policy
+from services.notification.rules import DEFAULT_POLICY, Policy
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class QueueDueLists:
     """Close the digest windows that have run their time, and queue the final lists now due."""
 
     cities: list[str] | None = None  # None: every city
-    policy: Policy = Policy()
+    policy: Policy = DEFAULT_POLICY
     now: datetime | None = None
     today: date | None = None
 
@@ -46,7 +46,7 @@ class RecordOutcome:
     detail: str
     recipients: tuple[str, ...] = ()
     participant_ids: tuple[int, ...] = ()  # whose data went (for the audit)
-    policy: Policy = Policy()
+    policy: Policy = DEFAULT_POLICY
 
 
 @dataclass(frozen=True)

@@ -105,7 +105,7 @@ def queue_due_lists(command: QueueDueLists, uow) -> list:
             + queue_final_lists(uow, command.policy, command.today, command.cities))
 
 
-def collect_digests(uow, policy=rules.Policy(), now=None, cities=None) -> list:
+def collect_digests(uow, policy=rules.DEFAULT_POLICY, now=None, cities=None) -> list:
     """Close every window that has run its time: its changes become one digest per channel.
 
     The changes are marked in the same transaction that queues the digest, so
@@ -127,7 +127,7 @@ def collect_digests(uow, policy=rules.Policy(), now=None, cities=None) -> list:
     return digests
 
 
-def queue_final_lists(uow, policy=rules.Policy(), today=None, cities=None) -> list:
+def queue_final_lists(uow, policy=rules.DEFAULT_POLICY, today=None, cities=None) -> list:
     """The day before a session (or on its day, if late), its final list goes out once."""
     today = today or date.today()
     queued = []

@@ -1,6 +1,12 @@
 """In-memory repositories and unit of work, for fast tests of notification's handlers."""
 from services.notification.models import (
-    Alert, Committee, Delivery, DeliveryAttempt, DisclosureRecord, ParticipantChange, RolloutSession,
+    Alert,
+    Committee,
+    Delivery,
+    DeliveryAttempt,
+    DisclosureRecord,
+    ParticipantChange,
+    RolloutSession,
 )
 from shared.fakes import FakeUnitOfWork
 

@@ -2,7 +2,13 @@
 from sqlalchemy import func, insert, select, update
 
 from services.notification.models import (
-    Alert, Committee, Delivery, DeliveryAttempt, DisclosureRecord, ParticipantChange, RolloutSession,
+    Alert,
+    Committee,
+    Delivery,
+    DeliveryAttempt,
+    DisclosureRecord,
+    ParticipantChange,
+    RolloutSession,
 )
 from shared.database import UnitOfWork
 

@@ -62,6 +62,9 @@ class Policy:
         return aware(oldest_change) <= now - timedelta(seconds=self.digest_window)
 
 
+DEFAULT_POLICY = Policy()
+
+
 def served_cities(setting: str | None) -> list[str] | None:
     """The ``CITY`` setting as a list of cities, or None for every city (``*``)."""
     if setting in (None, "*"):

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from services.notification import rules
-from services.notification.rules import utcnow
 from services.notification.commands import AcknowledgeDelivery, ClaimDelivery, RecordOutcome, ResendDelivery
+from services.notification.rules import utcnow
 from shared import events
 from shared.errors import Conflict, Forbidden, NotFound
 
@@ -114,7 +114,7 @@ def record_sent(uow, command: RecordOutcome):
     return delivery
 
 
-def record_failure(uow, delivery_id: int, error: str, policy=rules.Policy()):
+def record_failure(uow, delivery_id: int, error: str, policy=rules.DEFAULT_POLICY):
     """Try again later, waiting twice as long each time; after the last try, dead-letter it."""
     delivery = get_delivery(uow, delivery_id)
     last = policy.gives_up_after(delivery.attempts + 1)

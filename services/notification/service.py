@@ -14,12 +14,24 @@ from werkzeug.wrappers import Response
 
 from services.notification import audit, committees, deliveries, mail, rules, sending, webhook
 from services.notification.commands import (
-    AcknowledgeDelivery, ClaimDelivery, QueueDueLists, RecordOutcome, ResendDelivery, SetCommittee,
+    AcknowledgeDelivery,
+    ClaimDelivery,
+    QueueDueLists,
+    RecordOutcome,
+    ResendDelivery,
+    SetCommittee,
 )
 from services.notification.models import Base
 from services.notification.repository import NotificationUnitOfWork
 from services.notification.schemas import (
-    AcknowledgeIn, AlertOut, AlertQuery, CommitteeIn, CommitteeOut, DeliveryOut, DeliveryQuery, DisclosureOut,
+    AcknowledgeIn,
+    AlertOut,
+    AlertQuery,
+    CommitteeIn,
+    CommitteeOut,
+    DeliveryOut,
+    DeliveryQuery,
+    DisclosureOut,
 )
 from shared import events
 from shared.consumer import batched, consume_events

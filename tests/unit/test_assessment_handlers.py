@@ -12,8 +12,14 @@ from sqlalchemy import select
 
 from services.assessment import action_plans, gains, instruments, submissions
 from services.assessment.commands import (
-    CreateInstrument, FollowUpActionPlan, ImportSubmissions, KnownParticipant, PublishGainSummaries,
-    RecordActionPlan, RememberParticipants, SubmitTest,
+    CreateInstrument,
+    FollowUpActionPlan,
+    ImportSubmissions,
+    KnownParticipant,
+    PublishGainSummaries,
+    RecordActionPlan,
+    RememberParticipants,
+    SubmitTest,
 )
 from services.assessment.fakes import FakeAssessmentUnitOfWork
 from services.assessment.models import Base

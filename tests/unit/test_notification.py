@@ -124,14 +124,19 @@ class Sqlite:
             return [(row.routing_key.split(".")[0], row.city, json.loads(row.payload)) for row in rows]
 
 
-@pytest.fixture(params=["fakes", "sqlite"])
-def db(request, tmp_path):
-    if request.param == "fakes":
+def databases(kind, tmp_path):
+    """The fakes, or the SQLite repositories: what the ``db`` fixtures of these tests yield."""
+    if kind == "fakes":
         yield Fakes()
         return
     database = Sqlite(tmp_path / "notification.db")
     yield database
     database.store.dispose()
+
+
+@pytest.fixture(params=["fakes", "sqlite"])
+def db(request, tmp_path):
+    yield from databases(request.param, tmp_path)
 
 
 def closed(rollout_id=7, city="pontianak"):
@@ -156,7 +161,7 @@ def soon(seconds):
     return datetime.now(timezone.utc) + timedelta(seconds=seconds)
 
 
-def outcome(db, delivery_id, result, detail="", recipients=(), participant_ids=(), policy=rules.Policy()):
+def outcome(db, delivery_id, result, detail="", recipients=(), participant_ids=(), policy=rules.DEFAULT_POLICY):
     with db.unit_of_work() as uow:
         return sending.record_outcome(RecordOutcome(delivery_id, result, detail, tuple(recipients),
                                                     tuple(participant_ids), policy), uow)

@@ -14,11 +14,16 @@ from shared import events
 from shared.commands import validated
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.handling import batched, dispatch
-from tests.unit.test_notification import db, outcome  # noqa: F401 (db is a fixture)
+from tests.unit.test_notification import databases, outcome
 
 COMMITTEE = {"emails": ["panitia@pontianak.example"], "webhook_url": "https://hooks.example/pontianak",
              "webhook_secret": "s" * 20, "list_format": "xlsx"}
 MAIL_ONLY = {"webhook_url": None, "webhook_secret": None}
+
+
+@pytest.fixture(params=["fakes", "sqlite"])
+def db(request, tmp_path):
+    yield from databases(request.param, tmp_path)
 
 
 def with_committee(db, rollout_id=7, city="pontianak", **overrides):
