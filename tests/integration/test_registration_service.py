@@ -123,7 +123,8 @@ def test_every_lifecycle_change_is_announced(cluster, tap):
 
 
 def test_waitlist_duplicates_minors_and_check_in(cluster, tap):
-    events = tap(*(f"participant_{change}.bandung" for change in ("registered", "cancelled", "promoted", "checked_in", "updated")))
+    changes = ("registered", "cancelled", "promoted", "checked_in", "updated")
+    events = tap(*(f"participant_{change}.bandung" for change in changes))
     rollout = plan(cluster, "Bandung", socialisation={"capacity": 2})
     base = f"/rollouts/{rollout['id']}"
     ok(cluster.post("registration", base + "/launch"))

@@ -1,6 +1,7 @@
 import json
 
 import pytest
+from marshmallow import ValidationError
 from sqlalchemy import func, select
 
 from shared import events
@@ -42,7 +43,7 @@ def test_rolled_back_unit_of_work_leaves_no_outbox_row(store):
 
 
 def test_invalid_event_is_not_written(store):
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         with store.unit_of_work() as uow:
             uow.emit(events.REGISTRATION_CLOSED, "pontianak", rollout_id=3)
 
