@@ -37,6 +37,17 @@ def main(verbose):
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
+def start_or_exit(runner, config, names=settings.SERVICES):
+    """The started services, or one line saying what is missing and exit status 1."""
+    from shared.connect import CannotStart
+
+    try:
+        return runner.start(config, names)
+    except CannotStart as exc:
+        click.echo(f"campaign: {exc}", err=True)
+        sys.exit(1)
+
+
 @main.command()
 @click.argument("services", nargs=-1, type=click.Choice(settings.SERVICES + ("all",)))
 @click.option("--city", help="Consume only this city's events (default: all cities, or $CITY).")
@@ -48,7 +59,7 @@ def serve(services, city):
         os.environ["CITY"] = city
     names = settings.SERVICES if not services or "all" in services else services
     config = settings.load()
-    running = runner.start(config, names)
+    running = start_or_exit(runner, config, names)
     click.echo(f"ready: {', '.join(names)} on http://{config['WEB_SERVER_ADDRESS']} "
                f"(broker {'in-process' if settings.is_embedded(config) else config['AMQP_URI'].split('@')[-1]}, "
                f"cities {config['CITY']})", err=True)
@@ -82,7 +93,7 @@ def demo(workdir):
     config = settings.load(env)
     broker = "in-process" if settings.is_embedded(config) else config["AMQP_URI"].split("@")[-1]
     click.echo(f"Starting the four services (broker: {broker})...")
-    running = runner.start(config)
+    running = start_or_exit(runner, config)
     try:
         result = scenario.run(f"http://{config['WEB_SERVER_ADDRESS']}", workdir)
     except scenario.DemoError as exc:

@@ -43,6 +43,8 @@ def load(env=None):
         "DELIVERY_LIMIT": int(env.get("DELIVERY_LIMIT", "5")),
         "SUMMARY_INTERVAL": float(env.get("SUMMARY_INTERVAL", "1.0")),
         "OUTBOX_INTERVAL": float(env.get("OUTBOX_INTERVAL", "0.5")),
+        # Seconds a start waits for the broker and the databases before giving up.
+        "CONNECT_TIMEOUT": float(env.get("CONNECT_TIMEOUT", "25")),
     }
     if amqp_uri.startswith("memory"):
         # The in-process transport polls; poll often so a hop takes milliseconds.
