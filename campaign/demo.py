@@ -64,8 +64,19 @@ class Api:
     def call(self, method, path, **kwargs):
         response = self.http.request(method, self.base + path, timeout=30, **kwargs)
         if response.status_code >= 400:
-            raise DemoError(f"{method} {path} answered {response.status_code}: {response.text}")
+            raise DemoError(f"{method} {path} answered {response.status_code}: {error_summary(response)}")
         return response.json()
+
+
+def error_summary(response):
+    """The answer's error code and message, cut to one line (a refused import lists every row)."""
+    try:
+        error = response.json()["error"]
+        text = f"{error['code']}: {error['message']}"
+    except (ValueError, KeyError, TypeError):
+        text = response.text
+    text = " ".join(text.split())
+    return text if len(text) <= 300 else text[:297] + "..."
 
 
 class DemoError(Exception):
@@ -133,6 +144,10 @@ def run(base_url, workdir):
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
 
+    if api.call("GET", "/rollouts"):
+        # Only databases named in *_DATABASE_URL can hold one: the demo's own files start empty.
+        raise DemoError("the registration database already holds rollouts; the demo needs empty databases "
+                        "(unset the *_DATABASE_URL variables to use files under --dir)")
     rollout = api.call("POST", "/rollouts", json=load_rollout())
     rollout_id = rollout["id"]
     api.call("POST", f"/rollouts/{rollout_id}/launch")
