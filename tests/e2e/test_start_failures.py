@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cluster import Vhost, free_port
+from tests.support.cluster import Vhost, free_port, wait_until
 from tests.support.tcp_proxy import TcpProxy
 
 CAMPAIGN = str(Path(sys.executable).parent / "campaign")
@@ -85,10 +85,13 @@ def test_serve_waits_for_a_broker_that_comes_up_late(tmp_path):
                           CONNECT_TIMEOUT="20")
         process = subprocess.Popen([CAMPAIGN, "serve", "registration"], env=env,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        lines = []
+        threading.Thread(target=lambda: lines.extend(process.stderr), daemon=True).start()
         try:
             threading.Timer(2.0, proxy.restore).start()
-            first = process.stderr.readline()
-            assert first.startswith("ready: registration"), first + process.stderr.read()
+            wait_until(lambda: any(line.startswith("ready: registration") for line in lines),
+                       "serve to start once the broker answers", timeout=20)
+            assert "Traceback" not in "".join(lines)
         finally:
             process.terminate()
             process.wait(15)
