@@ -48,6 +48,8 @@ def load(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "OUTBOX_INTERVAL": float(env.get("OUTBOX_INTERVAL", "0.5")),
         # A request body larger than this is refused (413) before it is read.
         "MAX_REQUEST_BYTES": int(env.get("MAX_REQUEST_BYTES", str(20 * 1024 * 1024))),
+        # Seconds a start waits for the broker and the databases before giving up.
+        "CONNECT_TIMEOUT": float(env.get("CONNECT_TIMEOUT", "25")),
     }
     if amqp_uri.startswith("memory"):
         # The in-process transport polls; poll often so a hop takes milliseconds.

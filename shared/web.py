@@ -175,6 +175,14 @@ class ApiEndpoint(HttpEndpoint):
             kwargs["query"] = validated(_instance(self.query_schema), query)
         return args, kwargs
 
+    def handle_request(self, request):
+        response = super().handle_request(request)
+        if 400 <= response.status_code < 500:
+            # The caller's mistake, answered: one line, no traceback (see quiet_expected_errors).
+            log.warning("%s: %s %s answered %s %s", self.container.service_name, request.method, request.path,
+                        response.status_code, error_code(response))
+        return response
+
     def response_from_result(self, result):
         if isinstance(result, Response):
             return result
@@ -200,6 +208,29 @@ def _instance(schema):
 
 
 api = ApiEndpoint.decorator
+
+
+def error_code(response):
+    """The ``error.code`` of a JSON error answer, or ``-`` if it has none."""
+    try:
+        return json.loads(response.get_data())["error"]["code"]
+    except (ValueError, KeyError, TypeError):
+        return "-"
+
+
+def quiet_expected_errors(record):
+    """Drop nameko's record of an API worker's expected exception.
+
+    nameko logs every exception listed in an entrypoint's ``expected_exceptions``
+    as a warning with its traceback; for the API these are the 4xx answers,
+    which ``ApiEndpoint`` logs in one line.  Unexpected errors keep their traceback.
+    """
+    if isinstance(record.msg, str) and record.msg.startswith("(expected) error handling worker") and record.args:
+        return not isinstance(getattr(record.args[0], "entrypoint", None), ApiEndpoint)
+    return True
+
+
+logging.getLogger("nameko.containers").addFilter(quiet_expected_errors)
 
 
 def _json_body(request, optional=False):
