@@ -1,4 +1,19 @@
+import os
+
 import pytest
+
+from tests.support import broker_node
+
+
+def pytest_configure(config):
+    # The run's own RabbitMQ node, started by the first test that needs a broker (so unit
+    # tests alone start none); CAMPAIGN_TEST_RABBIT names an existing broker to use instead.
+    if not os.environ.get("CAMPAIGN_TEST_RABBIT"):
+        broker_node.use_own_node()
+
+
+def pytest_unconfigure(config):
+    broker_node.stop_own_node()
 
 
 def pytest_collection_modifyitems(items):
