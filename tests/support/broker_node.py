@@ -99,7 +99,11 @@ class Keeper:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             cwd=Path(__file__).parents[2], start_new_session=True,
         )
-        line = self.process.stdout.readline()
+        try:
+            line = self.process.stdout.readline()
+        except BaseException:  # e.g. Ctrl-C while the node boots
+            self.stop()
+            raise
         answer = json.loads(line) if line.startswith("{") else {}
         if "amqp_uri" not in answer:
             self.stop()
