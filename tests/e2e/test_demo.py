@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -66,7 +67,8 @@ def test_the_demo_through_rabbitmq_gives_the_same_report(embedded_demo, tmp_path
         queues = vhost.queues()
     finally:
         vhost.delete()
-    assert "broker: 127.0.0.1:5672" in stdout
+    broker = urlsplit(vhost.amqp_uri)
+    assert f"broker: {broker.hostname}:{broker.port}/" in stdout
     assert report == embedded_demo[2]
     # Reporting takes every kind of event through one queue per city (consume_events).
     assert "reporting.pontianak" in queues and "reporting.other-cities" in queues
