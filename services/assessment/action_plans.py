@@ -1,12 +1,15 @@
 """Action plans: what a participant or a group commits to after a session, and how it goes."""
+from collections.abc import Sequence
 from datetime import datetime, timezone
 
 from services.assessment.commands import FollowUpActionPlan, RecordActionPlan
+from services.assessment.models import ActionPlan
+from services.assessment.repository import AssessmentUnitOfWork
 from shared import events
 from shared.errors import InvalidInput, NotFound
 
 
-def record_action_plan(command: RecordActionPlan, uow):
+def record_action_plan(command: RecordActionPlan, uow: AssessmentUnitOfWork) -> ActionPlan:
     """A new plan, ``planned``; a participant's must be of that session, a group's session launched."""
     if command.owner == "participant":
         participant = uow.participants.get(command.participant_code)
@@ -23,7 +26,7 @@ def record_action_plan(command: RecordActionPlan, uow):
             raise NotFound(f"session_key: no launched rollout {command.rollout_id} with session "
                            f"{command.session_key}", field="session_key")
         city = known.city
-    plan = uow.action_plans.add(
+    plan: ActionPlan = uow.action_plans.add(
         rollout_id=command.rollout_id, session_key=command.session_key, city=city, owner=command.owner,
         participant_code=command.participant_code, group_name=command.group_name,
         commitment=command.commitment, due_on=command.due_on, status="planned", follow_ups=[])
@@ -31,7 +34,7 @@ def record_action_plan(command: RecordActionPlan, uow):
     return plan
 
 
-def follow_up_action_plan(command: FollowUpActionPlan, uow):
+def follow_up_action_plan(command: FollowUpActionPlan, uow: AssessmentUnitOfWork) -> ActionPlan:
     """A follow-up: the plan's new status, with an optional note (and a new due date)."""
     plan = get_action_plan(uow, command.action_plan_id)
     plan.status = command.status
@@ -44,18 +47,20 @@ def follow_up_action_plan(command: FollowUpActionPlan, uow):
     return plan
 
 
-def _emit(uow, event, plan):
+def _emit(uow: AssessmentUnitOfWork, event: events.Event, plan: ActionPlan) -> None:
     # The commitment's text and a group's name stay here; the event says who by code only.
     uow.emit(event, plan.city, rollout_id=plan.rollout_id, action_plan_id=plan.id, session_key=plan.session_key,
              owner=plan.owner, due_on=plan.due_on, status=plan.status, participant_code=plan.participant_code)
 
 
-def get_action_plan(uow, plan_id: int):
-    plan = uow.action_plans.get(plan_id)
+def get_action_plan(uow: AssessmentUnitOfWork, plan_id: int) -> ActionPlan:
+    plan: ActionPlan | None = uow.action_plans.get(plan_id)
     if plan is None:
         raise NotFound(f"action plan {plan_id} does not exist", field="action_plan_id")
     return plan
 
 
-def list_action_plans(uow, rollout_id: int | None = None, status: str | None = None) -> list:
-    return uow.action_plans.list(rollout_id=rollout_id, status=status)
+def list_action_plans(uow: AssessmentUnitOfWork, rollout_id: int | None = None,
+                      status: str | None = None) -> Sequence[ActionPlan]:
+    found: Sequence[ActionPlan] = uow.action_plans.list(rollout_id=rollout_id, status=status)
+    return found

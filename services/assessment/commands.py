@@ -5,6 +5,7 @@ handlers receive them and never see a request.
 """
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -14,7 +15,7 @@ class CreateInstrument:
     rollout_id: int
     session_key: str
     title: str
-    questions: list[dict]
+    questions: list[dict[str, Any]]
     version: int | None = None
     pass_percent: int = 60
 
@@ -26,7 +27,7 @@ class SubmitTest:
     instrument_id: int
     participant_code: str
     phase: str
-    answers: dict = field(default_factory=dict)
+    answers: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class KnownParticipant:
     session_key: str
 
     @classmethod
-    def from_registration(cls, answer: dict) -> "KnownParticipant":
+    def from_registration(cls, answer: dict[str, Any]) -> "KnownParticipant":
         return cls(**{name: answer[name] for name in ("code", "participant_id", "rollout_id", "city",
                                                       "session_key")})
 

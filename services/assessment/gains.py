@@ -1,7 +1,10 @@
 """Learning gain (per session, city and nation) and item analysis, from the scored tests."""
+from typing import Any
+
 from services.assessment import statistics
 from services.assessment.commands import PublishGainSummaries
 from services.assessment.instruments import get_instrument
+from services.assessment.repository import AssessmentUnitOfWork
 from services.assessment.scoring import AnswerKey
 from shared import events
 
@@ -9,7 +12,7 @@ SUMMARY_FIELDS = ("paired", "perfect_pre", "pre_only", "post_only", "mean_pre", 
                   "gain_of_averages", "mean_of_gains")
 
 
-def publish_gain_summaries(command: PublishGainSummaries, uow) -> int:
+def publish_gain_summaries(command: PublishGainSummaries, uow: AssessmentUnitOfWork) -> int:
     """Emit the gain of every session whose scores changed since its last summary; how many went out."""
     changed = uow.changes.unpublished()
     for rollout_id, session_key, city, changes in changed:
@@ -21,10 +24,10 @@ def publish_gain_summaries(command: PublishGainSummaries, uow) -> int:
     return len(changed)
 
 
-def gains(uow, scope: str, rollout_id: int | None = None) -> dict:
+def gains(uow: AssessmentUnitOfWork, scope: str, rollout_id: int | None = None) -> dict[str, Any]:
     """Gain of a city (its slug) or of the nation (``national``), per topic and per session."""
     results = uow.submissions.results(scope, rollout_id)
-    sessions = {}
+    sessions: dict[tuple[int, str, str], list[dict[str, Any]]] = {}  # (rollout, session key, city): results
     for result in results:
         sessions.setdefault(result["session"], []).append(result)
     return {
@@ -35,7 +38,7 @@ def gains(uow, scope: str, rollout_id: int | None = None) -> dict:
     }
 
 
-def item_analysis(uow, instrument_id: int, phase: str = "post") -> dict:
+def item_analysis(uow: AssessmentUnitOfWork, instrument_id: int, phase: str = "post") -> dict[str, Any]:
     """Facility and discrimination index of each question of an instrument, on one phase's tests."""
     instrument = get_instrument(uow, instrument_id)
     key = AnswerKey(instrument.questions, 0)

@@ -7,6 +7,8 @@ and field, so a sheet is fixed in one go.
 """
 import csv
 import io
+from collections.abc import Collection, Sequence
+from typing import Any
 
 from services.assessment.commands import SubmitTest
 from shared.errors import InvalidInput
@@ -32,7 +34,7 @@ def check_header(sheet: bytes) -> None:
     _check_columns(header, known=None)
 
 
-def _check_columns(header, known):
+def _check_columns(header: Sequence[str], known: Collection[str] | None) -> None:
     """``known``: the question ids, or None when they are not known yet."""
     missing = [c for c in ("participant_code", "phase") if c not in header]
     strangers = [] if known is None else [c for c in header if c not in ("participant_code", "phase", *known)]
@@ -42,7 +44,7 @@ def _check_columns(header, known):
                            rows=[{"line": 1, "field": "header", "problem": p} for p in problems])
 
 
-def read_tests(instrument_id: int, questions: list[dict], sheet: bytes) -> list[tuple[int, SubmitTest]]:
+def read_tests(instrument_id: int, questions: list[dict[str, Any]], sheet: bytes) -> list[tuple[int, SubmitTest]]:
     """(line, test) for every row, or InvalidInput listing every bad row with its line and field."""
     reader = csv.DictReader(io.StringIO(decode(sheet)))
     _check_columns(reader.fieldnames or [], known=[q["id"] for q in questions])
@@ -50,7 +52,7 @@ def read_tests(instrument_id: int, questions: list[dict], sheet: bytes) -> list[
     tests, errors = [], []
     for row in reader:
         line = reader.line_num
-        answers = {}
+        answers: dict[str, bool | str] = {}
         for question, kind in kinds.items():
             cell = (row.get(question) or "").strip()
             if not cell:
@@ -77,7 +79,7 @@ def read_tests(instrument_id: int, questions: list[dict], sheet: bytes) -> list[
     return tests
 
 
-def _row_problems(code, phase):
+def _row_problems(code: str, phase: str) -> list[tuple[str, str]]:
     problems = []
     if not code:
         problems.append(("participant_code", "missing"))
@@ -88,7 +90,7 @@ def _row_problems(code, phase):
     return problems
 
 
-def bad_rows(errors: list[dict]) -> InvalidInput:
+def bad_rows(errors: list[dict[str, Any]]) -> InvalidInput:
     """One refusal for the whole sheet, listing every bad row (the first ten in its message)."""
     errors.sort(key=lambda e: e["line"])
     shown = "; ".join(f"line {e['line']}, {e['field']}: {e['problem']}" for e in errors[:10])

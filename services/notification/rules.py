@@ -5,8 +5,10 @@ redelivered or the service restarts, the same content is one delivery, sent
 with the same Message-ID and idempotency key.
 """
 import os
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Any, Protocol, TypeVar
 
 PARTICIPANT_LIST = "participant_list"  # everyone, when registration closes
 FINAL_LIST = "final_list"  # one session's participants, the day before it
@@ -26,6 +28,25 @@ MESSAGE_DOMAIN = "internet-aman.campaign"
 # What one try of a delivery came to.
 SENT, RETRY, GONE = "sent", "retry", "gone"
 
+T = TypeVar("T")
+
+
+class Delivery(Protocol):
+    """What the rules read of a delivery: the model, or any record with these attributes."""
+
+    key: str
+    resends: int
+    kind: str
+    content: dict[str, Any]
+
+
+class Change(Protocol):
+    """One participant's change waiting for a digest (the model's ParticipantChange)."""
+
+    participant_id: int
+    participant_code: str
+    change: str
+
 
 @dataclass(frozen=True)
 class Policy:
@@ -38,8 +59,8 @@ class Policy:
     final_list_days_before: int = 1
 
     @classmethod
-    def from_config(cls, config) -> "Policy":
-        def value(name, cast, default):
+    def from_config(cls, config: Mapping[str, Any]) -> "Policy":
+        def value(name: str, cast: Callable[[str], T], default: T) -> T:
             raw = config.get(name, os.environ.get(name))
             return default if raw in (None, "") else cast(raw)
         return cls(
@@ -52,7 +73,8 @@ class Policy:
 
     def wait_after(self, attempts: int) -> float:
         """Seconds before the next try after ``attempts`` tries: doubling, up to the cap."""
-        return min(self.backoff * 2 ** (attempts - 1), self.backoff_cap)
+        doubled: float = self.backoff * 2 ** (attempts - 1)  # int ** int is typed Any (a negative power is a float)
+        return min(doubled, self.backoff_cap)
 
     def gives_up_after(self, attempts: int) -> bool:
         return attempts >= self.max_attempts
@@ -76,23 +98,23 @@ def delivery_key(kind: str, rollout_id: int, covers: str | None, channel: str) -
     return f"{kind}.{rollout_id}.{covers}.{channel}" if covers else f"{kind}.{rollout_id}.{channel}"
 
 
-def idempotency_key(delivery) -> str:
+def idempotency_key(delivery: Delivery) -> str:
     # A resend the coordinator asked for is a new message; a retry is not.
     return delivery.key + (f".r{delivery.resends}" if delivery.resends else "")
 
 
-def message_id(delivery) -> str:
+def message_id(delivery: Delivery) -> str:
     return f"<{idempotency_key(delivery)}@{MESSAGE_DOMAIN}>"
 
 
-def change_heard(event: dict, change: str) -> str:
+def change_heard(event: Mapping[str, Any], change: str) -> str:
     """A registration onto the waitlist is told as such."""
     return "waitlisted" if change == "registered" and event.get("status") == "waitlisted" else change
 
 
-def collapse(changes) -> list[dict]:
+def collapse(changes: Iterable[Change]) -> list[dict[str, Any]]:
     """One row per participant: its last change, but still "registered" if new in this digest."""
-    by_participant = {}
+    by_participant: dict[int, dict[str, Any]] = {}
     for change in changes:
         first = by_participant.get(change.participant_id)
         kind = change.change
@@ -103,23 +125,24 @@ def collapse(changes) -> list[dict]:
     return list(by_participant.values())
 
 
-def inactive(changes) -> set[int]:
+def inactive(changes: Iterable[tuple[int, str]]) -> set[int]:
     """Participants whose latest word (of ``(participant id, change)``, oldest first) is a
     cancellation or a waitlist place: not on a final list."""
-    latest = {}
+    latest: dict[int, str] = {}
     for participant_id, change in changes:
         if change != "updated":
             latest[participant_id] = change
     return {p for p, change in latest.items() if change in ("cancelled", "waitlisted")}
 
 
-def list_rows(delivery, listing: dict, inactive_ids=frozenset()) -> list[dict]:
+def list_rows(delivery: Delivery, listing: Mapping[str, Any],
+              inactive_ids: Collection[int] = frozenset()) -> list[dict[str, Any]]:
     """The rows this delivery discloses: only the committee's columns, only its rollout's people."""
     if delivery.kind not in LISTS:
         return []
     people = {p["participant_id"]: p for p in listing["participants"]}
 
-    def row(person, **extra):
+    def row(person: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
         return {"participant_id": person["participant_id"],
                 **{c: person.get(c, "") for c in LIST_COLUMNS}, **extra}
 

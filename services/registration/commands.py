@@ -20,9 +20,10 @@ class SessionPlan:
     title: str
     audience: str
     opened_by: str | None = None
-    topics: list = field(default_factory=list)  # [{"title": ..., "facilitators": [{"name", "organisation"}]}]
+    # [{"title": ..., "facilitators": [{"name", "organisation"}]}]
+    topics: list[dict[str, Any]] = field(default_factory=list)
     capacity: int | None = None  # places; None: no limit
-    quotas: list = field(default_factory=list)  # [{"category", "minimum", "maximum"}]
+    quotas: list[dict[str, Any]] = field(default_factory=list)  # [{"category", "minimum", "maximum"}]
 
 
 @dataclass(frozen=True)
@@ -205,7 +206,7 @@ class Problem:
     problem: str
     existing_participant_id: int | None = None
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         found = {"line": self.line, "field": self.field, "problem": self.problem}
         if self.existing_participant_id is not None:
             found["existing_participant_id"] = self.existing_participant_id

@@ -4,6 +4,7 @@ The same person twice in a rollout is refused; the same person in a later
 rollout of the city is welcome, and linked to their earlier record.
 """
 from datetime import datetime, timezone
+from typing import Any
 
 from services.registration import rollouts
 from services.registration.commands import (
@@ -17,6 +18,7 @@ from services.registration.commands import (
     ShowParticipant,
 )
 from services.registration.models import CheckIn, Participant, Rollout, Session
+from services.registration.repository import RegistrationUnitOfWork
 from services.registration.rules import (
     CATEGORY_LABELS,
     Places,
@@ -33,7 +35,7 @@ PARTICIPANT_FIELDS = ("full_name", "category", "organisation", "sex", "age_band"
                       "consent_by", "consent_at")
 
 
-def get_participant(uow, rollout_id: int, participant_id: int) -> Participant:
+def get_participant(uow: RegistrationUnitOfWork, rollout_id: int, participant_id: int) -> Participant:
     rollouts.get_rollout(uow, rollout_id)
     participant = uow.participants.get(participant_id)
     if participant is None or participant.rollout_id != rollout_id:
@@ -42,7 +44,7 @@ def get_participant(uow, rollout_id: int, participant_id: int) -> Participant:
     return participant
 
 
-def refuse_duplicates(uow, rollout: Rollout, key: str) -> None:
+def refuse_duplicates(uow: RegistrationUnitOfWork, rollout: Rollout, key: str) -> None:
     """The same person holds a live registration in this rollout already: a 409 naming it."""
     existing = uow.participants.live_holders(rollout.id, [key]).get(key)
     if existing is not None:
@@ -50,7 +52,7 @@ def refuse_duplicates(uow, rollout: Rollout, key: str) -> None:
                        existing_participant_id=existing)
 
 
-def fresh_codes(uow, city: str, count: int) -> list[str]:
+def fresh_codes(uow: RegistrationUnitOfWork, city: str, count: int) -> list[str]:
     """``count`` participant codes no one holds yet."""
     codes: set[str] = set()
     while len(codes) < count:
@@ -59,7 +61,7 @@ def fresh_codes(uow, city: str, count: int) -> list[str]:
     return list(codes)
 
 
-def registered_event(rollout: Rollout, participant, session_key: str) -> dict:
+def registered_event(rollout: Rollout, participant: Participant, session_key: str) -> dict[str, Any]:
     """The fields of ``participant_registered``: ids and codes, never a name."""
     return dict(
         rollout_id=rollout.id, participant_id=participant.id, participant_code=participant.code,
@@ -68,7 +70,7 @@ def registered_event(rollout: Rollout, participant, session_key: str) -> dict:
     )
 
 
-def register_participant(command: RegisterParticipant, uow) -> Participant:
+def register_participant(command: RegisterParticipant, uow: RegistrationUnitOfWork) -> Participant:
     rollout = rollouts.open_rollout(uow, command.rollout_id)
     applicant = command.applicant
     session = rollouts.session_for(rollout, applicant.category)
@@ -92,21 +94,21 @@ def register_participant(command: RegisterParticipant, uow) -> Participant:
     return participant
 
 
-def show_participant(query: ShowParticipant, uow) -> Participant:
+def show_participant(query: ShowParticipant, uow: RegistrationUnitOfWork) -> Participant:
     return get_participant(uow, query.rollout_id, query.participant_id)
 
 
-def list_participants(query: ListParticipants, uow) -> list[Participant]:
+def list_participants(query: ListParticipants, uow: RegistrationUnitOfWork) -> list[Participant]:
     rollouts.get_rollout(uow, query.rollout_id)
     return uow.participants.list(query.rollout_id, status=query.status)
 
 
-def _change_event(rollout: Rollout, participant: Participant) -> dict:
+def _change_event(rollout: Rollout, participant: Participant) -> dict[str, Any]:
     return dict(rollout_id=rollout.id, participant_id=participant.id,
                 participant_code=participant.code, session_key=participant.session.key)
 
 
-def edit_participant(command: EditParticipant, uow) -> Participant:
+def edit_participant(command: EditParticipant, uow: RegistrationUnitOfWork) -> Participant:
     """Correct a registration; the rules of a new one apply to the result."""
     rollout = rollouts.get_rollout(uow, command.rollout_id)
     participant = get_participant(uow, command.rollout_id, command.participant_id)
@@ -142,7 +144,7 @@ def edit_participant(command: EditParticipant, uow) -> Participant:
     return participant
 
 
-def cancel_participant(command: CancelParticipant, uow) -> Participant:
+def cancel_participant(command: CancelParticipant, uow: RegistrationUnitOfWork) -> Participant:
     """The participant gives up the place; the first on the waitlist who fits gets it."""
     rollout = rollouts.get_rollout(uow, command.rollout_id)
     participant = get_participant(uow, command.rollout_id, command.participant_id)
@@ -158,7 +160,7 @@ def cancel_participant(command: CancelParticipant, uow) -> Participant:
     return participant
 
 
-def fill_places(uow, rollout: Rollout, session: Session) -> list[Participant]:
+def fill_places(uow: RegistrationUnitOfWork, rollout: Rollout, session: Session) -> list[Participant]:
     """Promote waitlisted participants, first come first served, while places are free."""
     places = Places(uow.participants.places_taken(rollout.id))
     promoted = []
@@ -171,7 +173,7 @@ def fill_places(uow, rollout: Rollout, session: Session) -> list[Participant]:
     return promoted
 
 
-def check_in(command: CheckInParticipant, uow) -> dict:
+def check_in(command: CheckInParticipant, uow: RegistrationUnitOfWork) -> dict[str, Any]:
     """The participant came, on their session's day."""
     rollout = rollouts.get_rollout(uow, command.rollout_id)
     participant = get_participant(uow, command.rollout_id, command.participant_id)
@@ -199,7 +201,7 @@ def check_in(command: CheckInParticipant, uow) -> dict:
             "day": day, "checked_in_at": record.checked_in_at}
 
 
-def committee_list(query: GetCommitteeList, uow) -> dict:
+def committee_list(query: GetCommitteeList, uow: RegistrationUnitOfWork) -> dict[str, Any]:
     """The rollout's committee and its participant list: only what the committee needs."""
     rollout = rollouts.get_rollout(uow, query.rollout_id)
     return {
@@ -220,7 +222,7 @@ def committee_list(query: GetCommitteeList, uow) -> dict:
     }
 
 
-def participant_by_code(query: FindParticipantByCode, uow) -> dict | None:
+def participant_by_code(query: FindParticipantByCode, uow: RegistrationUnitOfWork) -> dict[str, Any] | None:
     """What assessment needs to file a test under a code: never the name."""
     participant = uow.participants.by_code(query.code)
     if participant is None:

@@ -1,7 +1,9 @@
 """Registration's tables behind repositories: the only module here that speaks SQL."""
 from __future__ import annotations
 
-from sqlalchemy import and_, func, insert, or_, select
+import builtins
+
+from sqlalchemy import and_, func, insert, or_, orm, select
 from sqlalchemy.exc import IntegrityError
 
 from services.registration.models import CheckIn, Participant, Rollout, TargetGapAlert
@@ -45,7 +47,7 @@ class SqlRollouts:
             query = query.where(Rollout.city == city)
         return list(self.session.scalars(query))
 
-    def open_ids(self) -> list[int]:
+    def open_ids(self) -> builtins.list[int]:  # `list` in this class is the method above
         """Rollouts launched or running: those whose targets are still checked."""
         return list(self.session.scalars(select(Rollout.id).where(Rollout.status.in_(("launched", "running")))))
 
@@ -95,7 +97,7 @@ class SqlParticipants:
             query = query.where(Participant.status == status)
         return list(self.session.scalars(query))
 
-    def waitlisted(self, session_id: int) -> list[Participant]:
+    def waitlisted(self, session_id: int) -> builtins.list[Participant]:  # `list`: the method above
         """A session's waitlist, first come first."""
         return list(self.session.scalars(
             select(Participant).where(Participant.session_id == session_id, Participant.status == "waitlisted")
@@ -178,7 +180,7 @@ class SqlTargetGapAlerts:
 
 
 class RegistrationUnitOfWork(UnitOfWork):
-    def __init__(self, session, consumer):
+    def __init__(self, session: orm.Session, consumer: str) -> None:
         super().__init__(session, consumer)
         self.rollouts = SqlRollouts(session)
         self.participants = SqlParticipants(session)

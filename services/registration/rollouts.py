@@ -3,7 +3,9 @@
 Each handler takes its command and a unit of work whose repositories it reads
 and writes; what it announces goes through ``uow.emit`` (the outbox).
 """
+from collections.abc import Iterable, Mapping
 from datetime import date
+from typing import Any
 
 from services.registration import participants
 from services.registration.commands import (
@@ -21,6 +23,7 @@ from services.registration.commands import (
     StartRollout,
 )
 from services.registration.models import Rollout, Session, TargetGapAlert
+from services.registration.repository import RegistrationUnitOfWork
 from services.registration.rules import Places, audience_of, quota_problem, slugify
 from shared import events
 from shared.errors import Conflict, InvalidInput, NotFound
@@ -28,14 +31,14 @@ from shared.errors import Conflict, InvalidInput, NotFound
 SESSION_EDITABLE = ("date", "title", "opened_by", "topics", "capacity", "quotas")
 
 
-def get_rollout(uow, rollout_id: int) -> Rollout:
+def get_rollout(uow: RegistrationUnitOfWork, rollout_id: int) -> Rollout:
     rollout = uow.rollouts.get(rollout_id)
     if rollout is None:
         raise NotFound(f"rollout {rollout_id} does not exist", field="rollout_id")
     return rollout
 
 
-def open_rollout(uow, rollout_id: int) -> Rollout:
+def open_rollout(uow: RegistrationUnitOfWork, rollout_id: int) -> Rollout:
     """The rollout, if it takes registrations: launched or running, registration open."""
     rollout = get_rollout(uow, rollout_id)
     if rollout.status not in ("launched", "running") or not rollout.registration_open:
@@ -55,7 +58,7 @@ def session_for(rollout: Rollout, category: str) -> Session:
                        fields={"category": [f"the rollout has no session for {audience}"]})
 
 
-def plan_rollout(command: PlanRollout, uow) -> Rollout:
+def plan_rollout(command: PlanRollout, uow: RegistrationUnitOfWork) -> Rollout:
     """A rollout in draft, with its agenda; nothing is announced yet."""
     city = slugify(command.city_name)
     if not city:
@@ -76,7 +79,7 @@ def plan_rollout(command: PlanRollout, uow) -> Rollout:
     return rollout
 
 
-def clone_rollout(command: CloneRollout, uow) -> Rollout:
+def clone_rollout(command: CloneRollout, uow: RegistrationUnitOfWork) -> Rollout:
     """A draft for another city with the template's agenda, days kept apart as they were."""
     template = get_rollout(uow, command.template_id)
     shift = command.starts_on - template.starts_on
@@ -92,11 +95,11 @@ def clone_rollout(command: CloneRollout, uow) -> Rollout:
     ), uow)
 
 
-def show_rollout(query: ShowRollout, uow) -> Rollout:
+def show_rollout(query: ShowRollout, uow: RegistrationUnitOfWork) -> Rollout:
     return get_rollout(uow, query.rollout_id)
 
 
-def list_rollouts(query: ListRollouts, uow) -> list[Rollout]:
+def list_rollouts(query: ListRollouts, uow: RegistrationUnitOfWork) -> list[Rollout]:
     return uow.rollouts.list(program=query.program, status=query.status,
                              city=slugify(query.city) if query.city else None)
 
@@ -107,11 +110,11 @@ def _step(rollout: Rollout, allowed_from: tuple[str, ...], to: str) -> None:
                        f"{' or '.join(allowed_from)} can become {to}", field="status")
 
 
-def _announce_update(uow, rollout: Rollout, changed: list[str]) -> None:
+def _announce_update(uow: RegistrationUnitOfWork, rollout: Rollout, changed: list[str]) -> None:
     uow.emit(events.ROLLOUT_UPDATED, rollout.city, rollout_id=rollout.id, status=rollout.status, changed=changed)
 
 
-def launch_rollout(command: LaunchRollout, uow) -> Rollout:
+def launch_rollout(command: LaunchRollout, uow: RegistrationUnitOfWork) -> Rollout:
     rollout = get_rollout(uow, command.rollout_id)
     if rollout.status != "draft":
         raise Conflict(f"rollout {rollout.id} is {rollout.status}, only a draft can be launched", field="status")
@@ -130,7 +133,7 @@ def launch_rollout(command: LaunchRollout, uow) -> Rollout:
     return rollout
 
 
-def start_rollout(command: StartRollout, uow) -> Rollout:
+def start_rollout(command: StartRollout, uow: RegistrationUnitOfWork) -> Rollout:
     """The first day has come: the rollout is running."""
     rollout = get_rollout(uow, command.rollout_id)
     _step(rollout, ("launched",), "running")
@@ -139,7 +142,7 @@ def start_rollout(command: StartRollout, uow) -> Rollout:
     return rollout
 
 
-def complete_rollout(command: CompleteRollout, uow) -> Rollout:
+def complete_rollout(command: CompleteRollout, uow: RegistrationUnitOfWork) -> Rollout:
     rollout = get_rollout(uow, command.rollout_id)
     _step(rollout, ("running",), "completed")
     rollout.status = "completed"
@@ -148,7 +151,7 @@ def complete_rollout(command: CompleteRollout, uow) -> Rollout:
     return rollout
 
 
-def cancel_rollout(command: CancelRollout, uow) -> Rollout:
+def cancel_rollout(command: CancelRollout, uow: RegistrationUnitOfWork) -> Rollout:
     rollout = get_rollout(uow, command.rollout_id)
     _step(rollout, ("draft", "launched", "running"), "cancelled")
     rollout.status = "cancelled"
@@ -158,7 +161,7 @@ def cancel_rollout(command: CancelRollout, uow) -> Rollout:
     return rollout
 
 
-def close_registration(command: CloseRegistration, uow) -> Rollout:
+def close_registration(command: CloseRegistration, uow: RegistrationUnitOfWork) -> Rollout:
     rollout = open_rollout(uow, command.rollout_id)
     rollout.registration_open = False
     uow.emit(events.REGISTRATION_CLOSED, rollout.city, rollout_id=rollout.id,
@@ -166,7 +169,8 @@ def close_registration(command: CloseRegistration, uow) -> Rollout:
     return rollout
 
 
-def _checked_session_edits(rollout: Rollout, edits) -> list[tuple[Session, dict]]:
+def _checked_session_edits(rollout: Rollout,
+                           edits: Iterable[Mapping[str, Any]]) -> list[tuple[Session, Mapping[str, Any]]]:
     """Each session edit with its session; refused whole if one names no session or breaks a quota rule."""
     sessions = {s.key: s for s in rollout.sessions}
     checked = []
@@ -183,7 +187,7 @@ def _checked_session_edits(rollout: Rollout, edits) -> list[tuple[Session, dict]
     return checked
 
 
-def edit_rollout(command: EditRollout, uow) -> Rollout:
+def edit_rollout(command: EditRollout, uow: RegistrationUnitOfWork) -> Rollout:
     """Change what the committee re-planned; announces the names of the fields that changed.
 
     A larger capacity or quota gives waitlisted people their places.
@@ -217,7 +221,7 @@ def edit_rollout(command: EditRollout, uow) -> Rollout:
     return rollout
 
 
-def check_targets(command: CheckTargets, uow) -> list[dict]:
+def check_targets(command: CheckTargets, uow: RegistrationUnitOfWork) -> list[dict[str, Any]]:
     """Categories short of the committee's minimum in sessions starting within ``within_days``.
 
     Each gap is announced (``target_gap.<city>``) at most once a day, so the
@@ -248,6 +252,6 @@ def check_targets(command: CheckTargets, uow) -> list[dict]:
     return gaps
 
 
-def rollouts_to_check(uow) -> list[int]:
+def rollouts_to_check(uow: RegistrationUnitOfWork) -> list[int]:
     """The rollouts whose targets the hourly check looks at."""
     return uow.rollouts.open_ids()

@@ -3,6 +3,7 @@ import re
 import secrets
 import unicodedata
 from datetime import datetime, timezone
+from typing import Any, Protocol
 
 # Activists attend the day-1 workshop; students the day-2 socialisation.
 ACTIVIST_CATEGORIES = ("educator", "skpd", "patbm", "unit_ppa", "lsm", "forum_anak")
@@ -54,7 +55,7 @@ def minors_problems(category: str | None, age_band: str | None, email: str | Non
     return problems
 
 
-def quota_problem(audience: str, quotas: list[dict]) -> str | None:
+def quota_problem(audience: str, quotas: list[dict[str, Any]]) -> str | None:
     """Why a session's quotas cannot stand, or None: one per category, each of the session's audience."""
     categories = [q["category"] for q in quotas]
     if len(set(categories)) != len(categories):
@@ -96,6 +97,14 @@ def as_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
 
 
+class SessionRoom(Protocol):
+    """What a session's room is judged on: the model, or any record with these attributes."""
+
+    id: int
+    capacity: int | None  # None: no limit
+    quotas: list[dict[str, Any]]
+
+
 class Places:
     """Who holds a place in each session, by category: decides registered or waitlisted.
 
@@ -111,7 +120,7 @@ class Places:
     def of(self, session_id: int, category: str) -> int:
         return self.taken.get((session_id, category), 0)
 
-    def has_room(self, session, category: str) -> bool:
+    def has_room(self, session: SessionRoom, category: str) -> bool:
         """``session`` has ``id``, ``capacity`` (None: no limit) and ``quotas``."""
         if session.capacity is not None and self.in_session(session.id) >= session.capacity:
             return False
