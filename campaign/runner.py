@@ -1,4 +1,4 @@
-"""Run services in this process: all four, or the ones named."""
+"""Run services in this process: all of them, or the ones named."""
 import importlib
 
 from nameko.runners import ServiceRunner
@@ -10,6 +10,7 @@ SERVICE_CLASSES = {
     "assessment": "services.assessment.service:AssessmentService",
     "notification": "services.notification.service:NotificationService",
     "reporting": "services.reporting.service:ReportingService",
+    "identity": "services.identity.service:IdentityService",
 }
 
 

@@ -6,7 +6,7 @@ transport and keep their data in SQLite files under ``CAMPAIGN_DATA_DIR``.
 import os
 from pathlib import Path
 
-SERVICES = ("registration", "assessment", "notification", "reporting")
+SERVICES = ("registration", "assessment", "notification", "reporting", "identity")
 MEMORY_TRANSPORT = "memory://localhost/"
 ALL_CITIES = "*"
 DEFAULT_CITIES = "pontianak,medan,surabaya,palembang"
@@ -14,6 +14,29 @@ DEFAULT_CITIES = "pontianak,medan,surabaya,palembang"
 
 def is_embedded(config):
     return config["AMQP_URI"].startswith("memory")
+
+
+def identity_settings(env, data_dir):
+    """Accounts and tokens (docs/identity.md)."""
+    web_address = env.get("WEB_SERVER_ADDRESS", "127.0.0.1:8000").replace("0.0.0.0", "127.0.0.1")
+    return {
+        # Encrypts the tokens' signing key (and other secrets) at rest; without it, one is
+        # generated into DATA_DIR/secret-key, which suits a laptop, not a deployment.
+        "SECRET_KEY": env.get("SECRET_KEY") or None,
+        "SECRET_KEY_FILE": str(data_dir / "secret-key"),
+        # Where identity answers: the other services fetch its public keys from there once.
+        "IDENTITY_URL": (env.get("IDENTITY_URL") or f"http://{web_address}").rstrip("/"),
+        # identity's public keys as a JWKS document, instead of fetching them.
+        "IDENTITY_JWKS": env.get("IDENTITY_JWKS") or None,
+        # An access token lives at most a minute, so a disabled account stops within one.
+        "ACCESS_TOKEN_TTL": min(int(env.get("ACCESS_TOKEN_TTL", "60")), 60),
+        "REFRESH_TOKEN_TTL": int(env.get("REFRESH_TOKEN_TTL", str(12 * 3600))),
+        # An external OpenID Connect issuer whose tokens are accepted too, and the claims it maps.
+        "OIDC_ISSUER": (env.get("OIDC_ISSUER") or "").rstrip("/") or None,
+        "OIDC_AUDIENCE": env.get("OIDC_AUDIENCE") or None,
+        "OIDC_ROLE_CLAIM": env.get("OIDC_ROLE_CLAIM", "campaign_role"),
+        "OIDC_CITIES_CLAIM": env.get("OIDC_CITIES_CLAIM", "campaign_cities"),
+    }
 
 
 def load(env=None):
@@ -43,6 +66,7 @@ def load(env=None):
         "DELIVERY_LIMIT": int(env.get("DELIVERY_LIMIT", "5")),
         "SUMMARY_INTERVAL": float(env.get("SUMMARY_INTERVAL", "1.0")),
         "OUTBOX_INTERVAL": float(env.get("OUTBOX_INTERVAL", "0.5")),
+        **identity_settings(env, data_dir),
     }
     if amqp_uri.startswith("memory"):
         # The in-process transport polls; poll often so a hop takes milliseconds.
