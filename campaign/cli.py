@@ -17,6 +17,7 @@ from pathlib import Path  # noqa: E402
 
 import click  # noqa: E402
 
+from campaign import accounts_commands  # noqa: E402
 from campaign import (  # noqa: E402
     assessment_commands, db_commands, dlq_commands, notification_commands, registration_commands, reporting_commands,
 )
@@ -52,6 +53,8 @@ def serve(services, city):
     click.echo(f"ready: {', '.join(names)} on http://{config['WEB_SERVER_ADDRESS']} "
                f"(broker {'in-process' if settings.is_embedded(config) else config['AMQP_URI'].split('@')[-1]}, "
                f"cities {config['CITY']})", err=True)
+    if "identity" in names:
+        accounts_commands.announce_bootstrap(config)
     stopped = eventlet.Event()
 
     def stop(signum, frame):
@@ -117,6 +120,8 @@ main.add_command(reporting_commands.subscribe)
 for command in registration_commands.COMMANDS:
     main.add_command(command)
 main.add_command(notification_commands.notifications)
+for command in accounts_commands.COMMANDS:
+    main.add_command(command)
 
 if __name__ == "__main__":
     main()
