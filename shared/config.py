@@ -28,8 +28,9 @@ def identity_settings(env, data_dir):
         "IDENTITY_URL": (env.get("IDENTITY_URL") or f"http://{web_address}").rstrip("/"),
         # identity's public keys as a JWKS document, instead of fetching them.
         "IDENTITY_JWKS": env.get("IDENTITY_JWKS") or None,
-        # An access token lives at most a minute, so a disabled account stops within one.
-        "ACCESS_TOKEN_TTL": min(int(env.get("ACCESS_TOKEN_TTL", "60")), 60),
+        # An access token lives at most 55 s (services allow 5 s of clock difference), so a
+        # disabled account stops within a minute.
+        "ACCESS_TOKEN_TTL": min(int(env.get("ACCESS_TOKEN_TTL", "50")), 55),
         "REFRESH_TOKEN_TTL": int(env.get("REFRESH_TOKEN_TTL", str(12 * 3600))),
         # An external OpenID Connect issuer whose tokens are accepted too, and the claims it maps.
         "OIDC_ISSUER": (env.get("OIDC_ISSUER") or "").rstrip("/") or None,
