@@ -17,7 +17,7 @@ from pathlib import Path  # noqa: E402
 
 import click  # noqa: E402
 
-from campaign import db_commands, dlq_commands, registration_commands, reporting_commands  # noqa: E402
+from campaign import accounts_commands, db_commands, dlq_commands, registration_commands, reporting_commands  # noqa: E402
 from campaign.commands import API_COMMANDS  # noqa: E402
 from shared import config as settings  # noqa: E402
 
@@ -62,6 +62,8 @@ def serve(services, city):
     click.echo(f"ready: {', '.join(names)} on http://{config['WEB_SERVER_ADDRESS']} "
                f"(broker {'in-process' if settings.is_embedded(config) else config['AMQP_URI'].split('@')[-1]}, "
                f"cities {config['CITY']})", err=True)
+    if "identity" in names:
+        accounts_commands.announce_bootstrap(config)
     stopped = eventlet.Event()
 
     def stop(signum, frame):
@@ -128,6 +130,8 @@ main.add_command(registration_commands.gateway)
 main.add_command(reporting_commands.subscribe)
 main.add_command(dlq_commands.dlq)
 main.add_command(db_commands.db)
+for command in accounts_commands.COMMANDS:
+    main.add_command(command)
 
 if __name__ == "__main__":
     main()

@@ -1,4 +1,4 @@
-"""Run services in this process: all four, or the ones named."""
+"""Run services in this process: all of them, or the ones named."""
 import errno
 import importlib
 import socket
@@ -15,6 +15,7 @@ SERVICE_CLASSES = {
     "assessment": "services.assessment.service:AssessmentService",
     "notification": "services.notification.service:NotificationService",
     "reporting": "services.reporting.service:ReportingService",
+    "identity": "services.identity.service:IdentityService",
 }
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
+from shared import auth
 from shared.commands import invalid, validated
 from shared.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, Unavailable
 from shared.safe_input import Malformed, check_text, load_json
@@ -28,6 +29,14 @@ API = "/api/v1"
 OPENAPI_PATH = API + "/openapi.json"
 MAX_ID = 2**31 - 1  # the largest id an INTEGER column holds
 DEFAULT_MAX_REQUEST_BYTES = 20 * 1024 * 1024
+# Every operation of a service declaring ``declares_permissions = True`` must say who may call
+# it (``permission=``), or the service does not start.  True: every service must.  Stays False
+# until the four older services declare theirs; their undeclared operations answer anyone.
+REQUIRE_DECLARATIONS = False
+
+
+class UndeclaredPermission(Exception):
+    """An operation that does not say who may call it (or names no known permission)."""
 
 
 def json_response(value, status=200):
@@ -116,7 +125,8 @@ class PrometheusEndpoint:
 
 
 # Where each refusal of the rules lands in HTTP: the one place that knows statuses.
-STATUS = {Malformed: 400, InvalidInput: 422, NotFound: 404, Conflict: 409, Forbidden: 403, Unavailable: 503}
+STATUS = {Malformed: 400, InvalidInput: 422, NotFound: 404, Conflict: 409, Forbidden: 403, Unavailable: 503,
+          auth.Unauthenticated: 401}
 
 
 def status_of(error: DomainError) -> int:
@@ -133,11 +143,17 @@ class ApiEndpoint(HttpEndpoint):
     is a 422 naming its field and the method only sees checked input.
     ``response`` (``many``: a list of them) and ``status`` document the answer;
     ``body_required=False`` makes a JSON body optional (absent, it loads ``{}``).
+
+    ``permission`` (one of ``shared.auth.PERMISSIONS``, ``SIGNED_IN`` or ``PUBLIC``)
+    is checked first: the bearer token verified (401 otherwise), its role's
+    permission and the path's ``<city>`` checked (403 naming them); the method
+    gets the caller as the keyword ``principal`` if it names it.
     """
 
     def __init__(self, method, url, body=None, response=None, status=200, many=False,
-                 query=None, body_required=True, produces="application/json", **kwargs):
+                 query=None, body_required=True, produces="application/json", permission=None, **kwargs):
         self.path = url
+        self.permission = permission
         self.produces = produces  # the media type of a successful answer (a file, for exports)
         self.body_schema = body
         self.response_schema = response
@@ -154,8 +170,31 @@ class ApiEndpoint(HttpEndpoint):
             if declared is not None and keyword not in takes:
                 raise TypeError(f"{self.container.service_name}.{self.method_name} declares {keyword}= "
                                 f"but does not take it")
+        # The caller goes to the operations that name ``principal`` (to scope what they answer).
+        self._takes_principal = "principal" in takes
+        self._check_declaration()
+        self.authenticator = auth.authenticator(self.container.config)
+
+    def _check_declaration(self):
+        service = self.container.service_cls
+        where = f"{service.name}.{self.method_name} ({self.method} {self.path})"
+        if self.permission is None:
+            if REQUIRE_DECLARATIONS or getattr(service, "declares_permissions", False):
+                raise UndeclaredPermission(f"{where} declares no permission: add permission=... to its @api "
+                                           "(shared.auth.PERMISSIONS), or permission=PUBLIC for anyone")
+        elif self.permission not in auth.PERMISSIONS and self.permission not in (auth.PUBLIC, auth.SIGNED_IN):
+            raise UndeclaredPermission(f"{where} declares the unknown permission {self.permission!r}")
+
+    def principal(self, request):
+        """The caller, authenticated and authorized for this operation (None for a public one)."""
+        if self.permission in (None, auth.PUBLIC):
+            return None
+        principal = self.authenticator.authenticate(request.headers.get("Authorization"))
+        return auth.authorize(principal, self.permission, city=request.path_values.get("city"))
 
     def get_entrypoint_parameters(self, request):
+        # Who asks comes before what they send: an anonymous caller learns nothing of the input's rules.
+        principal = self.principal(request)
         args, kwargs = super().get_entrypoint_parameters(request)
         for name, value in kwargs.items():
             # An id past what the databases store is simply not there, not an overflow.
@@ -163,6 +202,8 @@ class ApiEndpoint(HttpEndpoint):
                 raise NotFound(f"{name.replace('_id', '')} {value} does not exist", field=name)
             if isinstance(value, str):
                 check_text(value, name)
+        if self._takes_principal:
+            kwargs["principal"] = principal
         if self.body_schema == "file":
             kwargs["body"] = request.get_data()
         elif self.body_schema is not None:
@@ -193,7 +234,13 @@ class ApiEndpoint(HttpEndpoint):
         if isinstance(exc, ValidationError):
             exc = invalid(exc)
         if isinstance(exc, DomainError):
-            return json_response({"error": exc.as_dict()}, status_of(exc))
+            response = json_response({"error": exc.as_dict()}, status_of(exc))
+            if isinstance(exc, auth.Unauthenticated):
+                challenge = 'Bearer realm="campaign"'
+                if exc.reason != "missing":
+                    challenge += ', error="invalid_token"'
+                response.headers["WWW-Authenticate"] = challenge
+            return response
         if isinstance(exc, HTTPException):
             return error_response(exc.code, "http_error", exc.description)
         if isinstance(exc, OperationalError):

