@@ -1,8 +1,10 @@
 """The report's tables as CSV files and as an XLSX workbook.
 
 A coordinator's export has the exact figures; a public one (``public=True``,
-for partners) shows any count under 5 people as "<5" and leaves out the
-percentages and gains that rest on such a count.
+for partners) is made from a report built on the released public figures
+(``publication``): "<5" for 1 to 4 people, "x" for a cell hidden to protect
+one, no percentage or gain resting on a hidden count, and a note at the foot
+explaining both markers.
 """
 import csv
 import io
@@ -11,12 +13,16 @@ from pathlib import Path
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
+from services.reporting import publication
 from shared.errors import NotFound
 
 
 def _rows(table, public):
-    rows = table.public_rows() if public else table.rows
-    return [[heading for heading, _ in table.columns]] + rows
+    rows = [[heading for heading, _ in table.columns]] + (table.public_rows() if public else table.rows)
+    if public:  # every public file explains its two markers
+        rows += [[]] + [[f'"{marker}": {meaning}'] for lang in ("id", "en")
+                        for marker, meaning in publication.MARKERS[lang].items()]
+    return rows
 
 
 def _suffix(public):
