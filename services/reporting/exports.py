@@ -20,7 +20,7 @@ from shared.errors import NotFound
 def _rows(table, public):
     rows = [[heading for heading, _ in table.columns]] + (table.public_rows() if public else table.rows)
     if public:  # every public file explains its two markers
-        rows += [[]] + [[f'"{marker}": {meaning}'] for lang in ("id", "en")
+        rows += [[]] + [[f"{marker}: {meaning}"] for lang in ("id", "en")
                         for marker, meaning in publication.MARKERS[lang].items()]
     return rows
 

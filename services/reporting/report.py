@@ -249,7 +249,8 @@ def city_report(uow, city, lang="id", rollout_id=None, public=False):
         counts = figures["by_session"].get(key, {})
         ordered = {c: counts[c] for c in read.CATEGORY_ORDER if c in counts}
         ordered.update({c: n for c, n in counts.items() if c not in ordered})
-        total = figures.get("by_session_total", {}).get(key, sum(counts.values()))
+        totals = figures.get("by_session_total")  # a public report's (its counts may be "<5" or "x")
+        total = totals.get(key, 0) if totals is not None else sum(counts.values())
         session_tables = {
             "topics": Table(f"{key}_topics", [(col["no"], "text"), (col["topic"], "text"),
                                               (col["facilitators"], "text")],
