@@ -13,6 +13,9 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # A database that create_all made with these models (adopted at 0002) has the table already.
+    if "public_releases" in sa.inspect(op.get_bind()).get_table_names():
+        return
     op.create_table("public_releases",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("city", sa.String(length=100), nullable=False),
