@@ -25,8 +25,8 @@ def _rows(table, public):
     return rows
 
 
-def _suffix(public):
-    return "-publik" if public else ""
+def _suffix(report, public):
+    return "-publik" if public and not report.stem.endswith("-publik") else ""
 
 
 def table(report, name):
@@ -49,7 +49,7 @@ def write_csv(report, directory, public=False):
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
     for table in report.tables.values():
-        path = directory / f"{report.stem}{_suffix(public)}-{table.name}.csv"
+        path = directory / f"{report.stem}{_suffix(report, public)}-{table.name}.csv"
         path.write_text(table_csv(table, public), encoding="utf-8", newline="")
         paths.append(path)
     return paths
@@ -75,7 +75,7 @@ def workbook_bytes(report, public=False):
 
 
 def workbook_name(report, public=False):
-    return f"{report.stem}{_suffix(public)}.xlsx"
+    return f"{report.stem}{_suffix(report, public)}.xlsx"
 
 
 def write_xlsx(report, directory, public=False):

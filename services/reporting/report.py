@@ -11,11 +11,13 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from services.reporting import charts, figures as read, publication
+from services.reporting import charts, publication
+from services.reporting import figures as read
 from shared import events
 from shared.errors import InvalidInput, NotFound
 
 LANGUAGES = ("id", "en")
+PUBLIC_SUFFIX = "-publik"  # a public report's files never overwrite the internal ones
 FORMATS = ("md", "html", "pdf")
 
 MONTHS = {
@@ -241,7 +243,7 @@ def city_report(uow, city, lang="id", rollout_id=None, public=False):
     figures = (publication.released_figures(uow, city, rollout.rollout_id) if public
                else read.city_figures(uow, city, rollout.rollout_id))
     attendance = {a["day"]: a["checked_in"] for a in figures["attendance"]}
-    stem = f"{'laporan' if lang == 'id' else 'report'}-{city}-{rollout.starts_on.year}"
+    stem = f"{'laporan' if lang == 'id' else 'report'}-{city}-{rollout.starts_on.year}{PUBLIC_SUFFIX * public}"
     tables = _common_tables(figures, labels)
     sessions = []
     for s in rollout.sessions:
@@ -280,7 +282,8 @@ def city_report(uow, city, lang="id", rollout_id=None, public=False):
                                  [[str(s["day"]), s["date_text"], s["title"], s["participants"], s["checked_in"]]
                                   for s in sessions])
     drawn = _charts(stem, figures["tests"], figures["by_category"], labels)
-    notifications = [{"count": "-" if public else n.participant_count, "channel": labels["channel"].get(n.channel, n.channel),
+    notifications = [{"count": "-" if public else n.participant_count,  # not published
+                      "channel": labels["channel"].get(n.channel, n.channel),
                       "date": tanggal(n.notified_at, lang)}
                      for n in read.notifications_in(uow, city, rollout.rollout_id)]
     markdown = _templates.get_template(f"activity-report.{lang}.md.j2").render(
@@ -316,7 +319,7 @@ def national_report(uow, lang="id", public=False):
     labels, col = LABELS[lang], LABELS[lang]["columns"]
     first = min(date.fromisoformat(r["starts_on"]) for r in figures["rollouts"])
     last = max(date.fromisoformat(r["ends_on"]) for r in figures["rollouts"])
-    stem = f"{'laporan' if lang == 'id' else 'report'}-nasional-{last.year}"
+    stem = f"{'laporan' if lang == 'id' else 'report'}-nasional-{last.year}{PUBLIC_SUFFIX * public}"
     tables = _common_tables(figures, labels)
     tables["cities"] = Table("cities", [
         (col["city"], "text"), (col["rollouts"], "text"), (col["participants"], "count"),
