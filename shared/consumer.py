@@ -1,29 +1,17 @@
-"""Consuming events: a queue per service and city, with a bounded number of tries.
+"""Consuming events: one queue per service and city, with a bounded number of tries.
 
-(``consume_events`` below is the way; ``city_event_handler``, a queue per event
-kind, remains only while services move over.)
+A service declares ``handle_events = consume_events({event: handler})`` (see
+``shared.handling`` for the handlers' side).  Every worker declares the queues
+of every city in ``CITIES``, so routing does not depend on which workers are
+up, and consumes those in its ``CITY`` setting: ``*`` for all of them and the
+other-cities queue, or a list such as ``surabaya``.  Starting a worker with
+``CITY=surabaya`` adds consumers to Surabaya's queue alone: capacity for that
+city and no other.
 
-
-``@city_event_handler(PARTICIPANT_REGISTERED)`` on the reporting service
-consumes ``participant_registered.<city>`` events through one queue per city:
-
-    registration.events ──#──> reporting.from-registration ──participant_registered.pontianak──> queue (Pontianak)
-                                    │ (alternate exchange:      ──participant_registered.medan─────> queue (Medan)
-                                    ▼  cities with no queue)
-                     reporting.from-registration.other-cities ──participant_registered.*──> queue (other cities)
-
-Every worker declares the queues of every city in ``CITIES``, so routing does
-not depend on which workers are up, and consumes those in its ``CITY`` setting:
-``*`` for all of them and the other-cities queue, or a list such as
-``surabaya``.  Starting a worker with ``CITY=surabaya`` adds consumers to
-Surabaya's queues alone: capacity for that city and no other.
-
-Each queue is a quorum queue: a message whose handler keeps raising is tried
-``DELIVERY_LIMIT`` + 1 times, then dead-lettered to ``dlq.<service>``, and
-the messages behind it flow on.
-
-The in-process transport has no exchange-to-exchange bindings; there one
-queue per handler takes every city.
+Each queue is a quorum queue: a message whose handler keeps failing for good
+is tried ``DELIVERY_LIMIT`` + 1 times, then dead-lettered to ``dlq.<service>``,
+and the messages behind it flow on.  The in-process transport has no
+exchange-to-exchange bindings; there one queue takes every city.
 """
 import logging
 from collections import Counter
@@ -32,7 +20,6 @@ from functools import partial
 import eventlet
 from kombu import Exchange, Queue, binding
 from nameko.amqp.publish import get_connection
-from nameko.events import SERVICE_POOL, EventHandler
 from nameko.exceptions import ContainerBeingKilled
 from nameko.extensions import Entrypoint
 from nameko.messaging import HeaderDecoder, QueueConsumer
@@ -80,136 +67,6 @@ class CityQueueConsumer(QueueConsumer):
             self._consumers[provider] = consumer
         return self._consumers.values()
 
-
-class CityEventHandler(EventHandler):
-    """With ``batch=N`` the handler gets a list of up to N payloads at a time.
-
-    A batch costs one worker and one transaction instead of N, which is what
-    lets a consumer keep pace with bulk imports.  If a batch fails, its
-    messages are tried again one by one, so a poison message fails alone and
-    is dead-lettered while the rest of its batch goes through.
-    """
-
-    queue_consumer = CityQueueConsumer()
-
-    def __init__(self, event, batch=None, batch_wait=0.02, **kwargs):
-        self.event = event
-        self.batch_size = batch
-        self.batch_wait = batch_wait
-        self.prefetch = 2 * batch if batch else 0  # the next batch fills while one is handled
-        self._buffer = []
-        super().__init__(
-            event.source, event.routing_key("*"),
-            handler_type=SERVICE_POOL, reliable_delivery=True, requeue_on_error=True,
-            **kwargs,
-        )
-
-    def _queue(self, city, exchange):
-        service = self.container.service_name
-        return Queue(
-            f"evt-{self.source_service}-{self.event.routing_key(city)}--{service}.{self.method_name}",
-            exchange=exchange, routing_key=self.event.routing_key(city), durable=True,
-            queue_arguments={
-                "x-queue-type": "quorum",
-                "x-delivery-limit": self.container.config.get("DELIVERY_LIMIT", 5),
-                "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
-                "x-dead-letter-routing-key": service,
-            },
-        )
-
-    def setup(self):
-        config = self.container.config
-        service = self.container.service_name
-        source = Exchange(self.event.exchange, type="topic", durable=True)
-        with get_connection(config["AMQP_URI"]) as connection:
-            channel = connection.default_channel
-            # The dead-letter queue must exist before anything is dead-lettered to it.
-            dead_letter_queue(service)(channel).declare()
-            if is_embedded(config):
-                self.queues = [self._queue("*", source)]
-            else:
-                self.queues = self._declare_city_queues(channel, service, source, config)
-            source(channel).declare()
-        self.queue = self.queues[0]
-        self.queue_consumer.register_provider(self)
-
-    def start(self):
-        super().start()
-        if self.batch_size:
-            self._running = True
-            self.container.spawn_managed_thread(self._flush_when_waiting, identifier=f"{self.method_name}-batches")
-
-    def stop(self):
-        self._running = False
-        batch, self._buffer = self._buffer, []
-        for _, message in batch:  # not handled yet: back to the queue for the next worker
-            self.queue_consumer.requeue_message(message)
-        super().stop()
-
-    def handle_result(self, message, worker_ctx, result=None, exc_info=None):
-        if exc_info is None:
-            EVENTS_HANDLED.labels(self.container.service_name, self.event.name).inc()
-        return super().handle_result(message, worker_ctx, result, exc_info)
-
-    def handle_message(self, body, message):
-        if not self.batch_size:
-            return super().handle_message(body, message)
-        self._buffer.append((body, message))
-        if len(self._buffer) >= self.batch_size:
-            self._flush()
-
-    def _flush_when_waiting(self):
-        while self._running:
-            eventlet.sleep(self.batch_wait)
-            if self._buffer:
-                self._flush()
-
-    def _flush(self):
-        batch, self._buffer = self._buffer, []
-        self._spawn_batch(batch)
-
-    def _spawn_batch(self, batch):
-        try:
-            self.container.spawn_worker(
-                self, ([body for body, _ in batch],), {},
-                context_data=self.unpack_message_headers(batch[0][1]),
-                handle_result=partial(self._batch_handled, batch),
-            )
-        except ContainerBeingKilled:
-            for _, message in batch:
-                self.queue_consumer.requeue_message(message)
-
-    def _batch_handled(self, batch, worker_ctx, result=None, exc_info=None):
-        if exc_info is None:
-            for _, message in batch:
-                self.queue_consumer.ack_message(message)
-            EVENTS_HANDLED.labels(self.container.service_name, self.event.name).inc(len(batch))
-        elif len(batch) > 1:
-            for item in batch:  # find the one that fails: each goes again on its own
-                self._spawn_batch([item])
-        else:
-            self.queue_consumer.requeue_message(batch[0][1])  # counts towards DELIVERY_LIMIT
-        return result, exc_info
-
-    def _declare_city_queues(self, channel, service, source, config):
-        other = Exchange(f"{service}.from-{self.source_service}.other-cities", type="topic", durable=True)
-        inbox = Exchange(f"{service}.from-{self.source_service}", type="topic", durable=True,
-                         arguments={"alternate-exchange": other.name})
-        for exchange in (source, other, inbox):
-            exchange(channel).declare()
-        inbox(channel).bind_to(source, routing_key="#")
-        known, served, takes_others = served_cities(config)
-        queues = {city: self._queue(city, inbox) for city in known}
-        queues["*"] = self._queue("*", other)
-        for queue in queues.values():
-            queue(channel).declare()
-        return [queues[city] for city in served] + ([queues["*"]] if takes_others else [])
-
-
-city_event_handler = CityEventHandler.decorator
-
-
-# --- one queue per service and city ------------------------------------------------
 
 class EventConsumer(Entrypoint, HeaderDecoder):
     """Consumes every event a service handles, from one queue per city.

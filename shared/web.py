@@ -149,8 +149,11 @@ class ApiEndpoint(HttpEndpoint):
 
     def setup(self):
         super().setup()
-        method = getattr(self.container.service_cls, self.method_name)
-        self._takes = set(inspect.signature(method).parameters)
+        takes = inspect.signature(getattr(self.container.service_cls, self.method_name)).parameters
+        for keyword, declared in (("body", self.body_schema), ("query", self.query_schema)):
+            if declared is not None and keyword not in takes:
+                raise TypeError(f"{self.container.service_name}.{self.method_name} declares {keyword}= "
+                                f"but does not take it")
 
     def get_entrypoint_parameters(self, request):
         args, kwargs = super().get_entrypoint_parameters(request)
@@ -170,9 +173,7 @@ class ApiEndpoint(HttpEndpoint):
             for name, value in query.items():
                 check_text(value, name)
             kwargs["query"] = validated(_instance(self.query_schema), query)
-        # An operation takes what it declares; one that has not been moved onto
-        # declared input yet reads the request itself.
-        return args, {k: v for k, v in kwargs.items() if k in self._takes}
+        return args, kwargs
 
     def response_from_result(self, result):
         if isinstance(result, Response):
@@ -213,5 +214,3 @@ def _json_body(request, optional=False):
         raise InvalidInput("The body must be a JSON object.", fields={"body": ["Must be a JSON object."]})
     return body
 
-
-json_body = _json_body  # for operations that still read the request themselves
