@@ -124,6 +124,20 @@ def wait_for(condition, what, timeout=60.0):
         time.sleep(0.05)
 
 
+def _summarised(api, figures):
+    """Whether Pontianak's last released summaries show ``figures`` (so a subscriber ends with them)."""
+    try:
+        snapshot = api.call("GET", "/summaries/pontianak")
+    except ApiError:  # 404 until its first release
+        return False
+    people = snapshot["summary.participants.pontianak"]
+    tests = snapshot["summary.tests.pontianak"]
+    shown = [(people["participants"], figures["participants"]), (tests["pre"]["n"], figures["tests"]["pre"]["n"]),
+             (tests["paired"], figures["tests"]["paired"])]
+    return tests["post"]["n"] == figures["tests"]["post"]["n"] and all(
+        published == exact for published, exact in shown if isinstance(published, int))
+
+
 def run(base_url, workdir):
     """Drive the scenario through the HTTP API at ``base_url``."""
     api = ScenarioApi(base_url)
@@ -180,6 +194,7 @@ def run(base_url, workdir):
         return figures if done else None
 
     figures = wait_for(complete, "the reporting service to see every participant, test and notification")
+    wait_for(lambda: _summarised(api, figures), "the reporting service to release the final summaries")
     written = api.call("POST", "/reports/pontianak/activity-report")
     api.http.close()
     return DemoResult(rollout_id, "pontianak", figures, written["path"], None)

@@ -1,8 +1,10 @@
 """The report's tables as CSV files and as an XLSX workbook.
 
 A coordinator's export has the exact figures; a public one (``public=True``,
-for partners) shows any count under 5 people as "<5" and leaves out the
-percentages and gains that rest on such a count.
+for partners) is made from a report built on the released public figures
+(``publication``): "<5" for 1 to 4 people, "x" for a cell hidden to protect
+one, no percentage or gain resting on a hidden count, and a note at the foot
+explaining both markers.
 """
 import csv
 import io
@@ -11,16 +13,20 @@ from pathlib import Path
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
+from services.reporting import publication
 from shared.errors import NotFound
 
 
 def _rows(table, public):
-    rows = table.public_rows() if public else table.rows
-    return [[heading for heading, _ in table.columns]] + rows
+    rows = [[heading for heading, _ in table.columns]] + (table.public_rows() if public else table.rows)
+    if public:  # every public file explains its two markers
+        rows += [[]] + [[f"{marker}: {meaning}"] for lang in ("id", "en")
+                        for marker, meaning in publication.MARKERS[lang].items()]
+    return rows
 
 
-def _suffix(public):
-    return "-publik" if public else ""
+def _suffix(report, public):
+    return "-publik" if public and not report.stem.endswith("-publik") else ""
 
 
 def table(report, name):
@@ -43,7 +49,7 @@ def write_csv(report, directory, public=False):
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
     for table in report.tables.values():
-        path = directory / f"{report.stem}{_suffix(public)}-{table.name}.csv"
+        path = directory / f"{report.stem}{_suffix(report, public)}-{table.name}.csv"
         path.write_text(table_csv(table, public), encoding="utf-8", newline="")
         paths.append(path)
     return paths
@@ -69,7 +75,7 @@ def workbook_bytes(report, public=False):
 
 
 def workbook_name(report, public=False):
-    return f"{report.stem}{_suffix(public)}.xlsx"
+    return f"{report.stem}{_suffix(report, public)}.xlsx"
 
 
 def write_xlsx(report, directory, public=False):

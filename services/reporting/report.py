@@ -11,11 +11,13 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from services.reporting import charts, figures as read, publication
+from services.reporting import charts, publication
+from services.reporting import figures as read
 from shared import events
 from shared.errors import InvalidInput, NotFound
 
 LANGUAGES = ("id", "en")
+PUBLIC_SUFFIX = "-publik"  # a public report's files never overwrite the internal ones
 FORMATS = ("md", "html", "pdf")
 
 MONTHS = {
@@ -106,8 +108,9 @@ def decimal(value, lang="id"):
 class Table:
     """A report table: raw values, with each column's kind saying how to show and publish it.
 
-    Kinds: ``text``; ``count`` (people: suppressed under 5 in public exports);
-    ``percent`` and ``gain`` (hidden in public exports when the row's ``n`` column is).
+    Kinds: ``text``; ``count`` (people); ``percent`` and ``gain``.  A public report is built
+    from the released public figures (``publication``), so its counts are already numbers,
+    "<5" or "x", and no percentage rests on a hidden count.
     """
 
     name: str
@@ -123,30 +126,8 @@ class Table:
         return [[_show(value, kind, lang) for value, (_, kind) in zip(row, self.columns)] for row in self.rows]
 
     def public_rows(self):
-        """Rows as a partner may see them: people counts under 5 become "<5", and what rests on them.
-
-        Parts of a whole are suppressed together (``publication.suppress_breakdown``),
-        so a hidden cell cannot be recovered by subtracting the others from the total.
-        """
-        rows = []
-        for row in self.rows:
-            small = self.n_column is not None and _small(row[self.n_column])
-            shown = [publication.suppress(value) if kind == "count" and isinstance(value, int)
-                     else None if kind in ("percent", "gain") and small else value
-                     for value, (_, kind) in zip(row, self.columns)]
-            parts = publication.suppress_breakdown({c: row[c] for c in self.part_columns if isinstance(row[c], int)})
-            shown = [parts.get(c, value) for c, value in enumerate(shown)]
-            rows.append(shown)
-        if self.breakdown:
-            data = range(len(rows) - 1 if self.total else len(rows))
-            for c, (_, kind) in enumerate(self.columns):
-                if kind == "count":
-                    parts = publication.suppress_breakdown({i: self.rows[i][c] for i in data
-                                                       if isinstance(self.rows[i][c], int)})
-                    for i, value in parts.items():
-                        if isinstance(value, str):  # only ever hide more than the rows did
-                            rows[i][c] = value
-        return rows
+        """Rows as a partner may see them: those of a report built with ``public=True``."""
+        return self.rows
 
     def markdown(self, lang):
         headings = [heading for heading, _ in self.columns]
@@ -154,10 +135,6 @@ class Table:
         lines = ["| " + " | ".join(headings) + " |", "|" + "|".join(align) + "|"]
         lines += ["| " + " | ".join(row) + " |" for row in self.shown(lang)]
         return "\n".join(lines)
-
-
-def _small(n):
-    return isinstance(n, int) and 0 < n < events.SMALL_CELL
 
 
 def _show(value, kind, lang):
@@ -180,6 +157,7 @@ class Report:
     markdown: str
     tables: dict = field(default_factory=dict)  # name -> Table
     charts: dict = field(default_factory=dict)  # file name -> reportlab Drawing
+    public: bool = False  # built from the released public figures; otherwise internal (exact figures)
 
 
 _templates = Environment(
@@ -192,8 +170,9 @@ def _labelled(counts, labels, unknown):
     return [[labels.get(key, unknown if key == read.UNKNOWN else key), n] for key, n in counts.items()]
 
 
-def _with_total(rows, label):
-    return rows + [[label, sum(n for _, n in rows)]] if rows else rows
+def _with_total(rows, label, total=None):
+    """The rows and their total (a public report gives the published total: its rows may hold "<5" or "x")."""
+    return rows + [[label, sum(n for _, n in rows) if total is None else total]] if rows else rows
 
 
 def _known(counts):
@@ -222,11 +201,11 @@ def _common_tables(figures, labels):
     tables = {
         "categories": Table("categories", [(col["category"], "text"), (col["count"], "count")],
                             _with_total(_labelled(figures["by_category"], labels["category"], labels["unknown"]),
-                                        labels["total"]), breakdown=True, total=True),
+                                        labels["total"], figures["participants"]), breakdown=True, total=True),
         **_test_tables(figures["tests"], labels),
         "action_plans": Table("action_plans", [(col["status"], "text"), (col["count"], "count")],
                               _with_total(_labelled(plans["by_status"], labels["status"], labels["unknown"]),
-                                          labels["total"]), breakdown=True, total=True),
+                                          labels["total"], plans["total"]), breakdown=True, total=True),
     }
     if _known(figures["by_sex"]):
         tables["sex"] = Table("sex", [(col["sex"], "text"), (col["count"], "count")],
@@ -243,24 +222,28 @@ def _charts(stem, tests, by_category, labels):
         drawn[f"{stem}-topik.svg"] = charts.pre_post(
             [(t["topic"], t["pre_percent"], t["post_percent"]) for t in tests["by_topic"]],
             labels["chart_topics"], labels["columns"]["pre"], labels["columns"]["post"])
-    if by_category:
+    shown = {c: n for c, n in by_category.items() if isinstance(n, int)}  # a public report draws no hidden cell
+    if shown:
         drawn[f"{stem}-kategori.svg"] = charts.counts(
-            [(labels["category"].get(c, c), n) for c, n in by_category.items()], labels["chart_categories"])
+            [(labels["category"].get(c, c), n) for c, n in shown.items()], labels["chart_categories"])
     return drawn
 
 
 # --- the city report ----------------------------------------------------------
 
-def city_report(uow, city, lang="id", rollout_id=None):
-    """The report of the city's latest rollout (or of ``rollout_id``), or None if there is none."""
+def city_report(uow, city, lang="id", rollout_id=None, public=False):
+    """The report of the city's latest rollout (or of ``rollout_id``), or None if there is none.
+
+    ``public``: from the figures last released to the public instead of the exact ones."""
     rollouts = read.rollouts_in(uow, city, rollout_id)
     if not rollouts:
         return None
     rollout = rollouts[-1]
     labels, col = LABELS[lang], LABELS[lang]["columns"]
-    figures = read.city_figures(uow, city, rollout.rollout_id)
+    figures = (publication.released_figures(uow, city, rollout.rollout_id) if public
+               else read.city_figures(uow, city, rollout.rollout_id))
     attendance = {a["day"]: a["checked_in"] for a in figures["attendance"]}
-    stem = f"{'laporan' if lang == 'id' else 'report'}-{city}-{rollout.starts_on.year}"
+    stem = f"{'laporan' if lang == 'id' else 'report'}-{city}-{rollout.starts_on.year}{PUBLIC_SUFFIX * public}"
     tables = _common_tables(figures, labels)
     sessions = []
     for s in rollout.sessions:
@@ -268,7 +251,8 @@ def city_report(uow, city, lang="id", rollout_id=None):
         counts = figures["by_session"].get(key, {})
         ordered = {c: counts[c] for c in read.CATEGORY_ORDER if c in counts}
         ordered.update({c: n for c, n in counts.items() if c not in ordered})
-        total = sum(counts.values())
+        totals = figures.get("by_session_total")  # a public report's (its counts may be "<5" or "x")
+        total = totals.get(key, 0) if totals is not None else sum(counts.values())
         session_tables = {
             "topics": Table(f"{key}_topics", [(col["no"], "text"), (col["topic"], "text"),
                                               (col["facilitators"], "text")],
@@ -277,7 +261,7 @@ def city_report(uow, city, lang="id", rollout_id=None):
                              for i, t in enumerate(s["topics"], 1)]),
             "categories": Table(f"{key}_categories", [(col["category"], "text"), (col["count"], "count")],
                                 _with_total(_labelled(ordered, labels["category"], labels["unknown"]),
-                                            labels["total"]), breakdown=True, total=True),
+                                            labels["total"], total), breakdown=True, total=True),
         }
         sex = figures["by_session_sex"].get(key, {})
         ages = figures["by_session_age_band"].get(key, {})
@@ -298,7 +282,8 @@ def city_report(uow, city, lang="id", rollout_id=None):
                                  [[str(s["day"]), s["date_text"], s["title"], s["participants"], s["checked_in"]]
                                   for s in sessions])
     drawn = _charts(stem, figures["tests"], figures["by_category"], labels)
-    notifications = [{"count": n.participant_count, "channel": labels["channel"].get(n.channel, n.channel),
+    notifications = [{"count": "-" if public else n.participant_count,  # not published
+                      "channel": labels["channel"].get(n.channel, n.channel),
                       "date": tanggal(n.notified_at, lang)}
                      for n in read.notifications_in(uow, city, rollout.rollout_id)]
     markdown = _templates.get_template(f"activity-report.{lang}.md.j2").render(
@@ -309,7 +294,7 @@ def city_report(uow, city, lang="id", rollout_id=None):
         tables={name: t.markdown(lang) for name, t in tables.items()},
     )
     title = markdown.splitlines()[0].lstrip("# ")
-    return Report(stem, lang, title, markdown, tables, drawn)
+    return Report(stem, lang, title, _noted(markdown, public, lang), tables, drawn, public)
 
 
 def activity_report(uow, city, lang="id", rollout_id=None):
@@ -324,15 +309,17 @@ def _date(value):
 
 # --- the national roll-up -----------------------------------------------------
 
-def national_report(uow, lang="id"):
-    """The roll-up over every city's live rollouts, or None before the first launch."""
-    figures = read.national_figures(uow)
+def national_report(uow, lang="id", public=False):
+    """The roll-up over every city's live rollouts, or None before the first launch.
+
+    ``public``: from the figures last released to the public instead of the exact ones."""
+    figures = publication.released_figures(uow, events.NATIONAL) if public else read.national_figures(uow)
     if not figures["rollouts"]:
         return None
     labels, col = LABELS[lang], LABELS[lang]["columns"]
     first = min(date.fromisoformat(r["starts_on"]) for r in figures["rollouts"])
     last = max(date.fromisoformat(r["ends_on"]) for r in figures["rollouts"])
-    stem = f"{'laporan' if lang == 'id' else 'report'}-nasional-{last.year}"
+    stem = f"{'laporan' if lang == 'id' else 'report'}-nasional-{last.year}{PUBLIC_SUFFIX * public}"
     tables = _common_tables(figures, labels)
     tables["cities"] = Table("cities", [
         (col["city"], "text"), (col["rollouts"], "text"), (col["participants"], "count"),
@@ -355,25 +342,33 @@ def national_report(uow, lang="id"):
         charts=list(drawn), tables={name: t.markdown(lang) for name, t in tables.items()},
     )
     title = markdown.splitlines()[0].lstrip("# ")
-    return Report(stem, lang, title, markdown, tables, drawn)
+    return Report(stem, lang, title, _noted(markdown, public, lang), tables, drawn, public)
 
 
-def build(uow, city, lang="id", rollout_id=None):
+def _noted(markdown, public, lang):
+    """A public report ends by explaining its two markers."""
+    if not public:
+        return markdown
+    heading = "Catatan tentang angka publik" if lang == "id" else "About the public figures"
+    return f"{markdown.rstrip()}\n\n## {heading}\n\n{publication.markers_note(lang)}.\n"
+
+
+def build(uow, city, lang="id", rollout_id=None, public=False):
     """The city's report (of its latest rollout, or of ``rollout_id``), or the national one for ``national``;
-    None when there is nothing to report."""
+    None when there is nothing to report.  ``public``: from the released public figures."""
     if lang not in LANGUAGES:
         raise ValueError(f"lang must be one of {', '.join(LANGUAGES)}")
     if city == events.NATIONAL:
-        return national_report(uow, lang)
-    return city_report(uow, city, lang, rollout_id)
+        return national_report(uow, lang, public)
+    return city_report(uow, city, lang, rollout_id, public)
 
 
-def required(uow, city, lang="id", rollout_id=None):
+def required(uow, city, lang="id", rollout_id=None, public=False):
     """``build``, or the refusal naming what is wrong or missing."""
     if city == events.NATIONAL and rollout_id is not None:
         problem = "chooses one of a city's rollouts; the national report has them all"
         raise InvalidInput(f"rollout_id {problem}", fields={"rollout_id": [problem]})
-    written = build(uow, city, lang, rollout_id)
+    written = build(uow, city, lang, rollout_id, public)
     if written is None and rollout_id is not None:
         raise NotFound(f"{city} has no launched rollout {rollout_id}", field="rollout_id")
     if written is None:

@@ -203,7 +203,8 @@ def test_every_verb_reaches_its_endpoint_with_the_base_url_and_every_operation_h
     wait_until(lambda: answer("reporting", "figures", "pontianak", "--rollout", rid)["tests"]["post"]["n"] == 1,
                "reporting to see the post-test")
     assert "participants 4" in campaign("reporting", "figures", "pontianak", "--rollout", rid).stdout
-    assert "pontianak" in campaign("reporting", "summaries").stdout.split()
+    wait_until(lambda: "pontianak" in campaign("reporting", "summaries").stdout.split(),
+               "reporting to release Pontianak's summaries (a round a second)")
     assert "summary.participants.pontianak" in campaign("reporting", "summaries", "pontianak").stdout
     written = campaign("reporting", "report", "pontianak", "--rollout", rid, "--format", "md").stdout.split()
     assert written[0].endswith("laporan-pontianak-2019.md") and Path(written[0]).exists()
