@@ -27,6 +27,7 @@ queue per handler takes every city.
 """
 import logging
 from collections import Counter
+from contextlib import contextmanager
 from functools import partial
 
 import eventlet
@@ -67,7 +68,22 @@ def served_cities(config):
 
 class CityQueueConsumer(QueueConsumer):
     """nameko's queue consumer, letting one entrypoint consume several queues
-    and a batching entrypoint take more messages at a time."""
+    and a batching entrypoint take more messages at a time.
+
+    ``connected`` tells whether its connection to the broker is up (for
+    ``/health/ready``): kombu consumes inside ``extra_context`` for as long as
+    a connection lasts, and leaves it when the connection is lost.
+    """
+
+    connected = False
+
+    @contextmanager
+    def extra_context(self, connection, channel):
+        self.connected = True
+        try:
+            yield
+        finally:
+            self.connected = False
 
     def get_consumers(self, consumer_cls, channel):
         for provider in self._providers:

@@ -11,11 +11,12 @@ from shared import events
 from shared.consumer import city_event_handler
 from shared.dependencies import Database, Metrics
 from shared.errors import InvalidInput
+from shared.health import HealthEndpoints
 from shared.outbox import OutboxRelay
 from shared.web import PrometheusEndpoint, api, json_body
 
 
-class AssessmentService(PrometheusEndpoint):
+class AssessmentService(PrometheusEndpoint, HealthEndpoints):
     name = "assessment"
 
     db = Database(Base.metadata)

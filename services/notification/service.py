@@ -16,6 +16,7 @@ from shared import events
 from shared.consumer import BATCH, city_event_handler
 from shared.dependencies import Database, Metrics
 from shared.errors import InvalidInput, NotFound
+from shared.health import HealthEndpoints
 from shared.outbox import OutboxRelay
 from shared.turns import taking_turns
 from shared.web import PrometheusEndpoint, api, json_body
@@ -48,7 +49,7 @@ class OwnQueues(DependencyProvider):
                 queue(channel).declare()
 
 
-class NotificationService(PrometheusEndpoint):
+class NotificationService(PrometheusEndpoint, HealthEndpoints):
     name = "notification"
 
     db = Database(Base.metadata)

@@ -9,11 +9,12 @@ from services.reporting.schemas import ActivityReportQuery, ExportQuery, Figures
 from shared import events
 from shared.consumer import batched, consume_events, served_cities
 from shared.dependencies import Database, Metrics
+from shared.health import HealthEndpoints
 from shared.outbox import OutboxRelay
 from shared.web import PrometheusEndpoint, api
 
 
-class ReportingService(PrometheusEndpoint):
+class ReportingService(PrometheusEndpoint, HealthEndpoints):
     """Events in, kept in reporting's log and applied to its read models; figures, reports,
     exports and public summaries out."""
 
