@@ -2,6 +2,7 @@
 import pytest
 import requests
 from nameko.containers import ServiceContainer
+from prometheus_client import REGISTRY
 from sqlalchemy import Integer, create_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -10,6 +11,7 @@ from shared.config import load
 from shared.consumer import CityQueueConsumer, EventConsumer, consume_events
 from shared.dependencies import Database
 from shared.health import HealthEndpoints
+from shared.web import api
 from tests.support.cluster import free_port
 
 
@@ -26,6 +28,10 @@ class Watcher(HealthEndpoints):
     name = "watcher"
     db = Database(Base.metadata)
     handle_events = consume_events({events.ROLLOUT_CANCELLED: lambda uow, event: None})
+
+    @api("GET", "/explode")
+    def explode(self, request):
+        raise RuntimeError("a bug")
 
 
 @pytest.fixture(scope="module")
@@ -80,3 +86,12 @@ def test_a_service_whose_broker_connection_is_down_is_not_ready(watcher, monkeyp
     down = probe(watcher, "/health/ready")
     assert down.status_code == 503
     assert down.json()["services"]["watcher"] == ["broker connection down"]
+
+
+def test_an_answer_that_fails_on_the_server_side_is_counted_for_the_5xx_alert(watcher):
+    def count():
+        return REGISTRY.get_sample_value("campaign_http_responses_total", {"service": "watcher", "code": "5xx"}) or 0
+    before = count()
+    assert probe(watcher, "/api/v1/explode").status_code == 500
+    assert probe(watcher, "/health/live").status_code == 200
+    assert count() == before + 1
