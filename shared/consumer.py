@@ -41,7 +41,7 @@ from nameko.messaging import HeaderDecoder, QueueConsumer
 from shared.config import ALL_CITIES, is_embedded
 from shared.faults import backoff, is_transient
 from shared.handling import ROUTING_KEY_HEADER, batched, dispatch, kind_of  # noqa: F401 (batched: for services)
-from shared.metrics import DEAD_LETTERED, EVENTS_HANDLED, QUEUE_DEPTHS
+from shared.metrics import CITY_EVENTS_HANDLED, DEAD_LETTERED, EVENTS_HANDLED, QUEUE_DEPTHS
 
 log = logging.getLogger(__name__)
 
@@ -330,6 +330,7 @@ class EventConsumer(Entrypoint, HeaderDecoder):
                 self.queue_consumer.ack_message(message)
             for kind, count in Counter(kind for kind, _, _ in batch).items():
                 EVENTS_HANDLED.labels(self.container.service_name, kind).inc(count)
+            CITY_EVENTS_HANDLED.labels(self.container.service_name, city).inc(len(batch))
             self._recovered()
         elif is_transient(exc_info[1]):
             # Wait it out: the messages stay unacknowledged, so no delivery is spent, and the

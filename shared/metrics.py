@@ -26,6 +26,10 @@ EVENTS_PUBLISHED = Counter(
 EVENTS_HANDLED = Counter(
     "campaign_events_handled_total", "Events a consumer handled (duplicates included)", ["service", "event"],
 )
+CITY_EVENTS_HANDLED = Counter(
+    "campaign_city_events_handled_total", "Events a consumer handled, by city (each city's throughput)",
+    ["service", "city"],
+)
 OUTBOX_PENDING = Gauge(
     "campaign_outbox_pending", "Outbox rows not yet published", ["service"],
 )
