@@ -7,7 +7,6 @@ import eventlet  # noqa: E402
 
 eventlet.monkey_patch()  # nameko's services are green; patch before anything opens a socket
 
-import logging  # noqa: E402
 import os  # noqa: E402
 import shutil  # noqa: E402
 import signal  # noqa: E402
@@ -20,6 +19,7 @@ import click  # noqa: E402
 from campaign import accounts_commands, db_commands, dlq_commands, registration_commands, reporting_commands  # noqa: E402
 from campaign.commands import API_COMMANDS  # noqa: E402
 from shared import config as settings  # noqa: E402
+from shared import logs  # noqa: E402
 
 
 def free_port():
@@ -32,8 +32,7 @@ def free_port():
 @click.option("-v", "--verbose", is_flag=True, help="Log what the services do.")
 def main(verbose):
     """Coordinate the Internet Aman untuk Anak campaign, city by city."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(verbose)  # text, or JSON lines with LOG_FORMAT=json
 
 
 def start_or_exit(runner, config, names=settings.SERVICES):

@@ -15,6 +15,7 @@ exchange-to-exchange bindings; there one queue takes every city.
 """
 import logging
 from collections import Counter
+from contextlib import contextmanager
 from functools import partial
 
 import eventlet
@@ -27,7 +28,7 @@ from nameko.messaging import HeaderDecoder, QueueConsumer
 from shared.config import ALL_CITIES, is_embedded
 from shared.faults import backoff, is_transient
 from shared.handling import ROUTING_KEY_HEADER, batched, dispatch, kind_of  # noqa: F401 (batched: for services)
-from shared.metrics import DEAD_LETTERED, EVENTS_HANDLED
+from shared.metrics import CITY_EVENTS_HANDLED, DEAD_LETTERED, EVENTS_HANDLED, QUEUE_DEPTHS
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,22 @@ def served_cities(config):
 
 class CityQueueConsumer(QueueConsumer):
     """nameko's queue consumer, letting one entrypoint consume several queues
-    and a batching entrypoint take more messages at a time."""
+    and a batching entrypoint take more messages at a time.
+
+    ``connected`` tells whether its connection to the broker is up (for
+    ``/health/ready``): kombu consumes inside ``extra_context`` for as long as
+    a connection lasts, and leaves it when the connection is lost.
+    """
+
+    connected = False
+
+    @contextmanager
+    def extra_context(self, connection, channel):
+        self.connected = True
+        try:
+            yield
+        finally:
+            self.connected = False
 
     def get_consumers(self, consumer_cls, channel):
         for provider in self._providers:
@@ -171,20 +187,27 @@ class EventConsumer(Entrypoint, HeaderDecoder):
                 self.queue_consumer.ack_message(message)
             for kind, count in Counter(kind for kind, _, _ in batch).items():
                 EVENTS_HANDLED.labels(self.container.service_name, kind).inc(count)
+            CITY_EVENTS_HANDLED.labels(self.container.service_name, city).inc(len(batch))
             self._recovered()
         elif is_transient(exc_info[1]):
             # Wait it out: the messages stay unacknowledged, so no delivery is spent, and the
             # broker sends no more than the prefetch meanwhile; the city's batch is tried again.
-            self._failing(exc_info[1])
+            self._failing(exc_info[1], city)
             self.container.spawn_managed_thread(partial(self._retry, city, batch, backoff(self.outage)))
             return result, exc_info
         elif len(batch) > 1:
             for item in batch:  # find the one that fails: each goes again on its own
                 self._spawn(city, [item])
         else:
-            message = batch[0][2]
-            if (message.headers or {}).get("x-delivery-count", 0) >= self.container.config.get("DELIVERY_LIMIT", 5):
+            kind, body, message = batch[0]
+            tries = (message.headers or {}).get("x-delivery-count", 0)
+            last = tries >= self.container.config.get("DELIVERY_LIMIT", 5)
+            if last:
                 DEAD_LETTERED.labels(self.container.service_name).inc()
+            log.warning("%s could not handle a %s event (%s)%s", self.container.service_name, kind,
+                        type(exc_info[1]).__name__, ": dead-lettered" if last else "; it will be tried again",
+                        extra={"event_id": _event_id(body, message), "city": city, "event": kind,
+                               "delivery_count": tries})
             self.queue_consumer.requeue_message(message)  # counts towards DELIVERY_LIMIT
         self._in_hand[city] -= 1
         return result, exc_info
@@ -198,10 +221,10 @@ class EventConsumer(Entrypoint, HeaderDecoder):
             for _, _, message in batch:
                 self.queue_consumer.requeue_message(message)
 
-    def _failing(self, error):
+    def _failing(self, error, city):
         if not self.outage:
             log.warning("%s cannot handle events for now (%s); waiting it out",
-                        self.container.service_name, type(error).__name__)
+                        self.container.service_name, type(error).__name__, extra={"city": city})
         self.outage += 1
 
     def _recovered(self):
@@ -237,11 +260,16 @@ class EventConsumer(Entrypoint, HeaderDecoder):
             for event in kinds:
                 inbox(channel).bind_to(exchange, routing_key=f"{event.name}.*")
         known, served, takes_others = served_cities(config)
+        QUEUE_DEPTHS.watch(service, config["AMQP_URI"], known)  # each city's lag on /metrics
         queues = {city: self._queue(service, f"{service}.{city}", inbox, f"*.{city}") for city in known}
         queues["*"] = self._queue(service, f"{service}.other-cities", other, "#")
         for queue in queues.values():
             queue(channel).declare()
         return [queues[city] for city in served] + ([queues["*"]] if takes_others else [])
+
+
+def _event_id(body, message):
+    return (body.get("event_id") if isinstance(body, dict) else None) or message.properties.get("message_id")
 
 
 def _topic(name):

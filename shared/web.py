@@ -21,6 +21,7 @@ from werkzeug.wrappers import Request, Response
 from shared import auth
 from shared.commands import invalid, validated
 from shared.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, Unavailable
+from shared.metrics import HTTP_RESPONSES
 from shared.safe_input import Malformed, check_text, load_json
 
 log = logging.getLogger(__name__)
@@ -103,12 +104,15 @@ class ApiServer(WebServer):
             # Every API process answers with the whole API, whichever services it runs.
             from shared import openapi
             return json_response(openapi.document())(environ, start_response)
+        provider = None
         try:
             provider, values = self._url_map.bind_to_environ(environ).match()
             request.path_values = values
             response = provider.handle_request(request)
         except HTTPException as exc:
             response = error_response(exc.code, "http_error", exc.description)
+        service = provider.container.service_name if provider is not None else "none"
+        HTTP_RESPONSES.labels(service, f"{response.status_code // 100}xx").inc()  # the 5xx rate alert reads it
         return response(environ, start_response)
 
 

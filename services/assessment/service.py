@@ -34,11 +34,12 @@ from services.assessment.schemas import (
 from shared import events
 from shared.consumer import consume_events
 from shared.dependencies import Database, Metrics
+from shared.health import HealthEndpoints
 from shared.outbox import OutboxRelay
 from shared.web import PrometheusEndpoint, api
 
 
-class AssessmentService(PrometheusEndpoint):
+class AssessmentService(PrometheusEndpoint, HealthEndpoints):
     name = "assessment"
 
     db = Database(Base.metadata, unit_of_work=AssessmentUnitOfWork)

@@ -37,6 +37,7 @@ from shared import events
 from shared.consumer import batched, consume_events
 from shared.dependencies import Database, Metrics
 from shared.errors import NotFound
+from shared.health import HealthEndpoints
 from shared.outbox import OutboxRelay
 from shared.web import PrometheusEndpoint, api
 
@@ -69,7 +70,7 @@ class OwnQueues(DependencyProvider):
                 queue(channel).declare()
 
 
-class NotificationService(PrometheusEndpoint):
+class NotificationService(PrometheusEndpoint, HealthEndpoints):
     name = "notification"
 
     db = Database(Base.metadata, unit_of_work=NotificationUnitOfWork)

@@ -44,6 +44,7 @@ from services.registration.schemas import (
     TargetGapOut,
 )
 from shared.dependencies import Database, Metrics
+from shared.health import HealthEndpoints
 from shared.outbox import OutboxRelay
 from shared.rpc import rpc
 from shared.web import PrometheusEndpoint, api
@@ -52,7 +53,7 @@ ROLLOUT = "/rollouts/<int:rollout_id>"
 PARTICIPANT = ROLLOUT + "/participants/<int:participant_id>"
 
 
-class RegistrationService(PrometheusEndpoint):
+class RegistrationService(PrometheusEndpoint, HealthEndpoints):
     name = "registration"
 
     db = Database(Base.metadata, unit_of_work=RegistrationUnitOfWork)

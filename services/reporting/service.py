@@ -9,6 +9,7 @@ from services.reporting.schemas import ActivityReportQuery, ExportQuery, Figures
 from shared import events
 from shared.consumer import batched, consume_events, served_cities
 from shared.dependencies import Database, Metrics
+from shared.health import HealthEndpoints
 from shared.outbox import OutboxRelay
 from shared.web import PrometheusEndpoint, api
 
@@ -23,7 +24,7 @@ class SummaryRelay(OutboxRelay):
             publication.publish_changed_summaries(uow, None if takes_others else served)
 
 
-class ReportingService(PrometheusEndpoint):
+class ReportingService(PrometheusEndpoint, HealthEndpoints):
     """Events in, kept in reporting's log and applied to its read models; figures, reports,
     exports and public summaries out."""
 
