@@ -10,7 +10,11 @@ SERVICE_CLASSES = {
     "assessment": "services.assessment.service:AssessmentService",
     "notification": "services.notification.service:NotificationService",
     "reporting": "services.reporting.service:ReportingService",
+    # Reads participant files a city at a time, away from the API (services/registration/import_jobs.py).
+    "registration-imports": "services.registration.import_worker:RegistrationImportWorker",
 }
+# What ``campaign serve`` and ``campaign demo`` run in one process when no service is named.
+EVERYTHING = SERVICES + ("registration-imports",)
 
 
 def service_class(name):
@@ -18,7 +22,7 @@ def service_class(name):
     return getattr(importlib.import_module(module), cls)
 
 
-def start(config, names=SERVICES):
+def start(config, names=EVERYTHING):
     """A started runner; consumers' queues exist when it returns."""
     runner = ServiceRunner(config)
     for name in names:
