@@ -76,8 +76,8 @@ def test_each_city_worker_sees_only_its_city(system, launch):
     assert handled(system, "reporting") - before["reporting"] == 3
     assert handled(system, "reporting-medan") - before["reporting-medan"] == 2
     queues = system.vhost.queues()
-    for city in ("pontianak", "medan", "surabaya", "palembang", "*"):
-        assert f"evt-registration-participant_registered.{city}--reporting.on_participant_registered" in queues
+    for city in ("pontianak", "medan", "surabaya", "palembang", "other-cities"):
+        assert f"reporting.{city}" in queues  # one queue per city, every kind of event in it
 
 
 def test_a_poison_message_is_dead_lettered_while_the_rest_flow_then_replayed(system, launch):
