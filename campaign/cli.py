@@ -23,6 +23,7 @@ from campaign import (  # noqa: E402
     dlq_commands,
     registration_commands,
     reporting_commands,
+    retention_commands,
 )
 from campaign.commands import API_COMMANDS  # noqa: E402
 from shared import config as settings  # noqa: E402
@@ -137,6 +138,7 @@ main.add_command(reporting_commands.subscribe)
 main.add_command(dlq_commands.dlq)
 main.add_command(db_commands.db)
 main.add_command(broker_commands.broker)
+main.add_command(retention_commands.retention)
 for command in accounts_commands.COMMANDS:
     main.add_command(command)
 
