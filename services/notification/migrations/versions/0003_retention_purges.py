@@ -13,6 +13,9 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # A database that create_all made from these models is adopted at an older revision yet has it already.
+    if "retention_purges" in sa.inspect(op.get_bind()).get_table_names():
+        return
     op.create_table(
         "retention_purges",
         sa.Column("id", sa.Integer(), primary_key=True),

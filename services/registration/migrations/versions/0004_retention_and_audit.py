@@ -17,9 +17,15 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # A database that create_all made from these models is adopted at an older revision yet has them already.
+    table = sa.inspect(op.get_bind())
+    columns = {c["name"] for c in table.get_columns("rollouts")}
     with op.batch_alter_table("rollouts") as rollouts:
-        rollouts.add_column(sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True))
-        rollouts.add_column(sa.Column("purged_at", sa.DateTime(timezone=True), nullable=True))
+        for name in ("completed_at", "purged_at"):
+            if name not in columns:
+                rollouts.add_column(sa.Column(name, sa.DateTime(timezone=True), nullable=True))
+    if "personal_data_audit" in table.get_table_names():
+        return
     op.create_table(
         "personal_data_audit",
         sa.Column("id", sa.Integer(), primary_key=True),
