@@ -35,7 +35,8 @@ class LocalIssuer:
     def __init__(self, access_ttl: int = 50) -> None:
         uow = FakeIdentityUnitOfWork()
         self.signer = tokens.signer(uow, Fernet(Fernet.generate_key()), datetime.now(timezone.utc), access_ttl, 3600)
-        auth.publish_local_keys(tokens.public_keys(uow))
+        self.jwks = tokens.public_keys(uow)  # for a service in another process: its IDENTITY_JWKS
+        auth.publish_local_keys(self.jwks)
 
     def token(self, who: str = "national") -> str:
         role, cities = PEOPLE[who]
