@@ -236,6 +236,6 @@ def test_hostile_requests_are_refused_naming_where_and_change_nothing(api, http,
 
 def test_a_body_past_the_size_limit_is_refused_before_it_is_read(api, http):
     answer = http.post(api + "/rollouts", data=b"x" * (20 * 1024 * 1024 + 1),
-                           headers={"Content-Type": "application/json"}, timeout=60)
+                       headers={"Content-Type": "application/json"}, timeout=60)
     assert answer.status_code == 413
     assert "error" in answer.json()

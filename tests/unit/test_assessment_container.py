@@ -72,12 +72,12 @@ def test_a_sheet_is_imported_from_a_csv_body(service):
     instrument_id = create_instrument(api, rollout_id=2).json()["id"]
     sheet = "participant_code,phase,q1,q2,q3,q4\nPON-B,post,benar,benar,benar,salah\n"
     imported = http.post(f"{api}/instruments/{instrument_id}/submissions/import", data=sheet.encode(),
-                             headers={"Content-Type": "text/csv"}, timeout=10)
+                         headers={"Content-Type": "text/csv"}, timeout=10)
     assert imported.status_code == 201, imported.text
     assert imported.json()["imported"] == 1
 
     bad = http.post(f"{api}/instruments/{instrument_id}/submissions/import", data=b"code,q1\nPON-A,ya\n",
-                        headers={"Content-Type": "text/csv"}, timeout=10)
+                    headers={"Content-Type": "text/csv"}, timeout=10)
     assert bad.status_code == 422 and "header" in json.dumps(bad.json()["error"])
 
 

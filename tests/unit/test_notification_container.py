@@ -54,7 +54,7 @@ def publish(container, event, city, **fields):
 def test_a_committee_is_set_over_http_and_bad_input_named(service):
     _, api, _ = service
     saved = http.put(f"{api}/rollouts/9/committee", json={"emails": ["a@x.example"], "name": "Panitia"},
-                         timeout=10)
+                     timeout=10)
     assert saved.status_code == 200, saved.text
     assert (saved.json()["city"], saved.json()["emails"]) == ("pontianak", ["a@x.example"])
 
