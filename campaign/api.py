@@ -3,20 +3,24 @@
 The address is the API's base URL, e.g. ``http://127.0.0.1:8000`` (``/api/v1``
 is added here; a URL already ending in ``/api/v1`` is taken as well).  It comes
 from the command's ``--api-url``, else its group's, else ``$CAMPAIGN_API_URL``,
-else the default.  Any refusal (4xx/5xx) or silence of the API becomes an
-``ApiError``: one clear line naming the field (and, for a file, the bad lines)
-and exit status 1, never a traceback.
+else the default.  Each request carries the signed-in user's token (``campaign
+login``, or ``$CAMPAIGN_TOKEN``: campaign.credentials).  Any refusal (4xx/5xx) or
+silence of the API becomes an ``ApiError``: one clear line naming the field
+(and, for a file, the bad lines) and exit status 1, never a traceback.
 """
 import functools
 import json
 import os
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import click
 import requests
+
+from campaign import credentials
 
 DEFAULT_API_URL = "http://127.0.0.1:8000"
 API_PREFIX = "/api/v1"
@@ -68,11 +72,16 @@ def refusal(status: int, error: dict) -> ApiError:
 
 
 class Api:
-    """JSON in and out, files up and down, lists followed page by page."""
+    """JSON in and out, files up and down, lists followed page by page.
 
-    def __init__(self, url: str | None = None):
+    ``token()`` gives the access token of each request (returning None: no token); by
+    default the signed-in user's, refreshed when it is about to lapse (campaign.credentials).
+    """
+
+    def __init__(self, url: str | None = None, token: Callable[[], str | None] | None = None):
         self.base_url = base_url(url or os.environ.get(ENV) or DEFAULT_API_URL)
         self.http = requests.Session()
+        self.token = token or credentials.bearer_token
 
     def url(self, path: str) -> str:
         return f"{self.base_url}{API_PREFIX}{path}"
@@ -80,6 +89,9 @@ class Api:
     def send(self, method: str, path: str, **kwargs) -> requests.Response:
         """The API's answer to a request; ``ApiError`` for a refusal or when it does not answer."""
         url = path if path.startswith(("http://", "https://")) else self.url(path)
+        token = self.token()
+        if token:
+            kwargs["headers"] = {"Authorization": f"Bearer {token}", **(kwargs.get("headers") or {})}
         try:
             answer = self.http.request(method, url, timeout=kwargs.pop("timeout", TIMEOUT), **kwargs)
         except requests.Timeout:
@@ -106,6 +118,8 @@ class Api:
             # No endpoint declares the path: the base URL is wrong, not the id asked for.
             return ApiError(f"{method} {url}: the API has no such path; is {self.base_url} its base URL? "
                             f"(--api-url or ${ENV}, e.g. {DEFAULT_API_URL})", status=404, error=error)
+        if answer.status_code == 401 and error.get("reason") == "missing":
+            return ApiError(f"{error.get('message')} Sign in with: campaign login", status=401, error=error)
         return refusal(answer.status_code, error)
 
     def call(self, method: str, path: str, **kwargs):

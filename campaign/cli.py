@@ -107,8 +107,10 @@ def demo(workdir):
     broker = "in-process" if settings.is_embedded(config) else config["AMQP_URI"].split("@")[-1]
     click.echo(f"Starting the four services (broker: {broker})...")
     running = start_or_exit(runner, config)
+    base_url = f"http://{config['WEB_SERVER_ADDRESS']}"
     try:
-        result = scenario.run(f"http://{config['WEB_SERVER_ADDRESS']}", workdir)
+        usernames, password = scenario.create_accounts(config)
+        result = scenario.run(base_url, workdir, scenario.SignIn(base_url, scenario.DEMO_COORDINATOR, password))
     except scenario.DemoError as exc:
         click.echo(f"campaign: {exc}", err=True)
         sys.exit(1)
@@ -132,6 +134,9 @@ def demo(workdir):
     mail = smtp_url.split("://", 1)[1] if smtp_url.startswith("maildir") else masked(smtp_url)
     click.echo(f"  committee mail: {mail}")
     click.echo(f"Report: {result.report_path}")
+    click.echo(f"Accounts {', '.join(usernames)}, password {password} (this demo's data only). To look around:\n"
+               f"  CAMPAIGN_DATA_DIR={workdir / 'data'} REPORTS_DIR={workdir / 'reports'} campaign serve\n"
+               f"  campaign login --username {scenario.DEMO_COORDINATOR}")
 
 
 for command in API_COMMANDS:

@@ -7,11 +7,13 @@ Names are generated (Indonesian-looking, with a fixed seed, so runs repeat).
 import csv
 import json
 import random
+import secrets
 import time
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+import requests
 from faker import Faker
 
 from campaign.api import Api, ApiError
@@ -70,6 +72,53 @@ class ScenarioApi(Api):
 
 class DemoError(Exception):
     pass
+
+
+# --- the demo's people ---------------------------------------------------------------
+
+DEMO_COORDINATOR = "nasional"  # the account the scenario runs as
+
+
+def create_accounts(config: dict) -> tuple[list[str], str]:
+    """The demo's accounts, one of each role (services.identity.admin.DEMO_ACCOUNTS), with a password
+    made for this run: (their usernames, the password).  Made on identity's database directly, as
+    ``campaign accounts bootstrap`` is: access to the database is the credential."""
+    from services.identity import admin
+
+    password = secrets.token_urlsafe(12)
+    return admin.ensure_demo_accounts(config, password), password
+
+
+class SignIn:
+    """An account signed in through identity's API; each call gives an access token with time left,
+    refreshed (or signed in again) before it lapses (they live under a minute)."""
+
+    MARGIN = 10  # seconds
+
+    def __init__(self, base_url: str, username: str, password: str) -> None:
+        self.url = f"{base_url.rstrip('/')}/api/v1/auth"
+        self.username, self.password = username, password
+        self.tokens: dict | None = None
+        self.expires_at = 0.0
+
+    def __call__(self) -> str:
+        if self.tokens is None or self.expires_at - time.monotonic() < self.MARGIN:
+            self._renew()
+        return self.tokens["access_token"]
+
+    def _renew(self):
+        answer = None
+        if self.tokens is not None:
+            answer = requests.post(f"{self.url}/refresh", json={"refresh_token": self.tokens["refresh_token"]},
+                                   timeout=30)
+        if answer is None or answer.status_code != 200:
+            answer = requests.post(f"{self.url}/token", json={"username": self.username, "password": self.password},
+                                   timeout=30)
+        if answer.status_code != 200:
+            raise DemoError(f"{self.username} could not sign in ({answer.status_code}); the demo needs its own "
+                            "identity database (unset IDENTITY_DATABASE_URL)")
+        self.tokens = answer.json()
+        self.expires_at = time.monotonic() + self.tokens["expires_in"]
 
 
 def load_rollout():
@@ -138,9 +187,9 @@ def _summarised(api, figures):
         published == exact for published, exact in shown if isinstance(published, int))
 
 
-def run(base_url, workdir):
-    """Drive the scenario through the HTTP API at ``base_url``."""
-    api = ScenarioApi(base_url)
+def run(base_url, workdir, sign_in):
+    """Drive the scenario through the HTTP API at ``base_url``, as the account ``sign_in`` gives tokens of."""
+    api = ScenarioApi(base_url, token=sign_in)
     fake = Faker("id_ID")
     fake.seed_instance(SEED)
     rng = random.Random(SEED)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A partner's consumer of the campaign's summary events, written with pika alone.
 
-    python examples/summary_consumer.py --amqp amqp://guest:guest@localhost:5672/ \
+    CAMPAIGN_TOKEN=... python examples/summary_consumer.py --amqp amqp://guest:guest@localhost:5672/ \
         --api http://localhost:8000 'summary.*.pontianak' summary.tests.national
 
 It binds a private queue to the topic exchange ``campaign.summaries`` for each
@@ -12,10 +12,12 @@ Schemas in ``schemas/`` (see ``docs/asyncapi.yaml``).  A snapshot is the city's
 last summary itself, so a snapshot and the message it reproduces carry the same
 ``event_id``: keep the first.  A count may be "<5" (1 to 4 people) or "x"
 (hidden so that a "<5" cannot be worked out); a city with no summary yet is
-skipped (404).
+skipped (404).  The API answers a signed-in partner: ``--token`` (or
+``$CAMPAIGN_TOKEN``) is an access token of an account with ``summaries:read``.
 """
 import argparse
 import json
+import os
 import sys
 import urllib.error
 import urllib.request
@@ -25,17 +27,20 @@ import pika
 EXCHANGE = "campaign.summaries"
 
 
-def snapshot(api, patterns):
+def snapshot(api, patterns, token=None):
     """Current summaries of the cities the patterns name (all cities for a wildcard)."""
     base = api.rstrip("/") + "/api/v1"
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     cities = {p.split(".")[-1] for p in patterns}
     if cities & {"*", "#"}:
-        with urllib.request.urlopen(f"{base}/summaries", timeout=30) as answer:
+        with urllib.request.urlopen(urllib.request.Request(f"{base}/summaries", headers=headers),
+                                    timeout=30) as answer:
             cities = set(json.load(answer)["cities"])
     found = {}
     for city in sorted(cities):
         try:
-            with urllib.request.urlopen(f"{base}/summaries/{city}", timeout=30) as answer:
+            with urllib.request.urlopen(urllib.request.Request(f"{base}/summaries/{city}", headers=headers),
+                                        timeout=30) as answer:
                 found.update(json.load(answer))
         except urllib.error.HTTPError as error:
             if error.code != 404:  # 404: no summary of that city yet; its first comes by the queue
@@ -59,6 +64,8 @@ def main(argv=None):
     parser.add_argument("patterns", nargs="+", help="routing-key patterns, e.g. 'summary.*.medan'")
     parser.add_argument("--amqp", default="amqp://guest:guest@localhost:5672/%2F")
     parser.add_argument("--api", help="base URL of the reporting API, for the current summaries first")
+    parser.add_argument("--token", default=os.environ.get("CAMPAIGN_TOKEN"),
+                        help="an access token for the API (default $CAMPAIGN_TOKEN)")
     parser.add_argument("--count", type=int, help="stop after this many summaries")
     parser.add_argument("--timeout", type=float, help="stop after this many seconds without one")
     args = parser.parse_args(argv)
@@ -86,7 +93,7 @@ def main(argv=None):
 
     # Bound first, snapshot second: nothing published in between is missed.
     if args.api:
-        for key, body in snapshot(args.api, args.patterns).items():
+        for key, body in snapshot(args.api, args.patterns, args.token).items():
             if any(matches(p, key) for p in args.patterns) and (args.count is None or printed < args.count):
                 show(key, body)
     messages = channel.consume(queue, auto_ack=True, inactivity_timeout=args.timeout)

@@ -30,10 +30,9 @@ API = "/api/v1"
 OPENAPI_PATH = API + "/openapi.json"
 MAX_ID = 2**31 - 1  # the largest id an INTEGER column holds
 DEFAULT_MAX_REQUEST_BYTES = 20 * 1024 * 1024
-# Every operation of a service declaring ``declares_permissions = True`` must say who may call
-# it (``permission=``), or the service does not start.  True: every service must.  Stays False
-# until the four older services declare theirs; their undeclared operations answer anyone.
-REQUIRE_DECLARATIONS = False
+# Every operation must say who may call it (``permission=``: one of shared.auth.PERMISSIONS,
+# SIGNED_IN or PUBLIC), or its service does not start: nothing answers anyone by omission.
+REQUIRE_DECLARATIONS = True
 
 
 class UndeclaredPermission(Exception):

@@ -2,7 +2,8 @@
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
-from services.assessment.commands import FollowUpActionPlan, RecordActionPlan
+from services.assessment.commands import Cities, FollowUpActionPlan, RecordActionPlan
+from services.assessment.instruments import city_of_rollout
 from services.assessment.models import ActionPlan
 from services.assessment.repository import AssessmentUnitOfWork
 from shared import events
@@ -11,6 +12,8 @@ from shared.errors import InvalidInput, NotFound
 
 def record_action_plan(command: RecordActionPlan, uow: AssessmentUnitOfWork) -> ActionPlan:
     """A new plan, ``planned``; a participant's must be of that session, a group's session launched."""
+    if command.cities is not None and city_of_rollout(uow, command.rollout_id) not in command.cities:
+        raise NotFound(f"rollout_id: no launched rollout {command.rollout_id} in your cities", field="rollout_id")
     if command.owner == "participant":
         participant = uow.participants.get(command.participant_code)
         if participant is None:
@@ -36,7 +39,7 @@ def record_action_plan(command: RecordActionPlan, uow: AssessmentUnitOfWork) -> 
 
 def follow_up_action_plan(command: FollowUpActionPlan, uow: AssessmentUnitOfWork) -> ActionPlan:
     """A follow-up: the plan's new status, with an optional note (and a new due date)."""
-    plan = get_action_plan(uow, command.action_plan_id)
+    plan = get_action_plan(uow, command.action_plan_id, command.cities)
     plan.status = command.status
     if command.due_on is not None:
         plan.due_on = command.due_on
@@ -53,14 +56,14 @@ def _emit(uow: AssessmentUnitOfWork, event: events.Event, plan: ActionPlan) -> N
              owner=plan.owner, due_on=plan.due_on, status=plan.status, participant_code=plan.participant_code)
 
 
-def get_action_plan(uow: AssessmentUnitOfWork, plan_id: int) -> ActionPlan:
+def get_action_plan(uow: AssessmentUnitOfWork, plan_id: int, cities: Cities = None) -> ActionPlan:
     plan: ActionPlan | None = uow.action_plans.get(plan_id)
-    if plan is None:
+    if plan is None or (cities is not None and plan.city not in cities):
         raise NotFound(f"action plan {plan_id} does not exist", field="action_plan_id")
     return plan
 
 
 def list_action_plans(uow: AssessmentUnitOfWork, rollout_id: int | None = None,
-                      status: str | None = None) -> Sequence[ActionPlan]:
-    found: Sequence[ActionPlan] = uow.action_plans.list(rollout_id=rollout_id, status=status)
+                      status: str | None = None, cities: Cities = None) -> Sequence[ActionPlan]:
+    found: Sequence[ActionPlan] = uow.action_plans.list(rollout_id=rollout_id, status=status, cities=cities)
     return found

@@ -7,6 +7,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+# The cities the caller works in, from its token: what belongs to another city is, to it, not
+# there (NotFound).  None: every city (the national roles, timers, other services).
+Cities = tuple[str, ...] | None
+
+
 
 @dataclass(frozen=True)
 class CreateInstrument:
@@ -18,6 +23,7 @@ class CreateInstrument:
     questions: list[dict[str, Any]]
     version: int | None = None
     pass_percent: int = 60
+    cities: Cities = None
 
 
 @dataclass(frozen=True)
@@ -28,6 +34,7 @@ class SubmitTest:
     participant_code: str
     phase: str
     answers: dict[str, Any] = field(default_factory=dict)
+    cities: Cities = None
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,7 @@ class ImportSubmissions:
 
     instrument_id: int
     sheet: bytes
+    cities: Cities = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +81,7 @@ class RecordActionPlan:
     participant_code: str | None = None
     group_name: str | None = None
     due_on: date | None = None
+    cities: Cities = None
 
 
 @dataclass(frozen=True)
@@ -81,3 +90,4 @@ class FollowUpActionPlan:
     status: str
     note: str | None = None
     due_on: date | None = None
+    cities: Cities = None

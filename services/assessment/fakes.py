@@ -131,8 +131,9 @@ class FakeActionPlans:
     def changed(self, plan):
         pass
 
-    def list(self, rollout_id=None, status=None):
-        return [p for p in self.rows.values() if rollout_id in (None, p.rollout_id) and status in (None, p.status)]
+    def list(self, rollout_id=None, status=None, cities=None):
+        return [p for p in self.rows.values() if rollout_id in (None, p.rollout_id) and status in (None, p.status)
+                and (cities is None or p.city in cities)]
 
 
 class FakeAssessmentUnitOfWork(FakeUnitOfWork):

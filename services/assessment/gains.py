@@ -38,9 +38,10 @@ def gains(uow: AssessmentUnitOfWork, scope: str, rollout_id: int | None = None) 
     }
 
 
-def item_analysis(uow: AssessmentUnitOfWork, instrument_id: int, phase: str = "post") -> dict[str, Any]:
+def item_analysis(uow: AssessmentUnitOfWork, instrument_id: int, phase: str = "post",
+                  cities: tuple[str, ...] | None = None) -> dict[str, Any]:
     """Facility and discrimination index of each question of an instrument, on one phase's tests."""
-    instrument = get_instrument(uow, instrument_id)
+    instrument = get_instrument(uow, instrument_id, cities)
     key = AnswerKey(instrument.questions, 0)
     attempts = [key.marks(answers) for answers in uow.submissions.answers(instrument_id, phase)]
     topics = {q["id"]: q["topic"] for q in instrument.questions}

@@ -2,7 +2,7 @@
 from collections.abc import Sequence
 from typing import Any
 
-from services.assessment.commands import CreateInstrument
+from services.assessment.commands import Cities, CreateInstrument
 from services.assessment.models import Instrument, KnownSession
 from services.assessment.repository import AssessmentUnitOfWork
 from shared.errors import Conflict, InvalidInput, NotFound
@@ -22,7 +22,11 @@ def create_instrument(command: CreateInstrument, uow: AssessmentUnitOfWork) -> I
     its agenda and every question tagged with one of that session's topics.
     Before that (the launch event may still be on its way) it is taken as given.
     """
-    _check_topics(command, uow.sessions.of_rollout(command.rollout_id))
+    agenda = uow.sessions.of_rollout(command.rollout_id)
+    if not _visible(command.cities, agenda):
+        # A city's caller adds instruments to the rollouts of its cities that assessment knows of.
+        raise NotFound(f"rollout_id: no launched rollout {command.rollout_id} in your cities", field="rollout_id")
+    _check_topics(command, agenda)
     version = command.version
     if version is None:
         version = uow.instruments.latest_version(command.rollout_id, command.session_key) + 1
@@ -51,14 +55,32 @@ def _check_topics(command: CreateInstrument, agenda: Sequence[KnownSession]) -> 
             fields={"questions": {i: {"topic": [f"must be one of: {'; '.join(allowed)}"]} for i in strangers}})
 
 
-def get_instrument(uow: AssessmentUnitOfWork, instrument_id: int) -> Instrument:
+def city_of_rollout(uow: AssessmentUnitOfWork, rollout_id: int) -> str | None:
+    """The rollout's city, once assessment has heard of its launch; None before."""
+    agenda = uow.sessions.of_rollout(rollout_id)
+    return agenda[0].city if agenda else None
+
+
+def _visible(cities: Cities, agenda: Sequence[KnownSession]) -> bool:
+    """Whether a caller of ``cities`` sees a rollout of this agenda (an unknown rollout: only every city's)."""
+    return cities is None or bool(agenda) and agenda[0].city in cities
+
+
+def get_instrument(uow: AssessmentUnitOfWork, instrument_id: int, cities: Cities = None) -> Instrument:
+    """The instrument, if it is of a rollout in ``cities`` (None: any); another city's reads as absent."""
     instrument: Instrument | None = uow.instruments.get(instrument_id)
-    if instrument is None:
+    if instrument is None or not _visible(cities, uow.sessions.of_rollout(instrument.rollout_id)):
         raise NotFound(f"instrument {instrument_id} does not exist", field="instrument_id")
     return instrument
 
 
 def list_instruments(uow: AssessmentUnitOfWork, rollout_id: int | None = None,
-                     session_key: str | None = None) -> Sequence[Instrument]:
+                     session_key: str | None = None, cities: Cities = None) -> Sequence[Instrument]:
     found: Sequence[Instrument] = uow.instruments.list(rollout_id=rollout_id, session_key=session_key)
-    return found
+    if cities is None:
+        return found
+    seen: dict[int, bool] = {}
+    for instrument in found:
+        if instrument.rollout_id not in seen:
+            seen[instrument.rollout_id] = _visible(cities, uow.sessions.of_rollout(instrument.rollout_id))
+    return [instrument for instrument in found if seen[instrument.rollout_id]]

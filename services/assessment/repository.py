@@ -168,8 +168,10 @@ class SqlActionPlans:
     def changed(self, plan):
         self.session.flush()
 
-    def list(self, rollout_id=None, status=None):
+    def list(self, rollout_id=None, status=None, cities=None):
         query = select(ActionPlan).order_by(ActionPlan.id)
+        if cities is not None:
+            query = query.where(ActionPlan.city.in_(cities))
         if rollout_id is not None:
             query = query.where(ActionPlan.rollout_id == rollout_id)
         if status is not None:

@@ -32,6 +32,7 @@ from services.assessment.schemas import (
     SubmissionOut,
 )
 from shared import events
+from shared.auth import authorize
 from shared.consumer import consume_events
 from shared.dependencies import Database, Metrics
 from shared.health import HealthEndpoints
@@ -52,38 +53,47 @@ class AssessmentService(PrometheusEndpoint, HealthEndpoints):
 
     # --- instruments -------------------------------------------------------
 
-    @api("POST", "/instruments", body=InstrumentIn, response=InstrumentOut, status=201)
-    def create_instrument(self, request, body):
+    @api("POST", "/instruments", body=InstrumentIn, response=InstrumentOut, status=201,
+         permission="assessment:write")
+    def create_instrument(self, request, body, principal):
+        command = CreateInstrument(**body, cities=principal.city_filter())
         with self.db.unit_of_work() as uow:
-            return 201, InstrumentOut().dump(instruments.create_instrument(CreateInstrument(**body), uow))
+            return 201, InstrumentOut().dump(instruments.create_instrument(command, uow))
 
-    @api("GET", "/instruments", query=InstrumentQuery, response=InstrumentOut, many=True)
-    def list_instruments(self, request, query):
+    @api("GET", "/instruments", query=InstrumentQuery, response=InstrumentOut, many=True,
+         permission="assessment:read")
+    def list_instruments(self, request, query, principal):
         with self.db.read() as uow:
-            return InstrumentOut(many=True).dump(instruments.list_instruments(uow, **query))
+            found = instruments.list_instruments(uow, **query, cities=principal.city_filter())
+            return InstrumentOut(many=True).dump(found)
 
-    @api("GET", "/instruments/<int:instrument_id>", response=InstrumentOut)
-    def show_instrument(self, request, instrument_id):
+    @api("GET", "/instruments/<int:instrument_id>", response=InstrumentOut, permission="assessment:read")
+    def show_instrument(self, request, instrument_id, principal):
         with self.db.read() as uow:
-            return InstrumentOut().dump(instruments.get_instrument(uow, instrument_id))
+            return InstrumentOut().dump(instruments.get_instrument(uow, instrument_id, principal.city_filter()))
 
-    @api("GET", "/instruments/<int:instrument_id>/item-analysis", query=ItemAnalysisQuery, response=ItemAnalysisOut)
-    def item_analysis(self, request, instrument_id, query):
+    @api("GET", "/instruments/<int:instrument_id>/item-analysis", query=ItemAnalysisQuery, response=ItemAnalysisOut,
+         permission="assessment:read")
+    def item_analysis(self, request, instrument_id, query, principal):
         with self.db.read() as uow:
-            return ItemAnalysisOut().dump(gains.item_analysis(uow, instrument_id, query["phase"]))
+            analysis = gains.item_analysis(uow, instrument_id, query["phase"], principal.city_filter())
+            return ItemAnalysisOut().dump(analysis)
 
     # --- tests -------------------------------------------------------------
 
-    @api("POST", "/submissions", body=SubmissionIn, response=SubmissionOut, status=201)
-    def submit(self, request, body):
-        self._learn_participants([body["participant_code"]])
+    @api("POST", "/submissions", body=SubmissionIn, response=SubmissionOut, status=201,
+         permission="assessment:write")
+    def submit(self, request, body, principal):
+        command = SubmitTest(**body, cities=principal.city_filter())
+        self._learn_participants([command.participant_code])
         with self.db.unit_of_work() as uow:
-            return 201, SubmissionOut().dump(submissions.submit_test(SubmitTest(**body), uow))
+            return 201, SubmissionOut().dump(submissions.submit_test(command, uow))
 
-    @api("POST", "/instruments/<int:instrument_id>/submissions/import", body="file", response=ImportOut, status=201)
-    def import_submissions(self, request, instrument_id, body):
+    @api("POST", "/instruments/<int:instrument_id>/submissions/import", body="file", response=ImportOut, status=201,
+         permission="assessment:write")
+    def import_submissions(self, request, instrument_id, body, principal):
         """A CSV sheet of tests; all rows are scored or, if any is bad, none."""
-        command = ImportSubmissions(instrument_id=instrument_id, sheet=body)
+        command = ImportSubmissions(instrument_id=instrument_id, sheet=body, cities=principal.city_filter())
         with self.db.read() as uow:
             codes = submissions.codes_in_sheet(command, uow)
         self._learn_participants(codes)
@@ -109,28 +119,34 @@ class AssessmentService(PrometheusEndpoint, HealthEndpoints):
         with self.db.unit_of_work() as uow:
             gains.publish_gain_summaries(PublishGainSummaries(), uow)
 
-    @api("GET", "/gains/<scope>", query=GainQuery, response=ScopeGainOut)
-    def gains(self, request, scope, query):
+    @api("GET", "/gains/<scope>", query=GainQuery, response=ScopeGainOut, permission="assessment:read")
+    def gains(self, request, scope, query, principal):
         """Gain of a city (its slug) or of the nation (``national``), per topic and per session."""
+        authorize(principal, "assessment:read", city=scope)  # like a path's <city>: the caller's cities only
         with self.db.read() as uow:
             return ScopeGainOut().dump(gains.gains(uow, scope, query["rollout_id"]))
 
     # --- action plans ------------------------------------------------------
 
-    @api("POST", "/action-plans", body=ActionPlanIn, response=ActionPlanOut, status=201)
-    def record_action_plan(self, request, body):
-        if body["owner"] == "participant":
-            self._learn_participants([body["participant_code"]])
+    @api("POST", "/action-plans", body=ActionPlanIn, response=ActionPlanOut, status=201,
+         permission="assessment:write")
+    def record_action_plan(self, request, body, principal):
+        command = RecordActionPlan(**body, cities=principal.city_filter())
+        if command.owner == "participant":
+            self._learn_participants([command.participant_code])
         with self.db.unit_of_work() as uow:
-            return 201, ActionPlanOut().dump(action_plans.record_action_plan(RecordActionPlan(**body), uow))
+            return 201, ActionPlanOut().dump(action_plans.record_action_plan(command, uow))
 
-    @api("PATCH", "/action-plans/<int:plan_id>", body=ActionPlanUpdate, response=ActionPlanOut)
-    def follow_up_action_plan(self, request, plan_id, body):
+    @api("PATCH", "/action-plans/<int:plan_id>", body=ActionPlanUpdate, response=ActionPlanOut,
+         permission="assessment:write")
+    def follow_up_action_plan(self, request, plan_id, body, principal):
+        command = FollowUpActionPlan(action_plan_id=plan_id, **body, cities=principal.city_filter())
         with self.db.unit_of_work() as uow:
-            plan = action_plans.follow_up_action_plan(FollowUpActionPlan(action_plan_id=plan_id, **body), uow)
-            return ActionPlanOut().dump(plan)
+            return ActionPlanOut().dump(action_plans.follow_up_action_plan(command, uow))
 
-    @api("GET", "/action-plans", query=ActionPlanQuery, response=ActionPlanOut, many=True)
-    def list_action_plans(self, request, query):
+    @api("GET", "/action-plans", query=ActionPlanQuery, response=ActionPlanOut, many=True,
+         permission="assessment:read")
+    def list_action_plans(self, request, query, principal):
         with self.db.read() as uow:
-            return ActionPlanOut(many=True).dump(action_plans.list_action_plans(uow, **query))
+            found = action_plans.list_action_plans(uow, **query, cities=principal.city_filter())
+            return ActionPlanOut(many=True).dump(found)

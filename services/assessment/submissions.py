@@ -5,7 +5,7 @@ has not met (``unknown_codes``) and records the answers here
 (``remember_participants``) before a test is scored.
 """
 from services.assessment import sheets
-from services.assessment.commands import ImportSubmissions, RememberParticipants, SubmitTest
+from services.assessment.commands import Cities, ImportSubmissions, RememberParticipants, SubmitTest
 from services.assessment.instruments import get_instrument
 from services.assessment.scoring import AnswerKey
 from shared import events
@@ -20,7 +20,7 @@ def unknown_codes(uow, codes) -> list[str]:
 def codes_in_sheet(command: ImportSubmissions, uow) -> list[str]:
     """The participant codes of a sheet; refuses an unreadable sheet before anyone is asked about them."""
     sheets.check_header(command.sheet)
-    instrument = get_instrument(uow, command.instrument_id)
+    instrument = get_instrument(uow, command.instrument_id, command.cities)
     return [test.participant_code for _, test in sheets.read_tests(instrument.id, instrument.questions,
                                                                     command.sheet)]
 
@@ -32,8 +32,8 @@ def remember_participants(command: RememberParticipants, uow) -> None:
 
 def submit_test(command: SubmitTest, uow):
     """Score one test and emit ``test_scored``."""
-    instrument = get_instrument(uow, command.instrument_id)
-    participant = uow.participants.get(command.participant_code)
+    instrument = get_instrument(uow, command.instrument_id, command.cities)
+    participant = _participant(uow, command.participant_code, command.cities)
     if participant is None:
         raise NotFound(f"participant_code: no participant has code {command.participant_code}",
                        field="participant_code")
@@ -58,10 +58,10 @@ def import_submissions(command: ImportSubmissions, uow) -> list:
     or already recorded) and unknown questions are all reported by line and field.
     """
     sheets.check_header(command.sheet)
-    instrument = get_instrument(uow, command.instrument_id)
+    instrument = get_instrument(uow, command.instrument_id, command.cities)
     tests = sheets.read_tests(instrument.id, instrument.questions, command.sheet)
     codes = list(dict.fromkeys(test.participant_code for _, test in tests))
-    participants = {code: uow.participants.get(code) for code in codes}
+    participants = {code: _participant(uow, code, command.cities) for code in codes}
     earlier = uow.submissions.taken(instrument.rollout_id, instrument.session_key, codes)
     errors, seen = [], {}
     for line, test in tests:
@@ -91,6 +91,12 @@ def import_submissions(command: ImportSubmissions, uow) -> list:
         uow.changes.count(instrument.rollout_id, instrument.session_key, city,
                           by=sum(1 for c, _ in scored if c == city))
     return saved
+
+
+def _participant(uow, code: str, cities: Cities):
+    """The participant of ``code``, if of one of ``cities`` (None: any): another city's code is unknown here."""
+    participant = uow.participants.get(code)
+    return participant if participant is not None and (cities is None or participant.city in cities) else None
 
 
 def unanswered(questions: list[dict], answers: dict) -> list[str]:

@@ -6,13 +6,17 @@ from services.notification.models import Alert
 from services.notification.repository import NotificationUnitOfWork
 
 
-def disclosures_of(uow: NotificationUnitOfWork, participant_id: int) -> list[dict[str, Any]]:
-    """Every time this participant's data went to someone: when, to whom, by which channel."""
+def disclosures_of(uow: NotificationUnitOfWork, participant_id: int,
+                   cities: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+    """Every time this participant's data went to someone: when, to whom, by which channel
+    (of deliveries in ``cities``; None: every city)."""
     return [{"delivery_id": record.delivery_id, "rollout_id": delivery.rollout_id, "kind": delivery.kind,
              "recipient": record.recipient, "channel": record.channel, "disclosed_at": record.disclosed_at}
-            for record, delivery in uow.disclosures.of_participant(participant_id)]
+            for record, delivery in uow.disclosures.of_participant(participant_id)
+            if cities is None or delivery.city in cities]
 
 
-def alerts(uow: NotificationUnitOfWork, rollout_id: int | None = None) -> Sequence[Alert]:
-    found: Sequence[Alert] = uow.alerts.list(rollout_id)
+def alerts(uow: NotificationUnitOfWork, rollout_id: int | None = None,
+           cities: tuple[str, ...] | None = None) -> Sequence[Alert]:
+    found: Sequence[Alert] = uow.alerts.list(rollout_id, cities)
     return found

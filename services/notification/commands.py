@@ -16,6 +16,7 @@ class SetCommittee:
     webhook_url: str | None = None
     webhook_secret: str | None = None
     list_format: str = "csv"
+    cities: tuple[str, ...] | None = None  # the caller's (None: every city): another city's rollout is absent
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class ResendDelivery:
     """Send again on the coordinator's word, as a new message."""
 
     delivery_id: int
+    cities: tuple[str, ...] | None = None  # the caller's (None: every city): another city's delivery is absent
 
 
 @dataclass(frozen=True)

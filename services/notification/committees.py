@@ -8,6 +8,8 @@ from shared.errors import NotFound
 
 def set_committee(command: SetCommittee, uow: NotificationUnitOfWork) -> Committee:
     """Set (or set again) a rollout's committee; setting it again re-enables a webhook a 410 disabled."""
+    if command.cities is not None and command.city not in command.cities:
+        raise NotFound(f"rollout {command.rollout_id} does not exist", field="rollout_id")
     committee: Committee = uow.committees.put(
         rollout_id=command.rollout_id, city=command.city, name=command.name, emails=list(command.emails),
         webhook_url=command.webhook_url, webhook_secret=command.webhook_secret,
@@ -15,9 +17,11 @@ def set_committee(command: SetCommittee, uow: NotificationUnitOfWork) -> Committ
     return committee
 
 
-def get_committee(uow: NotificationUnitOfWork, rollout_id: int) -> Committee:
+def get_committee(uow: NotificationUnitOfWork, rollout_id: int,
+                  cities: tuple[str, ...] | None = None) -> Committee:
+    """The rollout's committee, if it is of one of ``cities`` (None: any); another city's reads as absent."""
     committee: Committee | None = uow.committees.get(rollout_id)
-    if committee is None:
+    if committee is None or (cities is not None and committee.city not in cities):
         raise NotFound(f"rollout {rollout_id} has no committee set", field="rollout_id")
     return committee
 

@@ -118,10 +118,11 @@ class FakeDeliveries:
         return [d for d in self.rows.values()
                 if (d.rollout_id, d.channel, d.status) == (rollout_id, "webhook", "queued")]
 
-    def find(self, rollout_id=None, status=None, kind=None, city=None):
+    def find(self, rollout_id=None, status=None, kind=None, city=None, cities=None):
         wanted = {"rollout_id": rollout_id, "status": status, "kind": kind, "city": city}
         return [d for d in self.rows.values()
-                if all(value is None or getattr(d, name) == value for name, value in wanted.items())]
+                if _in(d.city, cities)
+                and all(value is None or getattr(d, name) == value for name, value in wanted.items())]
 
 
 class FakeAttempts:
@@ -155,8 +156,8 @@ class FakeAlerts:
     def add(self, **fields):
         self.rows.append(Alert(id=len(self.rows) + 1, **fields))
 
-    def list(self, rollout_id=None):
-        return [a for a in self.rows if rollout_id in (None, a.rollout_id)]
+    def list(self, rollout_id=None, cities=None):
+        return [a for a in self.rows if rollout_id in (None, a.rollout_id) and _in(a.city, cities)]
 
 
 class FakeRetentionPurges:

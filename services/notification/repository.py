@@ -141,8 +141,8 @@ class SqlDeliveries:
         return self.session.scalars(select(Delivery).where(
             Delivery.rollout_id == rollout_id, Delivery.channel == "webhook", Delivery.status == "queued")).all()
 
-    def find(self, rollout_id=None, status=None, kind=None, city=None):
-        query = select(Delivery).order_by(Delivery.id)
+    def find(self, rollout_id=None, status=None, kind=None, city=None, cities=None):
+        query = select(Delivery).where(_in(Delivery.city, cities)).order_by(Delivery.id)
         for column, value in ((Delivery.rollout_id, rollout_id), (Delivery.status, status),
                               (Delivery.kind, kind), (Delivery.city, city)):
             if value is not None:
@@ -184,8 +184,8 @@ class SqlAlerts:
     def add(self, **fields):
         self.session.add(Alert(**fields))
 
-    def list(self, rollout_id=None):
-        query = select(Alert).order_by(Alert.id)
+    def list(self, rollout_id=None, cities=None):
+        query = select(Alert).where(_in(Alert.city, cities)).order_by(Alert.id)
         if rollout_id is not None:
             query = query.where(Alert.rollout_id == rollout_id)
         return self.session.scalars(query).all()

@@ -37,9 +37,10 @@ class Outgoing:
         return tuple(row["participant_id"] for row in self.rows)
 
 
-def get_delivery(uow, delivery_id: int):
+def get_delivery(uow, delivery_id: int, cities: tuple[str, ...] | None = None):
+    """The delivery, if it is of one of ``cities`` (None: any); another city's reads as absent."""
     delivery = uow.deliveries.get(delivery_id)
-    if delivery is None:
+    if delivery is None or (cities is not None and delivery.city not in cities):
         raise NotFound(f"delivery {delivery_id} does not exist", field="delivery_id")
     return delivery
 
@@ -173,7 +174,7 @@ def acknowledge_delivery(command: AcknowledgeDelivery, uow):
 
 def resend_delivery(command: ResendDelivery, uow):
     """Send again on the coordinator's word: a new Message-ID and idempotency key, fresh tries."""
-    delivery = get_delivery(uow, command.delivery_id)
+    delivery = get_delivery(uow, command.delivery_id, command.cities)
     if delivery.status == "queued":
         raise Conflict(f"delivery {delivery.id} is still queued", field="status")
     if delivery.channel == "webhook":
@@ -190,8 +191,8 @@ def resend_delivery(command: ResendDelivery, uow):
     return delivery
 
 
-def find_deliveries(uow, rollout_id=None, status=None, kind=None, city=None) -> list:
-    return uow.deliveries.find(rollout_id=rollout_id, status=status, kind=kind, city=city)
+def find_deliveries(uow, rollout_id=None, status=None, kind=None, city=None, cities=None) -> list:
+    return uow.deliveries.find(rollout_id=rollout_id, status=status, kind=kind, city=city, cities=cities)
 
 
 def attempts_of(uow, delivery_id: int) -> list:

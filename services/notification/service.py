@@ -34,6 +34,7 @@ from services.notification.schemas import (
     DisclosureOut,
 )
 from shared import events
+from shared.auth import PUBLIC
 from shared.consumer import batched, consume_events
 from shared.dependencies import Database, Metrics
 from shared.errors import NotFound
@@ -165,11 +166,12 @@ class NotificationService(PrometheusEndpoint, HealthEndpoints):
 
     # --- committees --------------------------------------------------------
 
-    @api("PUT", "/rollouts/<int:rollout_id>/committee", body=CommitteeIn, response=CommitteeOut)
-    def set_committee(self, request, rollout_id, body):
-        city = self._city_of(rollout_id)
+    @api("PUT", "/rollouts/<int:rollout_id>/committee", body=CommitteeIn, response=CommitteeOut,
+         permission="committee:write")
+    def set_committee(self, request, rollout_id, body, principal):
+        command = SetCommittee(rollout_id, self._city_of(rollout_id), **body, cities=principal.city_filter())
         with self.db.unit_of_work() as uow:
-            return CommitteeOut().dump(committees.set_committee(SetCommittee(rollout_id, city, **body), uow))
+            return CommitteeOut().dump(committees.set_committee(command, uow))
 
     def _city_of(self, rollout_id):
         """Registration owns rollouts: it says whether this one exists, and in which city."""
@@ -180,35 +182,41 @@ class NotificationService(PrometheusEndpoint, HealthEndpoints):
                 raise NotFound(f"rollout {rollout_id} does not exist", field="rollout_id")
             raise
 
-    @api("GET", "/rollouts/<int:rollout_id>/committee", response=CommitteeOut)
-    def show_committee(self, request, rollout_id):
+    @api("GET", "/rollouts/<int:rollout_id>/committee", response=CommitteeOut, permission="committee:read")
+    def show_committee(self, request, rollout_id, principal):
         with self.db.read() as uow:
-            return CommitteeOut().dump(committees.get_committee(uow, rollout_id))
+            return CommitteeOut().dump(committees.get_committee(uow, rollout_id, principal.city_filter()))
 
     # --- deliveries --------------------------------------------------------
 
-    @api("GET", "/deliveries", query=DeliveryQuery, response=DeliveryOut, many=True)
-    def list_deliveries(self, request, query):
+    @api("GET", "/deliveries", query=DeliveryQuery, response=DeliveryOut, many=True, permission="deliveries:read")
+    def list_deliveries(self, request, query, principal):
         with self.db.read() as uow:
-            return DeliveryOut(many=True, exclude=("attempt_log",)).dump(sending.find_deliveries(uow, **query))
+            found = sending.find_deliveries(uow, **query, cities=principal.city_filter())
+            return DeliveryOut(many=True, exclude=("attempt_log",)).dump(found)
 
-    @api("GET", "/deliveries/<int:delivery_id>", response=DeliveryOut)
-    def show_delivery(self, request, delivery_id):
+    @api("GET", "/deliveries/<int:delivery_id>", response=DeliveryOut, permission="deliveries:read")
+    def show_delivery(self, request, delivery_id, principal):
         with self.db.read() as uow:
-            return self._delivery_out(uow, sending.get_delivery(uow, delivery_id))
+            return self._delivery_out(uow, sending.get_delivery(uow, delivery_id, principal.city_filter()))
 
-    @api("POST", "/deliveries/<int:delivery_id>/resend", response=DeliveryOut)
-    def resend_delivery(self, request, delivery_id):
+    @api("POST", "/deliveries/<int:delivery_id>/resend", response=DeliveryOut, permission="committee:write")
+    def resend_delivery(self, request, delivery_id, principal):
+        """Send a list again: personal data going out once more, so it is the committee's coordinators' call."""
         with self.db.unit_of_work() as uow:
-            return self._delivery_out(uow, sending.resend_delivery(ResendDelivery(delivery_id), uow))
+            delivery = sending.resend_delivery(ResendDelivery(delivery_id, principal.city_filter()), uow)
+            return self._delivery_out(uow, delivery)
 
-    @api("POST", "/deliveries/<int:delivery_id>/acknowledge", body=AcknowledgeIn, response=DeliveryOut)
+    # The committee's adults need no account: the one-time token of the mail's link is what lets them
+    # acknowledge (compared in constant time), so the page and its answer are open to anyone holding it.
+    @api("POST", "/deliveries/<int:delivery_id>/acknowledge", body=AcknowledgeIn, response=DeliveryOut,
+         permission=PUBLIC)
     def acknowledge_delivery(self, request, delivery_id, body):
         with self.db.unit_of_work() as uow:
             delivery = sending.acknowledge_delivery(AcknowledgeDelivery(delivery_id, **body), uow)
             return self._delivery_out(uow, delivery)
 
-    @api("GET", "/deliveries/<int:delivery_id>/acknowledge", produces="text/html")
+    @api("GET", "/deliveries/<int:delivery_id>/acknowledge", produces="text/html", permission=PUBLIC)
     def acknowledge_page(self, request, delivery_id):
         """The page the committee's mail links to; its button POSTs the link's token."""
         return Response(ACKNOWLEDGE_PAGE, mimetype="text/html", headers={
@@ -223,13 +231,15 @@ class NotificationService(PrometheusEndpoint, HealthEndpoints):
 
     # --- the audit ---------------------------------------------------------
 
-    @api("GET", "/participants/<int:participant_id>/disclosures", response=DisclosureOut, many=True)
-    def disclosures(self, request, participant_id):
-        """Who received this participant's data, when, by which channel."""
+    @api("GET", "/participants/<int:participant_id>/disclosures", response=DisclosureOut, many=True,
+         permission="audit:read")
+    def disclosures(self, request, participant_id, principal):
+        """Who received this participant's data, when, by which channel (in the caller's cities)."""
         with self.db.read() as uow:
-            return DisclosureOut(many=True).dump(audit.disclosures_of(uow, participant_id))
+            found = audit.disclosures_of(uow, participant_id, principal.city_filter())
+            return DisclosureOut(many=True).dump(found)
 
-    @api("GET", "/alerts", query=AlertQuery, response=AlertOut, many=True)
-    def list_alerts(self, request, query):
+    @api("GET", "/alerts", query=AlertQuery, response=AlertOut, many=True, permission="deliveries:read")
+    def list_alerts(self, request, query, principal):
         with self.db.read() as uow:
-            return AlertOut(many=True).dump(audit.alerts(uow, query["rollout_id"]))
+            return AlertOut(many=True).dump(audit.alerts(uow, query["rollout_id"], principal.city_filter()))

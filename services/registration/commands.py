@@ -8,6 +8,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+# The cities the caller works in, from its token: a rollout of another city is, to it, not
+# there (NotFound).  None: every city (the national roles, timers, other services).
+Cities = tuple[str, ...] | None
+
 # --- rollouts ------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -39,11 +43,12 @@ class PlanRollout:
     committee_name: str | None = None
     author: str | None = None
     editor: str | None = None
+    cities: Cities = None
 
     @classmethod
-    def from_input(cls, loaded: Mapping[str, Any]) -> "PlanRollout":
+    def from_input(cls, loaded: Mapping[str, Any], cities: Cities = None) -> "PlanRollout":
         sessions = tuple(SessionPlan(**s) for s in loaded["sessions"])
-        return cls(**{**loaded, "sessions": sessions})
+        return cls(**{**loaded, "sessions": sessions, "cities": cities})
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,7 @@ class CloneRollout:
     venue: str | None = None
     committee_name: str | None = None
     program: str | None = None  # the template's unless given
+    cities: Cities = None
 
 
 @dataclass(frozen=True)
@@ -67,37 +73,43 @@ class EditRollout:
     rollout_id: int
     changes: Mapping[str, Any]
     sessions: tuple[Mapping[str, Any], ...] = ()
+    cities: Cities = None
 
     @classmethod
-    def from_input(cls, rollout_id: int, loaded: Mapping[str, Any]) -> "EditRollout":
+    def from_input(cls, rollout_id: int, loaded: Mapping[str, Any], cities: Cities = None) -> "EditRollout":
         changes = dict(loaded)
-        return cls(rollout_id, changes, tuple(changes.pop("sessions", ())))
+        return cls(rollout_id, changes, tuple(changes.pop("sessions", ())), cities)
 
 
 @dataclass(frozen=True)
 class LaunchRollout:
     rollout_id: int
+    cities: Cities = None
 
 
 @dataclass(frozen=True)
 class StartRollout:
     rollout_id: int
+    cities: Cities = None
 
 
 @dataclass(frozen=True)
 class CompleteRollout:
     rollout_id: int
+    cities: Cities = None
 
 
 @dataclass(frozen=True)
 class CancelRollout:
     rollout_id: int
     reason: str | None = None
+    cities: Cities = None
 
 
 @dataclass(frozen=True)
 class CloseRegistration:
     rollout_id: int
+    cities: Cities = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +119,7 @@ class CheckTargets:
     rollout_id: int
     today: date | None = None  # the service's today unless given
     within_days: int = 14
+    cities: Cities = None
 
 
 @dataclass(frozen=True)
@@ -114,11 +127,13 @@ class ListRollouts:
     program: str | None = None
     status: str | None = None
     city: str | None = None
+    cities: Cities = None
 
 
 @dataclass(frozen=True)
 class ShowRollout:
     rollout_id: int
+    cities: Cities = None
 
 
 # --- participants --------------------------------------------------------------
@@ -142,10 +157,12 @@ class Applicant:
 class RegisterParticipant:
     rollout_id: int
     applicant: Applicant
+    cities: Cities = None
 
     @classmethod
-    def from_input(cls, rollout_id: int, loaded: Mapping[str, Any]) -> "RegisterParticipant":
-        return cls(rollout_id, Applicant(**loaded))
+    def from_input(cls, rollout_id: int, loaded: Mapping[str, Any],
+                   cities: Cities = None) -> "RegisterParticipant":
+        return cls(rollout_id, Applicant(**loaded), cities)
 
 
 @dataclass(frozen=True)
@@ -155,12 +172,14 @@ class EditParticipant:
     rollout_id: int
     participant_id: int
     changes: Mapping[str, Any]
+    cities: Cities = None
 
 
 @dataclass(frozen=True)
 class CancelParticipant:
     rollout_id: int
     participant_id: int
+    cities: Cities = None
 
 
 @dataclass(frozen=True)
@@ -171,12 +190,14 @@ class CheckInParticipant:
     participant_id: int
     session_key: str | None = None
     day: int | None = None
+    cities: Cities = None
 
 
 @dataclass(frozen=True)
 class ListParticipants:
     rollout_id: int
     status: str | None = None
+    cities: Cities = None
     actor: str | None = None  # who asks, for the audit of personal data
 
 
@@ -184,6 +205,7 @@ class ListParticipants:
 class ShowParticipant:
     rollout_id: int
     participant_id: int
+    cities: Cities = None
     actor: str | None = None  # who asks, for the audit of personal data
 
 
@@ -244,6 +266,7 @@ class ImportParticipants:
 
     rollout_id: int
     sheet: Sheet
+    cities: Cities = None
 
 
 @dataclass(frozen=True)
@@ -252,12 +275,14 @@ class SubmitImport:
 
     rollout_id: int
     file: bytes
+    cities: Cities = None
 
 
 @dataclass(frozen=True)
 class ShowImport:
     rollout_id: int
     job_id: int
+    cities: Cities = None
 
 
 # --- retention and audit -------------------------------------------------------

@@ -26,10 +26,10 @@ class FakeRollouts:
     def get(self, rollout_id):
         return self.by_id.get(rollout_id)
 
-    def list(self, program=None, status=None, city=None):
+    def list(self, program=None, status=None, city=None, cities=None):
         return sorted((r for r in self.by_id.values()
                        if (not program or r.program == program) and (not status or r.status == status)
-                       and (not city or r.city == city)),
+                       and (not city or r.city == city) and (cities is None or r.city in cities)),
                       key=lambda r: (r.starts_on, r.id))
 
     def open_ids(self):

@@ -48,7 +48,7 @@ class UnitsOfWork(Protocol):
 
 def submit_import(command: SubmitImport, uow) -> ImportJob:
     """Keep the file as a queued job of the rollout's city; refuse at once what needs no reading."""
-    rollout = rollouts.open_rollout(uow, command.rollout_id)
+    rollout = rollouts.open_rollout(uow, command.rollout_id, command.cities)
     imports.check_upload(command.file)
     job = ImportJob(rollout_id=rollout.id, city=rollout.city, status="queued", file=command.file,
                     file_bytes=len(command.file), rows_done=0, errors=[], created_at=utcnow())
@@ -58,6 +58,7 @@ def submit_import(command: SubmitImport, uow) -> ImportJob:
 
 
 def show_import(command: ShowImport, uow) -> ImportJob:
+    rollouts.get_rollout(uow, command.rollout_id, command.cities)
     job = uow.import_jobs.get(command.job_id)
     if job is None or job.rollout_id != command.rollout_id:
         raise NotFound(f"no import {command.job_id} for rollout {command.rollout_id}", field="job_id")

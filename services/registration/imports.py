@@ -307,7 +307,7 @@ def import_participants(command: ImportParticipants, uow) -> ImportSummary:
     A full session waitlists as a single registration does.  Rows go in with
     bulk inserts, their events with one ``emit_many``.
     """
-    rollout = rollouts.open_rollout(uow, command.rollout_id)
+    rollout = rollouts.open_rollout(uow, command.rollout_id, command.cities)
     problems, good = _problems_in_the_rollout(rollout, command.sheet, uow)
     if problems:
         refuse_file(problems)

@@ -10,6 +10,7 @@ from services.registration import audit, rollouts
 from services.registration.commands import (
     CancelParticipant,
     CheckInParticipant,
+    Cities,
     EditParticipant,
     FindParticipantByCode,
     GetCommitteeList,
@@ -35,8 +36,9 @@ PARTICIPANT_FIELDS = ("full_name", "category", "organisation", "sex", "age_band"
                       "consent_by", "consent_at")
 
 
-def get_participant(uow: RegistrationUnitOfWork, rollout_id: int, participant_id: int) -> Participant:
-    rollouts.get_rollout(uow, rollout_id)
+def get_participant(uow: RegistrationUnitOfWork, rollout_id: int, participant_id: int,
+                    cities: Cities = None) -> Participant:
+    rollouts.get_rollout(uow, rollout_id, cities)
     participant = uow.participants.get(participant_id)
     if participant is None or participant.rollout_id != rollout_id:
         raise NotFound(f"participant {participant_id} is not registered for rollout {rollout_id}",
@@ -71,7 +73,7 @@ def registered_event(rollout: Rollout, participant: Participant, session_key: st
 
 
 def register_participant(command: RegisterParticipant, uow: RegistrationUnitOfWork) -> Participant:
-    rollout = rollouts.open_rollout(uow, command.rollout_id)
+    rollout = rollouts.open_rollout(uow, command.rollout_id, command.cities)
     applicant = command.applicant
     session = rollouts.session_for(rollout, applicant.category)
     key = person_key(rollout.city, applicant.full_name, applicant.organisation)
@@ -95,13 +97,13 @@ def register_participant(command: RegisterParticipant, uow: RegistrationUnitOfWo
 
 
 def show_participant(query: ShowParticipant, uow: RegistrationUnitOfWork) -> Participant:
-    participant = get_participant(uow, query.rollout_id, query.participant_id)
-    audit.record_read(uow, "shown", rollouts.get_rollout(uow, query.rollout_id), 1, query.actor)
+    participant = get_participant(uow, query.rollout_id, query.participant_id, query.cities)
+    audit.record_read(uow, "shown", rollouts.get_rollout(uow, query.rollout_id, query.cities), 1, query.actor)
     return participant
 
 
 def list_participants(query: ListParticipants, uow: RegistrationUnitOfWork) -> list[Participant]:
-    rollout = rollouts.get_rollout(uow, query.rollout_id)
+    rollout = rollouts.get_rollout(uow, query.rollout_id, query.cities)
     found = uow.participants.list(query.rollout_id, status=query.status)
     audit.record_read(uow, "listed", rollout, len(found), query.actor)
     return found
@@ -114,7 +116,7 @@ def _change_event(rollout: Rollout, participant: Participant) -> dict[str, Any]:
 
 def edit_participant(command: EditParticipant, uow: RegistrationUnitOfWork) -> Participant:
     """Correct a registration; the rules of a new one apply to the result."""
-    rollout = rollouts.get_rollout(uow, command.rollout_id)
+    rollout = rollouts.get_rollout(uow, command.rollout_id, command.cities)
     participant = get_participant(uow, command.rollout_id, command.participant_id)
     if not command.changes:
         raise InvalidInput("The body must name at least one field to change.", fields={"body": ["nothing to change"]})
@@ -150,7 +152,7 @@ def edit_participant(command: EditParticipant, uow: RegistrationUnitOfWork) -> P
 
 def cancel_participant(command: CancelParticipant, uow: RegistrationUnitOfWork) -> Participant:
     """The participant gives up the place; the first on the waitlist who fits gets it."""
-    rollout = rollouts.get_rollout(uow, command.rollout_id)
+    rollout = rollouts.get_rollout(uow, command.rollout_id, command.cities)
     participant = get_participant(uow, command.rollout_id, command.participant_id)
     if participant.status == "cancelled":
         raise Conflict(f"participant {participant.id} is already cancelled", field="participant_id")
@@ -179,7 +181,7 @@ def fill_places(uow: RegistrationUnitOfWork, rollout: Rollout, session: Session)
 
 def check_in(command: CheckInParticipant, uow: RegistrationUnitOfWork) -> dict[str, Any]:
     """The participant came, on their session's day."""
-    rollout = rollouts.get_rollout(uow, command.rollout_id)
+    rollout = rollouts.get_rollout(uow, command.rollout_id, command.cities)
     participant = get_participant(uow, command.rollout_id, command.participant_id)
     session = participant.session
     if rollout.status not in ("launched", "running"):

@@ -44,8 +44,11 @@ class SqlRollouts:
     def get(self, rollout_id: int) -> Rollout | None:
         return self.session.get(Rollout, rollout_id)
 
-    def list(self, program: str | None = None, status: str | None = None, city: str | None = None) -> list[Rollout]:
+    def list(self, program: str | None = None, status: str | None = None, city: str | None = None,
+             cities: tuple[str, ...] | None = None) -> list[Rollout]:
         query = select(Rollout).order_by(Rollout.starts_on, Rollout.id)
+        if cities is not None:
+            query = query.where(Rollout.city.in_(cities))
         if program:
             query = query.where(Rollout.program == program)
         if status:

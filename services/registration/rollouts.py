@@ -11,6 +11,7 @@ from services.registration import participants
 from services.registration.commands import (
     CancelRollout,
     CheckTargets,
+    Cities,
     CloneRollout,
     CloseRegistration,
     CompleteRollout,
@@ -26,21 +27,22 @@ from services.registration.models import Rollout, Session, TargetGapAlert
 from services.registration.repository import RegistrationUnitOfWork
 from services.registration.rules import Places, audience_of, quota_problem, slugify
 from shared import events
-from shared.errors import Conflict, InvalidInput, NotFound
+from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 SESSION_EDITABLE = ("date", "title", "opened_by", "topics", "capacity", "quotas")
 
 
-def get_rollout(uow: RegistrationUnitOfWork, rollout_id: int) -> Rollout:
+def get_rollout(uow: RegistrationUnitOfWork, rollout_id: int, cities: Cities = None) -> Rollout:
+    """The rollout, if it exists in one of ``cities`` (None: any city); another city's reads as absent."""
     rollout = uow.rollouts.get(rollout_id)
-    if rollout is None:
+    if rollout is None or (cities is not None and rollout.city not in cities):
         raise NotFound(f"rollout {rollout_id} does not exist", field="rollout_id")
     return rollout
 
 
-def open_rollout(uow: RegistrationUnitOfWork, rollout_id: int) -> Rollout:
+def open_rollout(uow: RegistrationUnitOfWork, rollout_id: int, cities: Cities = None) -> Rollout:
     """The rollout, if it takes registrations: launched or running, registration open."""
-    rollout = get_rollout(uow, rollout_id)
+    rollout = get_rollout(uow, rollout_id, cities)
     if rollout.status not in ("launched", "running") or not rollout.registration_open:
         state = rollout.status if rollout.registration_open else "closed for registration"
         raise Conflict(f"rollout {rollout_id} is {state}; registration needs a launched rollout "
@@ -65,6 +67,9 @@ def plan_rollout(command: PlanRollout, uow: RegistrationUnitOfWork) -> Rollout:
         # The slug routes the city's events; a name with no Latin letters or digits has none.
         raise InvalidInput("city_name: needs letters or digits to name the city in routing keys",
                            fields={"city_name": ["needs letters or digits"]})
+    if command.cities is not None and city not in command.cities:
+        raise Forbidden(f"city_name: you plan rollouts in {', '.join(command.cities)}, not in {city}",
+                        field="city_name", city=city)
     rollout = Rollout(
         city=city, status="draft", registration_open=True, program=command.program,
         city_name=command.city_name, province=command.province, venue=command.venue,
@@ -81,14 +86,14 @@ def plan_rollout(command: PlanRollout, uow: RegistrationUnitOfWork) -> Rollout:
 
 def clone_rollout(command: CloneRollout, uow: RegistrationUnitOfWork) -> Rollout:
     """A draft for another city with the template's agenda, days kept apart as they were."""
-    template = get_rollout(uow, command.template_id)
+    template = get_rollout(uow, command.template_id, command.cities)
     shift = command.starts_on - template.starts_on
     return plan_rollout(PlanRollout(
         program=command.program or template.program, city_name=command.city_name,
         province=command.province, venue=command.venue,
         starts_on=command.starts_on, ends_on=template.ends_on + shift,
         committee_name=command.committee_name, committee_email=command.committee_email,
-        author=template.author, editor=template.editor,
+        author=template.author, editor=template.editor, cities=command.cities,
         sessions=tuple(SessionPlan(key=s.key, day=s.day, date=s.date + shift, title=s.title, audience=s.audience,
                                    opened_by=s.opened_by, topics=s.topics, capacity=s.capacity, quotas=s.quotas)
                        for s in template.sessions),
@@ -96,12 +101,12 @@ def clone_rollout(command: CloneRollout, uow: RegistrationUnitOfWork) -> Rollout
 
 
 def show_rollout(query: ShowRollout, uow: RegistrationUnitOfWork) -> Rollout:
-    return get_rollout(uow, query.rollout_id)
+    return get_rollout(uow, query.rollout_id, query.cities)
 
 
 def list_rollouts(query: ListRollouts, uow: RegistrationUnitOfWork) -> list[Rollout]:
     return uow.rollouts.list(program=query.program, status=query.status,
-                             city=slugify(query.city) if query.city else None)
+                             city=slugify(query.city) if query.city else None, cities=query.cities)
 
 
 def _step(rollout: Rollout, allowed_from: tuple[str, ...], to: str) -> None:
@@ -115,7 +120,7 @@ def _announce_update(uow: RegistrationUnitOfWork, rollout: Rollout, changed: lis
 
 
 def launch_rollout(command: LaunchRollout, uow: RegistrationUnitOfWork) -> Rollout:
-    rollout = get_rollout(uow, command.rollout_id)
+    rollout = get_rollout(uow, command.rollout_id, command.cities)
     if rollout.status != "draft":
         raise Conflict(f"rollout {rollout.id} is {rollout.status}, only a draft can be launched", field="status")
     rollout.status = "launched"
@@ -135,7 +140,7 @@ def launch_rollout(command: LaunchRollout, uow: RegistrationUnitOfWork) -> Rollo
 
 def start_rollout(command: StartRollout, uow: RegistrationUnitOfWork) -> Rollout:
     """The first day has come: the rollout is running."""
-    rollout = get_rollout(uow, command.rollout_id)
+    rollout = get_rollout(uow, command.rollout_id, command.cities)
     _step(rollout, ("launched",), "running")
     rollout.status = "running"
     _announce_update(uow, rollout, ["status"])
@@ -143,7 +148,7 @@ def start_rollout(command: StartRollout, uow: RegistrationUnitOfWork) -> Rollout
 
 
 def complete_rollout(command: CompleteRollout, uow: RegistrationUnitOfWork) -> Rollout:
-    rollout = get_rollout(uow, command.rollout_id)
+    rollout = get_rollout(uow, command.rollout_id, command.cities)
     _step(rollout, ("running",), "completed")
     rollout.status = "completed"
     rollout.registration_open = False
@@ -153,7 +158,7 @@ def complete_rollout(command: CompleteRollout, uow: RegistrationUnitOfWork) -> R
 
 
 def cancel_rollout(command: CancelRollout, uow: RegistrationUnitOfWork) -> Rollout:
-    rollout = get_rollout(uow, command.rollout_id)
+    rollout = get_rollout(uow, command.rollout_id, command.cities)
     _step(rollout, ("draft", "launched", "running"), "cancelled")
     rollout.status = "cancelled"
     rollout.registration_open = False
@@ -163,7 +168,7 @@ def cancel_rollout(command: CancelRollout, uow: RegistrationUnitOfWork) -> Rollo
 
 
 def close_registration(command: CloseRegistration, uow: RegistrationUnitOfWork) -> Rollout:
-    rollout = open_rollout(uow, command.rollout_id)
+    rollout = open_rollout(uow, command.rollout_id, command.cities)
     rollout.registration_open = False
     uow.emit(events.REGISTRATION_CLOSED, rollout.city, rollout_id=rollout.id,
              participant_count=uow.participants.count_registered(rollout.id))
@@ -193,7 +198,7 @@ def edit_rollout(command: EditRollout, uow: RegistrationUnitOfWork) -> Rollout:
 
     A larger capacity or quota gives waitlisted people their places.
     """
-    rollout = get_rollout(uow, command.rollout_id)
+    rollout = get_rollout(uow, command.rollout_id, command.cities)
     if rollout.status in ("completed", "cancelled"):
         raise Conflict(f"rollout {rollout.id} is {rollout.status} and can no longer be edited", field="status")
     session_edits = _checked_session_edits(rollout, command.sessions)
@@ -228,7 +233,7 @@ def check_targets(command: CheckTargets, uow: RegistrationUnitOfWork) -> list[di
     Each gap is announced (``target_gap.<city>``) at most once a day, so the
     check can run as often as wanted.
     """
-    rollout = get_rollout(uow, command.rollout_id)
+    rollout = get_rollout(uow, command.rollout_id, command.cities)
     if rollout.status not in ("launched", "running"):
         return []
     today = command.today or date.today()

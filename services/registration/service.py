@@ -71,61 +71,74 @@ class RegistrationService(PrometheusEndpoint, HealthEndpoints):
 
     # --- rollouts: draft -> launched -> running -> completed, or cancelled ----
 
-    @api("POST", "/rollouts", body=RolloutIn, response=RolloutOut, status=201)
-    def plan_rollout(self, request, body):
+    @api("POST", "/rollouts", body=RolloutIn, response=RolloutOut, status=201, permission="rollouts:write")
+    def plan_rollout(self, request, body, principal):
+        command = PlanRollout.from_input(body, principal.city_filter())
         with self.db.unit_of_work() as uow:
-            return 201, RolloutOut().dump(rollouts.plan_rollout(PlanRollout.from_input(body), uow))
+            return 201, RolloutOut().dump(rollouts.plan_rollout(command, uow))
 
-    @api("GET", "/rollouts", query=RolloutQuery, response=RolloutOut, many=True)
-    def list_rollouts(self, request, query):
+    @api("GET", "/rollouts", query=RolloutQuery, response=RolloutOut, many=True, permission="rollouts:read")
+    def list_rollouts(self, request, query, principal):
+        command = ListRollouts(**query, cities=principal.city_filter())
         with self.db.read() as uow:
-            return RolloutOut(many=True).dump(rollouts.list_rollouts(ListRollouts(**query), uow))
+            return RolloutOut(many=True).dump(rollouts.list_rollouts(command, uow))
 
-    @api("GET", ROLLOUT, response=RolloutOut)
-    def show_rollout(self, request, rollout_id):
+    @api("GET", ROLLOUT, response=RolloutOut, permission="rollouts:read")
+    def show_rollout(self, request, rollout_id, principal):
+        command = ShowRollout(rollout_id, principal.city_filter())
         with self.db.read() as uow:
-            return RolloutOut().dump(rollouts.show_rollout(ShowRollout(rollout_id), uow))
+            return RolloutOut().dump(rollouts.show_rollout(command, uow))
 
-    @api("PATCH", ROLLOUT, body=RolloutEdit, response=RolloutOut)
-    def edit_rollout(self, request, rollout_id, body):
+    @api("PATCH", ROLLOUT, body=RolloutEdit, response=RolloutOut, permission="rollouts:write")
+    def edit_rollout(self, request, rollout_id, body, principal):
+        command = EditRollout.from_input(rollout_id, body, principal.city_filter())
         with self.db.unit_of_work() as uow:
-            return RolloutOut().dump(rollouts.edit_rollout(EditRollout.from_input(rollout_id, body), uow))
+            return RolloutOut().dump(rollouts.edit_rollout(command, uow))
 
-    @api("POST", ROLLOUT + "/clone", body=CloneIn, response=RolloutOut, status=201)
-    def clone_rollout(self, request, rollout_id, body):
+    @api("POST", ROLLOUT + "/clone", body=CloneIn, response=RolloutOut, status=201,
+         permission="rollouts:write")
+    def clone_rollout(self, request, rollout_id, body, principal):
+        command = CloneRollout(template_id=rollout_id, **body, cities=principal.city_filter())
         with self.db.unit_of_work() as uow:
-            return 201, RolloutOut().dump(rollouts.clone_rollout(CloneRollout(template_id=rollout_id, **body), uow))
+            return 201, RolloutOut().dump(rollouts.clone_rollout(command, uow))
 
-    @api("POST", ROLLOUT + "/launch", response=RolloutOut)
-    def launch_rollout(self, request, rollout_id):
+    @api("POST", ROLLOUT + "/launch", response=RolloutOut, permission="rollouts:write")
+    def launch_rollout(self, request, rollout_id, principal):
+        command = LaunchRollout(rollout_id, principal.city_filter())
         with self.db.unit_of_work() as uow:
-            return RolloutOut().dump(rollouts.launch_rollout(LaunchRollout(rollout_id), uow))
+            return RolloutOut().dump(rollouts.launch_rollout(command, uow))
 
-    @api("POST", ROLLOUT + "/start", response=RolloutOut)
-    def start_rollout(self, request, rollout_id):
+    @api("POST", ROLLOUT + "/start", response=RolloutOut, permission="rollouts:write")
+    def start_rollout(self, request, rollout_id, principal):
+        command = StartRollout(rollout_id, principal.city_filter())
         with self.db.unit_of_work() as uow:
-            return RolloutOut().dump(rollouts.start_rollout(StartRollout(rollout_id), uow))
+            return RolloutOut().dump(rollouts.start_rollout(command, uow))
 
-    @api("POST", ROLLOUT + "/complete", response=RolloutOut)
-    def complete_rollout(self, request, rollout_id):
+    @api("POST", ROLLOUT + "/complete", response=RolloutOut, permission="rollouts:write")
+    def complete_rollout(self, request, rollout_id, principal):
+        command = CompleteRollout(rollout_id, principal.city_filter())
         with self.db.unit_of_work() as uow:
-            return RolloutOut().dump(rollouts.complete_rollout(CompleteRollout(rollout_id), uow))
+            return RolloutOut().dump(rollouts.complete_rollout(command, uow))
 
-    @api("POST", ROLLOUT + "/cancel", body=CancelIn, body_required=False, response=RolloutOut)
-    def cancel_rollout(self, request, rollout_id, body):
+    @api("POST", ROLLOUT + "/cancel", body=CancelIn, body_required=False, response=RolloutOut,
+         permission="rollouts:write")
+    def cancel_rollout(self, request, rollout_id, body, principal):
+        command = CancelRollout(rollout_id, **body, cities=principal.city_filter())
         with self.db.unit_of_work() as uow:
-            return RolloutOut().dump(rollouts.cancel_rollout(CancelRollout(rollout_id, **body), uow))
+            return RolloutOut().dump(rollouts.cancel_rollout(command, uow))
 
-    @api("POST", ROLLOUT + "/close-registration", response=RolloutOut)
-    def close_registration(self, request, rollout_id):
+    @api("POST", ROLLOUT + "/close-registration", response=RolloutOut, permission="rollouts:write")
+    def close_registration(self, request, rollout_id, principal):
+        command = CloseRegistration(rollout_id, principal.city_filter())
         with self.db.unit_of_work() as uow:
-            return RolloutOut().dump(rollouts.close_registration(CloseRegistration(rollout_id), uow))
+            return RolloutOut().dump(rollouts.close_registration(command, uow))
 
     @api("POST", ROLLOUT + "/target-check", body=TargetCheckIn, body_required=False,
-         response=TargetGapOut, many=True)
-    def check_targets(self, request, rollout_id, body):
+         response=TargetGapOut, many=True, permission="rollouts:write")
+    def check_targets(self, request, rollout_id, body, principal):
+        command = CheckTargets(rollout_id, **body, cities=principal.city_filter())
         with self.db.unit_of_work() as uow:
-            return TargetGapOut(many=True).dump(rollouts.check_targets(CheckTargets(rollout_id, **body), uow))
+            return TargetGapOut(many=True).dump(rollouts.check_targets(command, uow))
 
     @timer(interval=3600)
     def check_all_targets(self):
@@ -138,51 +151,63 @@ class RegistrationService(PrometheusEndpoint, HealthEndpoints):
 
     # --- participants ----------------------------------------------------------
 
-    @api("POST", ROLLOUT + "/participants", body=ParticipantIn, response=ParticipantOut, status=201)
-    def register_participant(self, request, rollout_id, body):
+    @api("POST", ROLLOUT + "/participants", body=ParticipantIn, response=ParticipantOut, status=201,
+         permission="participants:write")
+    def register_participant(self, request, rollout_id, body, principal):
+        command = RegisterParticipant.from_input(rollout_id, body, principal.city_filter())
         with self.db.unit_of_work() as uow:
-            participant = participants.register_participant(RegisterParticipant.from_input(rollout_id, body), uow)
+            participant = participants.register_participant(command, uow)
             return 201, ParticipantOut().dump(participant)
 
-    @api("POST", ROLLOUT + "/participants/import", body="file", response=ImportJobOut, status=202)
-    def import_participants(self, request, rollout_id, body):
+    @api("POST", ROLLOUT + "/participants/import", body="file", response=ImportJobOut, status=202,
+         permission="participants:write")
+    def import_participants(self, request, rollout_id, body, principal):
         """Kept as a job for the city's import worker (services/registration/import_worker.py)."""
+        command = SubmitImport(rollout_id, body, principal.city_filter())
         with self.db.unit_of_work() as uow:
-            return 202, ImportJobOut().dump(import_jobs.submit_import(SubmitImport(rollout_id, body), uow))
+            return 202, ImportJobOut().dump(import_jobs.submit_import(command, uow))
 
-    @api("GET", ROLLOUT + "/imports/<int:job_id>", response=ImportJobOut)
-    def show_import(self, request, rollout_id, job_id):
+    @api("GET", ROLLOUT + "/imports/<int:job_id>", response=ImportJobOut, permission="participants:read")
+    def show_import(self, request, rollout_id, job_id, principal):
+        command = ShowImport(rollout_id, job_id, principal.city_filter())
         with self.db.read() as uow:
-            return ImportJobOut().dump(import_jobs.show_import(ShowImport(rollout_id, job_id), uow))
+            return ImportJobOut().dump(import_jobs.show_import(command, uow))
 
-    @api("GET", ROLLOUT + "/participants", query=ParticipantQuery, response=ParticipantOut, many=True)
-    def list_participants(self, request, rollout_id, query):
+    @api("GET", ROLLOUT + "/participants", query=ParticipantQuery, response=ParticipantOut, many=True,
+         permission="participants:read")
+    def list_participants(self, request, rollout_id, query, principal):
+        command = ListParticipants(rollout_id, **query, cities=principal.city_filter(), actor=principal.username)
         with self.db.read() as uow:
-            found = participants.list_participants(ListParticipants(rollout_id, **query), uow)
+            found = participants.list_participants(command, uow)
             return ParticipantOut(many=True).dump(found)
 
-    @api("GET", PARTICIPANT, response=ParticipantOut)
-    def show_participant(self, request, rollout_id, participant_id):
+    @api("GET", PARTICIPANT, response=ParticipantOut, permission="participants:read")
+    def show_participant(self, request, rollout_id, participant_id, principal):
+        command = ShowParticipant(rollout_id, participant_id, principal.city_filter(), actor=principal.username)
         with self.db.read() as uow:
-            found = participants.show_participant(ShowParticipant(rollout_id, participant_id), uow)
+            found = participants.show_participant(command, uow)
             return ParticipantOut().dump(found)
 
-    @api("PATCH", PARTICIPANT, body=ParticipantEdit, response=ParticipantOut)
-    def edit_participant(self, request, rollout_id, participant_id, body):
+    @api("PATCH", PARTICIPANT, body=ParticipantEdit, response=ParticipantOut, permission="participants:write")
+    def edit_participant(self, request, rollout_id, participant_id, body, principal):
+        command = EditParticipant(rollout_id, participant_id, body, principal.city_filter())
         with self.db.unit_of_work() as uow:
-            edited = participants.edit_participant(EditParticipant(rollout_id, participant_id, body), uow)
+            edited = participants.edit_participant(command, uow)
             return ParticipantOut().dump(edited)
 
-    @api("POST", PARTICIPANT + "/cancel", response=ParticipantOut)
-    def cancel_participant(self, request, rollout_id, participant_id):
+    @api("POST", PARTICIPANT + "/cancel", response=ParticipantOut, permission="participants:write")
+    def cancel_participant(self, request, rollout_id, participant_id, principal):
+        command = CancelParticipant(rollout_id, participant_id, principal.city_filter())
         with self.db.unit_of_work() as uow:
-            cancelled = participants.cancel_participant(CancelParticipant(rollout_id, participant_id), uow)
+            cancelled = participants.cancel_participant(command, uow)
             return ParticipantOut().dump(cancelled)
 
-    @api("POST", PARTICIPANT + "/check-in", body=CheckInIn, body_required=False, response=CheckInOut, status=201)
-    def check_in(self, request, rollout_id, participant_id, body):
+    @api("POST", PARTICIPANT + "/check-in", body=CheckInIn, body_required=False, response=CheckInOut, status=201,
+         permission="participants:write")
+    def check_in(self, request, rollout_id, participant_id, body, principal):
+        command = CheckInParticipant(rollout_id, participant_id, **body, cities=principal.city_filter())
         with self.db.unit_of_work() as uow:
-            record = participants.check_in(CheckInParticipant(rollout_id, participant_id, **body), uow)
+            record = participants.check_in(command, uow)
             return 201, CheckInOut().dump(record)
 
     # --- retention and the audit of personal data --------------------------------

@@ -356,10 +356,12 @@ def current_summaries(uow, city: str) -> dict:
     return latest.summaries
 
 
-def summary_cities(uow) -> list[str]:
-    """Cities with published summaries, then ``national``."""
-    cities = [c for c in uow.releases.cities() if c != events.NATIONAL]
-    return [*cities, events.NATIONAL] if cities else []
+def summary_cities(uow, cities: tuple[str, ...] | None = None) -> list[str]:
+    """Cities with published summaries, then ``national``; of ``cities`` alone, when given (no ``national``)."""
+    published = [c for c in uow.releases.cities() if c != events.NATIONAL]
+    if cities is not None:
+        return [c for c in published if c in cities]
+    return [*published, events.NATIONAL] if published else []
 
 
 def released_figures(uow, city: str, rollout_id: int | None = None) -> dict:

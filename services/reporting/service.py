@@ -7,6 +7,7 @@ from services.reporting.models import Base
 from services.reporting.repository import ReportingUnitOfWork
 from services.reporting.schemas import ActivityReportQuery, ExportQuery, FiguresQuery
 from shared import events
+from shared.auth import authorize
 from shared.consumer import batched, consume_events, served_cities
 from shared.dependencies import Database, Metrics
 from shared.health import HealthEndpoints
@@ -22,6 +23,11 @@ class SummaryRelay(OutboxRelay):
         _, served, takes_others = served_cities(self.container.config)
         with self.store.unit_of_work("reporting.final_summaries") as uow:
             publication.publish_changed_summaries(uow, None if takes_others else served)
+
+
+def _exact_figures_need_internal(principal, query):
+    if not query["public"]:
+        authorize(principal, "reports:internal")
 
 
 class ReportingService(PrometheusEndpoint, HealthEndpoints):
@@ -58,43 +64,50 @@ class ReportingService(PrometheusEndpoint, HealthEndpoints):
         with self.db.unit_of_work() as uow:
             publication.publish_changed_summaries(uow, None if takes_others else served)
 
-    @api("GET", "/reports/<city>/figures", query=FiguresQuery)
+    @api("GET", "/reports/<city>/figures", query=FiguresQuery, permission="reports:internal")
     def figures(self, request, city, query):
         """Exact figures for the coordinator; ``national`` adds the cities side by side."""
         with self.db.read() as uow:
             return figures.figures_for(uow, city, query["rollout_id"])
 
-    @api("GET", "/summaries")
-    def summary_cities(self, request):
+    @api("GET", "/summaries", permission="summaries:read")
+    def summary_cities(self, request, principal):
         """The cities (and ``national``) that have summaries, for a subscriber to all of them."""
         with self.db.read() as uow:
-            return {"cities": publication.summary_cities(uow)}
+            return {"cities": publication.summary_cities(uow, principal.city_filter())}
 
-    @api("GET", "/summaries/<city>")
+    @api("GET", "/summaries/<city>", permission="summaries:read")
     def summaries(self, request, city):
         """The city's last summaries, the very messages (event ids and all), for a subscriber that just
         arrived; 404 for a city with none."""
         with self.db.read() as uow:
             return publication.current_summaries(uow, city)
 
-    @api("POST", "/reports/<city>/activity-report", query=ActivityReportQuery, status=201)
-    def write_activity_report(self, request, city, query):
+    # The public report and exports are for partners (reports:public); without ``public`` they hold the
+    # exact figures, which need reports:internal as well.
+    @api("POST", "/reports/<city>/activity-report", query=ActivityReportQuery, status=201,
+         permission="reports:public")
+    def write_activity_report(self, request, city, query, principal):
         """Write the city's (or ``national``) report in the languages and formats asked for."""
+        _exact_figures_need_internal(principal, query)
         with self.db.read() as uow:
             written = report.required(uow, city, query["lang"], query["rollout_id"], public=query["public"])
         return 201, report.write_and_describe(written, self.config["REPORTS_DIR"], query["format"])
 
-    @api("GET", "/reports/<city>/export.xlsx", query=ExportQuery, produces=exports.XLSX)
-    def export_workbook(self, request, city, query):
+    @api("GET", "/reports/<city>/export.xlsx", query=ExportQuery, produces=exports.XLSX, permission="reports:public")
+    def export_workbook(self, request, city, query, principal):
         """The report's tables as one workbook; ``public`` for partners (the released public figures)."""
+        _exact_figures_need_internal(principal, query)
         with self.db.read() as uow:
             written = report.required(uow, city, query["lang"], query["rollout_id"], public=query["public"])
         return Response(exports.workbook_bytes(written, query["public"]), mimetype=exports.XLSX, headers={
             "Content-Disposition": f'attachment; filename="{exports.workbook_name(written, query["public"])}"'})
 
-    @api("GET", "/reports/<city>/tables/<name>.csv", query=ExportQuery, produces="text/csv")
-    def export_table(self, request, city, name, query):
+    @api("GET", "/reports/<city>/tables/<name>.csv", query=ExportQuery, produces="text/csv",
+         permission="reports:public")
+    def export_table(self, request, city, name, query, principal):
         """One table of the report as CSV; ``public`` for partners."""
+        _exact_figures_need_internal(principal, query)
         with self.db.read() as uow:
             written = report.required(uow, city, query["lang"], query["rollout_id"], public=query["public"])
         return Response(exports.table_csv(exports.table(written, name), query["public"]),

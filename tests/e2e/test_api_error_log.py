@@ -5,8 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import requests
-
+from tests.support.accounts import Accounts
 from tests.support.cluster import free_port
 
 CAMPAIGN = str(Path(sys.executable).parent / "campaign")
@@ -23,8 +22,9 @@ def test_a_refused_request_is_logged_in_one_line_with_its_status_and_error_code(
         ready = process.stderr.readline()
         assert ready.startswith("ready:"), ready + process.stderr.read()
         base = f"http://127.0.0.1:{port}/api/v1"
-        invalid = requests.post(f"{base}/rollouts", json={"program": "Internet Aman untuk Anak"}, timeout=30)
-        missing = requests.get(f"{base}/rollouts/999", timeout=30)
+        http = Accounts(base, f"sqlite:///{tmp_path / 'data' / 'identity.db'}").session("national")
+        invalid = http.post(f"{base}/rollouts", json={"program": "Internet Aman untuk Anak"}, timeout=30)
+        missing = http.get(f"{base}/rollouts/999", timeout=30)
         assert (invalid.status_code, missing.status_code) == (422, 404)
     finally:
         process.send_signal(signal.SIGTERM)

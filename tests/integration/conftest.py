@@ -22,14 +22,16 @@ def smtp(tmp_path_factory):
 
 
 @contextmanager
-def running_cluster(backend, workdir, smtp, prepare=None, **settings):
-    """The four services in their own processes, on a fresh vhost and fresh databases.
+def running_cluster(backend, workdir, smtp, prepare=None, signed_in=True, **settings):
+    """The services in their own processes, on a fresh vhost and fresh databases.
 
     ``prepare(cluster, databases)`` may add workers or reroute a database before start.
+    Requests go as a national coordinator unless ``signed_in`` is False (see Cluster).
     """
     vhost = Vhost()
     databases = Databases(backend, workdir)
-    cluster = Cluster(workdir, vhost.amqp_uri, databases.urls, smtp.url, **{"OUTBOX_INTERVAL": 0.2, **settings})
+    cluster = Cluster(workdir, vhost.amqp_uri, databases.urls, smtp.url, signed_in=signed_in,
+                      **{"OUTBOX_INTERVAL": 0.2, **settings})
     cluster.vhost = vhost
     cluster.backend = backend
     try:

@@ -1,20 +1,21 @@
 """The whole API against its own OpenAPI document, property-based (hypothesis).
 
-The four services run in one process behind one server, on the real broker
-and SQLite.  For every operation the document lists, generated requests (valid
-ones from the document's schemas, and junk) must never get a 5xx, and every
-answer must match the schema documented for its status.
+The services run in one process behind one server, on the real broker and
+SQLite, asked by a national coordinator (so every operation reads its input).
+For every operation the document lists, generated requests (valid ones from the
+document's schemas, and junk) must never get a 5xx, and every answer must match
+the schema documented for its status.
 """
 import json
 
 import jsonschema
 import pytest
-import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
 from tests.integration.conftest import rollout_for
+from tests.support.accounts import Accounts
 from tests.support.cluster import Cluster, Databases, ServiceProcess, Vhost
 
 EXAMPLES = 12  # per operation: enough to find a crash, few enough to stay quick
@@ -24,8 +25,8 @@ JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.text(m
 
 
 @pytest.fixture(scope="module")
-def api(tmp_path_factory, smtp):
-    """All four services in one process: one server, one base URL."""
+def served(tmp_path_factory, smtp):
+    """All the services in one process: one server, one base URL; and their accounts."""
     workdir = tmp_path_factory.mktemp("contract")
     vhost = Vhost()
     databases = Databases("sqlite", workdir)
@@ -34,31 +35,42 @@ def api(tmp_path_factory, smtp):
     process.start()
     try:
         process.wait_ready()
-        yield process.url
+        yield process.url, Accounts(process.url, databases.urls["identity"])
     finally:
         process.stop()
         vhost.delete()
 
 
 @pytest.fixture(scope="module")
-def document(api):
-    answer = requests.get(api + "/openapi.json", timeout=30)
+def api(served):
+    return served[0]
+
+
+@pytest.fixture(scope="module")
+def http(served):
+    """A national coordinator's session: every operation opens, so its input is what is tested."""
+    return served[1].session("national")
+
+
+@pytest.fixture(scope="module")
+def document(api, http):
+    answer = http.get(api + "/openapi.json", timeout=30)
     assert answer.status_code == 200
     return answer.json()
 
 
-def launched_with_a_participant(api, city):
-    rollout = requests.post(api + "/rollouts", json=rollout_for(city, "p@committee.example"), timeout=30).json()
-    requests.post(f"{api}/rollouts/{rollout['id']}/launch", timeout=30)
-    person = requests.post(f"{api}/rollouts/{rollout['id']}/participants",
-                           json={"full_name": "Umi Farida", "category": "educator"}, timeout=30).json()
+def launched_with_a_participant(api, http, city):
+    rollout = http.post(api + "/rollouts", json=rollout_for(city, "p@committee.example"), timeout=30).json()
+    http.post(f"{api}/rollouts/{rollout['id']}/launch", timeout=30)
+    person = http.post(f"{api}/rollouts/{rollout['id']}/participants",
+                       json={"full_name": "Umi Farida", "category": "educator"}, timeout=30).json()
     return rollout["id"], person["id"]
 
 
 @pytest.fixture(scope="module")
-def seeded(api):
+def seeded(api, http):
     """A launched rollout with a participant, so generated ids sometimes find something."""
-    rollout_id, participant_id = launched_with_a_participant(api, "Pontianak")
+    rollout_id, participant_id = launched_with_a_participant(api, http, "Pontianak")
     return {"ids": [rollout_id, participant_id, 1, 2], "cities": ["pontianak"]}
 
 
@@ -121,7 +133,7 @@ def documented(operation, status):
 
 
 @pytest.mark.parametrize("operation_id", operation_ids())
-def test_no_input_makes_an_operation_fail_or_break_its_schema(api, document, seeded, operation_id):
+def test_no_input_makes_an_operation_fail_or_break_its_schema(api, http, document, seeded, operation_id):
     components = document["components"]["schemas"]
     path, method, operation = next(o for o in operations(document) if o[2]["operationId"] == operation_id)
 
@@ -131,7 +143,7 @@ def test_no_input_makes_an_operation_fail_or_break_its_schema(api, document, see
     def check(request):
         url = api + path.format(**request["parts"])
         params = {k: v if isinstance(v, str) else json.dumps(v) for k, v in request["query"].items() if v is not None}
-        answer = requests.request(method.upper(), url, params=params, timeout=60, **request["body"])
+        answer = http.request(method.upper(), url, params=params, timeout=60, **request["body"])
         assert answer.status_code < 500, f"{method.upper()} {url} {request}: {answer.status_code} {answer.text}"
         spec = documented(operation, answer.status_code)
         if spec is None and answer.status_code == 404:
@@ -164,14 +176,12 @@ GOOD_BODIES = {
 }
 
 
-def test_bad_input_on_every_endpoint_is_a_4xx_naming_the_field(api, document):
+def test_bad_input_on_every_endpoint_is_a_4xx_naming_the_field(api, http, document):
     """Each operation refused with the field named: a stray field, a wrong query value, a missing id."""
     # Its own rollout: the generated requests may have closed or cancelled the shared one.
-    rollout_id, participant_id = launched_with_a_participant(api, "Sambas")
+    rollout_id, participant_id = launched_with_a_participant(api, http, "Sambas")
     checked = 0
     for path, method, operation in operations(document):
-        if operation.get("security"):
-            continue  # needs a token, so an anonymous request is refused (401) before its input is read
         values = {"rollout_id": rollout_id, "participant_id": participant_id, "city": "pontianak"}
         url = api + path.format_map(_Fill(values))
         content = operation.get("requestBody", {}).get("content", {})
@@ -195,7 +205,7 @@ def test_bad_input_on_every_endpoint_is_a_4xx_naming_the_field(api, document):
                 tries.append(({"url": missing, **body}, parameter["name"]))
         for kwargs, field in tries:
             target = kwargs.pop("url", url)
-            answer = requests.request(method.upper(), target, timeout=30, **kwargs)
+            answer = http.request(method.upper(), target, timeout=30, **kwargs)
             assert 400 <= answer.status_code < 500, f"{method.upper()} {target} {kwargs}: {answer.status_code}"
             assert field in json.dumps(answer.json()["error"]), (method, path, field, answer.text)
             checked += 1
@@ -215,16 +225,17 @@ class _Fill(dict):
     ("get", "/rollouts/2147483648", {}, 404, "rollout_id"),
     ("get", "/rollouts", {"params": {"city": "pontianak\u0001"}}, 422, "city"),
 ])
-def test_hostile_requests_are_refused_naming_where_and_change_nothing(api, method, path, kwargs, status, field):
-    before = requests.get(api + "/rollouts", timeout=30).json()
-    answer = requests.request(method.upper(), api + path, timeout=30, **kwargs)
+def test_hostile_requests_are_refused_naming_where_and_change_nothing(api, http, method, path, kwargs, status,
+                                                                      field):
+    before = http.get(api + "/rollouts", timeout=30).json()
+    answer = http.request(method.upper(), api + path, timeout=30, **kwargs)
     assert answer.status_code == status, answer.text
     assert field in json.dumps(answer.json()["error"])
-    assert requests.get(api + "/rollouts", timeout=30).json() == before
+    assert http.get(api + "/rollouts", timeout=30).json() == before
 
 
-def test_a_body_past_the_size_limit_is_refused_before_it_is_read(api):
-    answer = requests.post(api + "/rollouts", data=b"x" * (20 * 1024 * 1024 + 1),
-                           headers={"Content-Type": "application/json"}, timeout=60)
+def test_a_body_past_the_size_limit_is_refused_before_it_is_read(api, http):
+    answer = http.post(api + "/rollouts", data=b"x" * (20 * 1024 * 1024 + 1),
+                       headers={"Content-Type": "application/json"}, timeout=60)
     assert answer.status_code == 413
     assert "error" in answer.json()

@@ -2,7 +2,6 @@
 import json
 
 import pika
-import requests
 from click.testing import CliRunner
 
 from campaign.assessment_commands import assessment
@@ -85,12 +84,13 @@ def test_tests_reach_reporting_and_the_city_figures_are_right(cluster, launch, t
             for code, right in zip(codes, post)]
     bad_sheet = tmp_path / "bad.csv"
     bad_sheet.write_text("participant_code,phase,q1,q2,q3,q4\n" + "\n".join(rows + ["PON-NOBODY,post,,,,"]) + "\n")
-    refused = CliRunner().invoke(assessment, ["--api-url", api_url, "import", str(instrument_id), str(bad_sheet)])
+    cli = CliRunner(env={"CAMPAIGN_TOKEN": cluster.token()})  # as a script signs in
+    refused = cli.invoke(assessment, ["--api-url", api_url, "import", str(instrument_id), str(bad_sheet)])
     assert refused.exit_code == 1
     assert "line 7, participant_code" in refused.output and "Traceback" not in refused.output
     sheet = tmp_path / "post.csv"
     sheet.write_text("participant_code,phase,q1,q2,q3,q4\n" + "\n".join(rows) + "\n")
-    imported = CliRunner().invoke(assessment, ["--api-url", api_url, "import", str(instrument_id), str(sheet)])
+    imported = cli.invoke(assessment, ["--api-url", api_url, "import", str(instrument_id), str(sheet)])
     assert imported.exit_code == 0, imported.output
     assert "imported 5 tests" in imported.output
 
@@ -134,8 +134,8 @@ def test_tests_reach_reporting_and_the_city_figures_are_right(cluster, launch, t
         "rollout_id": rollout["id"], "session_key": "socialisation", "owner": "participant",
         "participant_code": codes[0], "commitment": "Melapor ke guru bila ada perundungan daring"})
     assert plan.status_code == 201, plan.text
-    followed = requests.patch(f"{cluster.url('assessment')}/action-plans/{plan.json()['id']}",
-                              json={"status": "done", "note": "sudah"}, timeout=30)
+    followed = cluster.patch("assessment", f"/action-plans/{plan.json()['id']}",
+                             json={"status": "done", "note": "sudah"})
     assert followed.status_code == 200, followed.text
     plan_events = [(k, b) for k, b in tap.collect(STUDENTS + len(post) + 2) if k.startswith("action_plan_")]
     assert [(k, b["status"]) for k, b in plan_events] == [

@@ -10,6 +10,7 @@ import requests
 
 from campaign import credentials
 from shared.auth import Authenticator, KeyRing
+from tests.integration.conftest import running_cluster
 
 PASSWORD = "correct horse battery"
 
@@ -17,6 +18,14 @@ PASSWORD = "correct horse battery"
 def campaign(cluster, *args, input=None, **env):
     return subprocess.run([sys.executable, "-m", "campaign.cli", *args], input=input, capture_output=True,
                           text=True, timeout=120, env={**cluster.env, **env})
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def cluster(request, tmp_path_factory, smtp):
+    """The services with no account yet (the first one is this module's to make), asked anonymously."""
+    with running_cluster(request.param, tmp_path_factory.mktemp(f"identity-{request.param}"), smtp,
+                         signed_in=False) as cluster:
+        yield cluster
 
 
 @pytest.fixture(scope="module")

@@ -77,8 +77,7 @@ def launch_unannounced(cluster, rollout):
 
 
 def set_committee(cluster, rollout, **committee):
-    answer = requests.put(f"{cluster.url('notification')}/rollouts/{rollout['id']}/committee", json=committee,
-                          timeout=30)
+    answer = cluster.put("notification", f"/rollouts/{rollout['id']}/committee", json=committee)
     assert answer.status_code == 200, answer.text
     return answer.json()
 
@@ -298,7 +297,7 @@ def test_deliveries_are_seen_and_resent_from_the_command_line(cluster, smtp):
         pytest.skip("needs the digest test in the same run")
     delivery_id, committee, person = DISCLOSED["surabaya"]
     api = ["--api-url", cluster.url("notification")]
-    cli = CliRunner()
+    cli = CliRunner(env={"CAMPAIGN_TOKEN": cluster.token()})  # as a script signs in
 
     listed = cli.invoke(notifications, ["list", "--kind", "digest", "--status", "acknowledged", *api])
     assert listed.exit_code == 0, listed.output

@@ -11,7 +11,6 @@ from types import SimpleNamespace
 import openpyxl
 import pika
 import pytest
-import requests
 from click.testing import CliRunner
 
 from campaign import registration_commands
@@ -100,7 +99,7 @@ def test_every_lifecycle_change_is_announced(cluster, tap):
 
     base = f"/rollouts/{medan['id']}"
     ok(cluster.post("registration", base + "/launch"))
-    edited = ok(requests.patch(cluster.url("registration") + base, json={"venue": "Hotel Santika"}, timeout=30))
+    edited = ok(cluster.patch("registration", base, json={"venue": "Hotel Santika"}))
     assert edited["venue"] == "Hotel Santika"
     ok(cluster.post("registration", base + "/start"))
     refused(cluster.post("registration", base + "/launch"), 409, "status")
@@ -155,11 +154,11 @@ def test_waitlist_duplicates_minors_and_check_in(cluster, tap):
     refused(cluster.post("registration", f"{base}/participants/{people[1]['id']}/check-in", json={"day": 1}),
             422, "day")
 
-    corrected = ok(requests.patch(cluster.url("registration") + f"{base}/participants/{people[1]['id']}",
-                                  json={"organisation": "SMP Negeri 7"}, timeout=30))
+    corrected = ok(cluster.patch("registration", f"{base}/participants/{people[1]['id']}",
+                                 json={"organisation": "SMP Negeri 7"}))
     assert corrected["organisation"] == "SMP Negeri 7"
-    refused(requests.patch(cluster.url("registration") + f"{base}/participants/{people[1]['id']}",
-                           json={"email": "rizky@example.org"}, timeout=30), 422, "email")
+    refused(cluster.patch("registration", f"{base}/participants/{people[1]['id']}",
+                          json={"email": "rizky@example.org"}), 422, "email")
 
     events.until(lambda got: any(k.startswith("participant_updated") for k, _ in got))
     assert [(k.split(".")[0], p["participant_id"], p.get("status")) for k, p in events.received] == [
@@ -306,7 +305,7 @@ def gateway(cluster, tmp_path):
                 ready.set()
     threading.Thread(target=follow, daemon=True).start()
     assert ready.wait(60), "the gateway did not start"
-    yield f"http://127.0.0.1:{port}"
+    yield SimpleNamespace(url=f"http://127.0.0.1:{port}", token=cluster.token)
     process.terminate()
     process.wait(10)
 
@@ -314,17 +313,19 @@ def gateway(cluster, tmp_path):
 def campaign(gateway, group, *args):
     """``campaign <group> <args>`` as a user runs it (in this process, to keep the test quick)."""
     result = CliRunner().invoke(getattr(registration_commands, group), list(args),
-                                env={"CAMPAIGN_API_URL": gateway}, catch_exceptions=False)
+                                env={"CAMPAIGN_API_URL": gateway.url, "CAMPAIGN_TOKEN": gateway.token()},
+                                catch_exceptions=False)
     return SimpleNamespace(returncode=result.exit_code, stdout=result.stdout, stderr=result.stderr)
 
 
 def test_one_base_url_and_the_command_line(cluster, gateway, tmp_path):
     # Each service answers through the gateway, and so does the OpenAPI document.
-    document = ok(requests.get(gateway + "/api/v1/openapi.json", timeout=30))
+    http, base_url = cluster.http, gateway.url  # the gateway passes the token on
+    document = ok(http.get(base_url + "/api/v1/openapi.json", timeout=30))
     assert "/rollouts/{rollout_id}/participants/import" in document["paths"]
-    refused(requests.post(gateway + "/api/v1/instruments", json={}, timeout=30), 422, "title")
-    assert requests.get(gateway + "/api/v1/reports/nowhere/figures", timeout=30).status_code < 500
-    assert requests.get(gateway + "/api/v1/nothing-here", timeout=30).status_code == 404
+    refused(http.post(base_url + "/api/v1/instruments", json={}, timeout=30), 422, "title")
+    assert http.get(base_url + "/api/v1/reports/nowhere/figures", timeout=30).status_code < 500
+    assert http.get(base_url + "/api/v1/nothing-here", timeout=30).status_code == 404
 
     planned = campaign(gateway, "rollout", "plan", "--city", "Semarang", "--starts-on", "2020-07-01",
                        "--committee-email", "panitia@semarang.example", "--venue", "Balai Kota", "--json")

@@ -11,13 +11,15 @@ from pathlib import Path
 
 import pika
 import pytest
-import requests
 
 from campaign.demo import load_rollout
 from services.reporting import contracts
 from shared import events
 from tests.support.cluster import Cluster, Databases, Vhost, wait_until
 from tests.support.summaries import SummarySubscriber
+from tests.support.tokens import local_issuer, session
+
+http = session()  # a national coordinator of the tests' own signing key, a fresh token per request
 
 ROOT = Path(__file__).resolve().parents[2]
 CAMPAIGN = str(Path(sys.executable).parent / "campaign")
@@ -29,7 +31,9 @@ def reporting(request, tmp_path_factory):
     workdir = tmp_path_factory.mktemp(f"reporting-{request.param}")
     vhost = Vhost()
     databases = Databases(request.param, workdir)
-    cluster = Cluster(workdir, vhost.amqp_uri, databases.urls, "smtp://127.0.0.1:1", OUTBOX_INTERVAL=0.2)
+    # No identity here: the service trusts the tests' own signing key (tests.support.tokens).
+    cluster = Cluster(workdir, vhost.amqp_uri, databases.urls, "smtp://127.0.0.1:1", OUTBOX_INTERVAL=0.2,
+                      IDENTITY_JWKS=json.dumps(local_issuer().jwks))
     service = cluster.services["reporting"]
     service.vhost, service.database_url = vhost, databases.urls["reporting"]
     try:
@@ -116,7 +120,7 @@ def test_events_in_summaries_out_and_a_rebuild_gives_the_same_figures(reporting)
     publish.close()
 
     def figures(city):
-        answer = requests.get(f"{reporting.url}/reports/{city}/figures", timeout=30)
+        answer = http.get(f"{reporting.url}/reports/{city}/figures", timeout=30)
         assert answer.status_code == 200, answer.text
         return answer.json()
 
@@ -132,9 +136,9 @@ def test_events_in_summaries_out_and_a_rebuild_gives_the_same_figures(reporting)
     assert pontianak["attendance"] == [{"day": 2, "session_key": "socialisation", "checked_in": 6}]
     assert pontianak["tests"]["gain"] == 1.0
     # One of a city's rollouts, by id; another city's rollout is not found under it.
-    rollout = requests.get(f"{reporting.url}/reports/medan/figures?rollout_id=2", timeout=30)
+    rollout = http.get(f"{reporting.url}/reports/medan/figures?rollout_id=2", timeout=30)
     assert rollout.status_code == 200 and rollout.json()["participants"] == 2
-    elsewhere = requests.get(f"{reporting.url}/reports/pontianak/figures?rollout_id=2", timeout=30)
+    elsewhere = http.get(f"{reporting.url}/reports/pontianak/figures?rollout_id=2", timeout=30)
     assert elsewhere.status_code == 404 and elsewhere.json()["error"]["field"] == "rollout_id"
 
     # Summaries: each subscriber gets exactly the routing keys it bound, and each validates.
@@ -162,15 +166,15 @@ def test_events_in_summaries_out_and_a_rebuild_gives_the_same_figures(reporting)
 
     # A new subscriber asks for the snapshot instead of waiting for the next change: the very
     # messages last sent, so a second snapshot (nothing changed) carries the same event ids.
-    snapshot = requests.get(f"{reporting.url}/summaries/pontianak", timeout=30).json()
+    snapshot = http.get(f"{reporting.url}/summaries/pontianak", timeout=30).json()
     assert set(snapshot) == {"summary.participants.pontianak", "summary.tests.pontianak"}
     for key, body in snapshot.items():
         assert contracts.problems(key, body) == []
         assert body == pontianak_only.latest(key)
-    assert requests.get(f"{reporting.url}/summaries/pontianak", timeout=30).json() == snapshot
-    unknown = requests.get(f"{reporting.url}/summaries/atlantis", timeout=30)
+    assert http.get(f"{reporting.url}/summaries/pontianak", timeout=30).json() == snapshot
+    unknown = http.get(f"{reporting.url}/summaries/atlantis", timeout=30)
     assert unknown.status_code == 404 and unknown.json()["error"]["field"] == "city"
-    env = {**reporting.env, "AMQP_URI": amqp}
+    env = {**reporting.env, "AMQP_URI": amqp, "CAMPAIGN_TOKEN": local_issuer().token("partner")}
     watched = subprocess.run([CAMPAIGN, "subscribe", "summary.*.medan", "--snapshot", reporting.url,
                               "--count", "2", "--timeout", "20"], env=env, capture_output=True, text=True,
                              timeout=60)
@@ -181,7 +185,7 @@ def test_events_in_summaries_out_and_a_rebuild_gives_the_same_figures(reporting)
         assert contracts.problems(key, json.loads(body)) == []
     example = subprocess.run([sys.executable, str(ROOT / "examples" / "summary_consumer.py"), "--amqp", amqp,
                               "--api", reporting.url.removesuffix("/api/v1"), "--count", "2", "--timeout", "20",
-                              "summary.*.national"], capture_output=True, text=True, timeout=60)
+                              "summary.*.national"], capture_output=True, text=True, timeout=60, env=env)
     assert example.returncode == 0, example.stderr
     seen = [json.loads(line) for line in example.stdout.splitlines()]
     assert sorted(m["routing_key"] for m in seen) == ["summary.participants.national", "summary.tests.national"]
@@ -197,25 +201,25 @@ def test_events_in_summaries_out_and_a_rebuild_gives_the_same_figures(reporting)
     assert live[events.NATIONAL]["participants"] == 10   # cancelled rollout 3 is left out
 
     # The coordinator's report, written from the same read models, in English.
-    written = requests.post(f"{reporting.url}/reports/pontianak/activity-report?lang=en&format=md,pdf",
+    written = http.post(f"{reporting.url}/reports/pontianak/activity-report?lang=en&format=md,pdf",
                                           timeout=60)
     assert written.status_code == 201, written.text
     assert "| Post-test | 6 | 100.0% | 6 |" in written.json()["markdown"]
     assert Path(written.json()["paths"]["pdf"]).read_bytes().startswith(b"%PDF")
-    refused = requests.post(f"{reporting.url}/reports/pontianak/activity-report?format=doc", timeout=30)
+    refused = http.post(f"{reporting.url}/reports/pontianak/activity-report?format=doc", timeout=30)
     assert refused.status_code == 422 and "format" in refused.text
 
     # Partners fetch the report's tables with small cells suppressed; the coordinator gets them exact.
-    exact = requests.get(f"{reporting.url}/reports/pontianak/tables/categories.csv", timeout=30)
-    public = requests.get(f"{reporting.url}/reports/pontianak/tables/categories.csv?public=1", timeout=30)
+    exact = http.get(f"{reporting.url}/reports/pontianak/tables/categories.csv", timeout=30)
+    public = http.get(f"{reporting.url}/reports/pontianak/tables/categories.csv?public=1", timeout=30)
     assert exact.status_code == public.status_code == 200, public.text
     assert exact.text.splitlines()[1:3] == ["Tenaga pendidikan,1", "Pelajar,7"]
-    chosen = requests.get(f"{reporting.url}/reports/pontianak/tables/categories.csv?rollout_id=1", timeout=30)
+    chosen = http.get(f"{reporting.url}/reports/pontianak/tables/categories.csv?rollout_id=1", timeout=30)
     assert chosen.text == exact.text  # Pontianak's only rollout, named
     # 1 educator of 8 would be 8 - 7: the total is hidden with it, and both markers are explained.
     assert public.text.splitlines()[1:4] == ["Tenaga pendidikan,<5", "Pelajar,7", "Jumlah,x"]
     assert public.text.splitlines()[-2].startswith("<5: ") and public.text.splitlines()[-1].startswith("x: ")
-    workbook = requests.get(f"{reporting.url}/reports/national/export.xlsx?public=1&lang=en", timeout=30)
+    workbook = http.get(f"{reporting.url}/reports/national/export.xlsx?public=1&lang=en", timeout=30)
     assert workbook.status_code == 200 and workbook.content.startswith(b"PK")  # an XLSX is a zip
-    unknown = requests.get(f"{reporting.url}/reports/pontianak/tables/names.csv", timeout=30)
+    unknown = http.get(f"{reporting.url}/reports/pontianak/tables/names.csv", timeout=30)
     assert unknown.status_code == 404 and "name" in unknown.json()["error"]["field"]

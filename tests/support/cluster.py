@@ -16,6 +16,7 @@ import requests
 
 from shared.config import SERVICES
 from tests.support import broker_node
+from tests.support.accounts import Accounts
 
 POSTGRES_ADMIN_URL = os.environ.get("CAMPAIGN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -178,9 +179,14 @@ class ServiceProcess:
 
 
 class Cluster:
-    """The services, each its own process, on a vhost, databases and SMTP server."""
+    """The services, each its own process, on a vhost, databases and SMTP server.
 
-    def __init__(self, workdir, amqp_uri, database_urls, smtp_url, **settings):
+    ``get``/``post``/... (and ``http``, a requests session) act as a national coordinator,
+    signed in on first use; ``session(who)`` as another role (tests.support.accounts).
+    With ``signed_in=False`` no account is made and requests go anonymous (identity's own tests).
+    """
+
+    def __init__(self, workdir, amqp_uri, database_urls, smtp_url, signed_in=True, **settings):
         workdir = Path(workdir)
         env = {
             **{k: v for k, v in os.environ.items() if k not in ("CITY",)},
@@ -199,6 +205,8 @@ class Cluster:
         self.env = env
         self.services = {name: identity if name == "identity" else ServiceProcess(name, env, workdir / f"{name}.log")
                          for name in SERVICES + ("registration-imports",)}
+        self.accounts = Accounts(identity.url, database_urls["identity"])
+        self.http = self.accounts.session("national") if signed_in else requests.Session()
 
     def add_worker(self, key, service, **settings):
         """Another process of ``service`` (e.g. a worker for one city), known as ``key``."""
@@ -229,11 +237,31 @@ class Cluster:
     def url(self, service):
         return self.services[service].url
 
+    def token(self, who="national"):
+        """An access token of ``who`` (national, medan, pontianak, committee, partner, operator)."""
+        return self.accounts.token(who)
+
+    def session(self, who="national"):
+        return self.accounts.session(who)
+
+    def cli_env(self, who="national", **env):
+        """The environment of a ``campaign`` command run as ``who`` (CAMPAIGN_TOKEN, as a script would)."""
+        return {**self.env, "CAMPAIGN_TOKEN": self.token(who), **env}
+
+    def request(self, method, service, path, **kwargs):
+        return self.http.request(method, self.url(service) + path, **{"timeout": 30, **kwargs})
+
     def get(self, service, path, **kwargs):
-        return requests.get(self.url(service) + path, **{"timeout": 30, **kwargs})
+        return self.request("GET", service, path, **kwargs)
 
     def post(self, service, path, **kwargs):
-        return requests.post(self.url(service) + path, **{"timeout": 30, **kwargs})
+        return self.request("POST", service, path, **kwargs)
+
+    def put(self, service, path, **kwargs):
+        return self.request("PUT", service, path, **kwargs)
+
+    def patch(self, service, path, **kwargs):
+        return self.request("PATCH", service, path, **kwargs)
 
     def import_participants(self, rollout_id, data, timeout=120, **kwargs):
         """Upload a participant file and wait for its import job to finish; the job as it ended."""

@@ -7,7 +7,6 @@ import json
 from datetime import date
 
 import pytest
-import requests
 from kombu import Exchange
 from nameko.amqp.publish import Publisher
 from nameko.containers import ServiceContainer
@@ -16,6 +15,9 @@ from nameko.testing.services import entrypoint_waiter, replace_dependencies
 from services.assessment.service import AssessmentService
 from shared import config, events
 from tests.support.cluster import free_port
+from tests.support.tokens import session
+
+http = session()  # a national coordinator's tokens, fresh for each request
 
 TOPICS = ["Jejak Digital", "Kejahatan Siber"]
 QUESTIONS = [{"id": f"q{i}", "text": "…", "topic": TOPICS[i % 2], "kind": "true_false", "answer": True}
@@ -45,7 +47,7 @@ def publish(container, event, city, **fields):
 
 
 def create_instrument(api, rollout_id=1, **change):
-    return requests.post(f"{api}/instruments", timeout=10, json={
+    return http.post(f"{api}/instruments", timeout=10, json={
         "rollout_id": rollout_id, "session_key": "socialisation", "title": "Tes", "questions": QUESTIONS, **change})
 
 
@@ -54,13 +56,13 @@ def test_an_instrument_is_created_and_a_test_scored_over_http(service):
     created = create_instrument(api)
     assert created.status_code == 201, created.text
 
-    scored = requests.post(f"{api}/submissions", timeout=10, json={
+    scored = http.post(f"{api}/submissions", timeout=10, json={
         "instrument_id": created.json()["id"], "participant_code": "PON-A", "phase": "pre",
         "answers": {"q1": True, "q2": True, "q3": False}})
     assert scored.status_code == 201, scored.text
     assert (scored.json()["score"], scored.json()["unanswered"]) == (2, ["q4"])
 
-    unknown = requests.post(f"{api}/submissions", timeout=10, json={
+    unknown = http.post(f"{api}/submissions", timeout=10, json={
         "instrument_id": created.json()["id"], "participant_code": "PON-Z", "phase": "pre", "answers": {}})
     assert unknown.status_code == 404 and unknown.json()["error"]["field"] == "participant_code"
 
@@ -69,13 +71,13 @@ def test_a_sheet_is_imported_from_a_csv_body(service):
     _, api = service
     instrument_id = create_instrument(api, rollout_id=2).json()["id"]
     sheet = "participant_code,phase,q1,q2,q3,q4\nPON-B,post,benar,benar,benar,salah\n"
-    imported = requests.post(f"{api}/instruments/{instrument_id}/submissions/import", data=sheet.encode(),
-                             headers={"Content-Type": "text/csv"}, timeout=10)
+    imported = http.post(f"{api}/instruments/{instrument_id}/submissions/import", data=sheet.encode(),
+                         headers={"Content-Type": "text/csv"}, timeout=10)
     assert imported.status_code == 201, imported.text
     assert imported.json()["imported"] == 1
 
-    bad = requests.post(f"{api}/instruments/{instrument_id}/submissions/import", data=b"code,q1\nPON-A,ya\n",
-                        headers={"Content-Type": "text/csv"}, timeout=10)
+    bad = http.post(f"{api}/instruments/{instrument_id}/submissions/import", data=b"code,q1\nPON-A,ya\n",
+                    headers={"Content-Type": "text/csv"}, timeout=10)
     assert bad.status_code == 422 and "header" in json.dumps(bad.json()["error"])
 
 
@@ -85,7 +87,7 @@ def test_a_bad_query_is_a_422_naming_the_parameter(service):
                         ("/instruments/1/item-analysis?phase=during", "phase"),
                         ("/action-plans?status=finished", "status"),
                         ("/gains/pontianak?rollout_id=x", "rollout_id")):
-        answer = requests.get(api + path, timeout=10)
+        answer = http.get(api + path, timeout=10)
         assert answer.status_code == 422, (path, answer.text)
         assert field in json.dumps(answer.json()["error"]), path
 

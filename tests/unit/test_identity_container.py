@@ -18,7 +18,7 @@ from shared import auth, openapi
 from shared.auth import PUBLIC
 from shared.config import load
 from shared.errors import NotFound
-from shared.web import UndeclaredPermission, api
+from shared.web import REQUIRE_DECLARATIONS, UndeclaredPermission, api
 from tests.support.cluster import free_port, wait_until
 
 PASSWORD = "correct horse battery"
@@ -65,7 +65,7 @@ class Undeclared:
 
 
 class Legacy:
-    """An older service that has not declared its permissions yet: it still starts."""
+    """A service that does not say it declares its permissions, and does not for one operation."""
 
     name = "legacy"
 
@@ -200,15 +200,13 @@ def test_an_operation_of_a_declaring_service_without_a_permission_stops_its_star
     container.kill()
 
 
-def test_a_service_that_has_not_declared_yet_still_starts_and_answers(tmp_path):
-    port = free_port()
+def test_every_service_must_declare_so_an_undeclared_operation_stops_any_services_start(tmp_path):
+    assert REQUIRE_DECLARATIONS
     container = ServiceContainer(Legacy, load({"CAMPAIGN_DATA_DIR": str(tmp_path),
-                                               "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}"}))
-    container.start()
-    try:
-        assert requests.get(f"http://127.0.0.1:{port}/api/v1/legacy", timeout=10).json() == {"open": True}
-    finally:
-        container.stop()
+                                               "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}"}))
+    with pytest.raises(UndeclaredPermission, match=r"legacy\.anything .* declares no permission"):
+        container.start()
+    container.kill()
 
 
 def test_the_openapi_document_carries_the_bearer_scheme_and_each_operations_permission():

@@ -7,10 +7,17 @@ from cryptography.fernet import Fernet
 
 from services.identity import accounts, tokens
 from services.identity.commands import (
-    AddAccount, CreateFirstAccount, DisableAccount, EnableAccount, GrantRole, RefreshTokens, SignIn, SignOut,
+    AddAccount,
+    CreateFirstAccount,
+    DisableAccount,
+    EnableAccount,
+    GrantRole,
+    RefreshTokens,
+    SignIn,
+    SignOut,
 )
 from services.identity.fakes import FakeIdentityUnitOfWork
-from shared.auth import ALGORITHM, AUDIENCE, ISSUER, KeyRing, Principal, Unauthenticated, Authenticator
+from shared.auth import ALGORITHM, AUDIENCE, ISSUER, Authenticator, KeyRing, Principal, Unauthenticated
 from shared.errors import Conflict, InvalidInput, NotFound
 
 NOW = datetime(2026, 11, 30, 8, 0, tzinfo=timezone.utc)

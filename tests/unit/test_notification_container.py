@@ -5,7 +5,6 @@ import mailbox
 import re
 
 import pytest
-import requests
 from kombu import Exchange
 from nameko.amqp.publish import Publisher
 from nameko.containers import ServiceContainer
@@ -17,6 +16,9 @@ from shared import config, events
 from shared.database import OutboxMessage
 from shared.dependencies import Database
 from tests.support.cluster import free_port, wait_until
+from tests.support.tokens import session
+
+http = session()  # a national coordinator's tokens, fresh for each request
 
 LISTING = {"rollout_id": 7, "city": "pontianak", "city_name": "Pontianak", "committee_name": "Panitia",
            "committee_email": "panitia@registration.example", "participants": [
@@ -51,16 +53,16 @@ def publish(container, event, city, **fields):
 
 def test_a_committee_is_set_over_http_and_bad_input_named(service):
     _, api, _ = service
-    saved = requests.put(f"{api}/rollouts/9/committee", json={"emails": ["a@x.example"], "name": "Panitia"},
-                         timeout=10)
+    saved = http.put(f"{api}/rollouts/9/committee", json={"emails": ["a@x.example"], "name": "Panitia"},
+                     timeout=10)
     assert saved.status_code == 200, saved.text
     assert (saved.json()["city"], saved.json()["emails"]) == ("pontianak", ["a@x.example"])
 
-    unknown = requests.put(f"{api}/rollouts/8/committee", json={"emails": ["a@x.example"]}, timeout=10)
+    unknown = http.put(f"{api}/rollouts/8/committee", json={"emails": ["a@x.example"]}, timeout=10)
     assert unknown.status_code == 404 and unknown.json()["error"]["field"] == "rollout_id"
-    bare = requests.put(f"{api}/rollouts/9/committee", timeout=10)
+    bare = http.put(f"{api}/rollouts/9/committee", timeout=10)
     assert bare.status_code == 422 and "body" in json.dumps(bare.json()["error"])
-    status = requests.get(f"{api}/deliveries?status=lost", timeout=10)
+    status = http.get(f"{api}/deliveries?status=lost", timeout=10)
     assert status.status_code == 422 and "status" in json.dumps(status.json()["error"])
 
 
@@ -73,17 +75,17 @@ def test_a_closed_registration_is_mailed_and_acknowledged_with_the_links_token(s
         return list(mailbox.Maildir(maildir, create=True))
     [message] = wait_until(mailed, "the participant list in the Maildir", timeout=10)
     assert message["To"] == "panitia@registration.example"
-    [delivery] = wait_until(lambda: [d for d in requests.get(f"{api}/deliveries", timeout=10).json()
+    [delivery] = wait_until(lambda: [d for d in http.get(f"{api}/deliveries", timeout=10).json()
                                      if d["status"] == "sent"], "the delivery recorded as sent", timeout=10)
     assert delivery["participant_count"] == 1
 
     body = message.get_payload()[0].get_payload(decode=True).decode("utf-8")
     page, token = re.search(r"(http://\S+/acknowledge)#token=(\S+)", body).groups()
-    assert requests.get(page, timeout=10).headers["Content-Type"].startswith("text/html")
-    forged = requests.post(page, json={"token": "guess"}, timeout=10)
+    assert http.get(page, timeout=10).headers["Content-Type"].startswith("text/html")
+    forged = http.post(page, json={"token": "guess"}, timeout=10)
     assert forged.status_code == 403 and forged.json()["error"]["field"] == "token"
-    assert requests.post(page, timeout=10).status_code == 422  # the token belongs in the body
-    acknowledged = requests.post(page, json={"token": token}, timeout=10)
+    assert http.post(page, timeout=10).status_code == 422  # the token belongs in the body
+    acknowledged = http.post(page, json={"token": token}, timeout=10)
     assert acknowledged.status_code == 200 and acknowledged.json()["status"] == "acknowledged"
 
     store = next(d for d in container.dependencies if isinstance(d, Database)).store
@@ -94,4 +96,4 @@ def test_a_closed_registration_is_mailed_and_acknowledged_with_the_links_token(s
 
     with entrypoint_waiter(container, "handle_events", timeout=10):  # closed again: the list is owed once
         publish(container, events.REGISTRATION_CLOSED, "pontianak", rollout_id=7, participant_count=1)
-    assert len(requests.get(f"{api}/deliveries", timeout=10).json()) == 1
+    assert len(http.get(f"{api}/deliveries", timeout=10).json()) == 1

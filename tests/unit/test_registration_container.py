@@ -6,7 +6,6 @@ requests go over a real socket to the service's web server.
 import copy
 
 import pytest
-import requests
 from nameko.containers import ServiceContainer
 from nameko.events import event_handler
 from nameko.testing.services import entrypoint_hook, entrypoint_waiter
@@ -15,7 +14,10 @@ from services.registration.import_worker import RegistrationImportWorker
 from services.registration.service import RegistrationService
 from shared.config import load
 from tests.support.cluster import free_port, wait_until
+from tests.support.tokens import session
 from tests.unit.test_registration import CHILD, ROLLOUT
+
+http = session()  # a national coordinator's tokens, fresh for each request
 
 
 class Committee:
@@ -61,7 +63,7 @@ def api(config):
     base = f"http://{config['WEB_SERVER_ADDRESS']}/api/v1"
 
     def call(method, path, **kwargs):
-        return requests.request(method, base + path, timeout=10, **kwargs)
+        return http.request(method, base + path, timeout=10, **kwargs)
     return call
 
 

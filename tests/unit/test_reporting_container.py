@@ -2,14 +2,16 @@
 import socket
 
 import pytest
-import requests
 from nameko.containers import ServiceContainer
 from nameko.standalone.events import event_dispatcher
 from nameko.testing.services import entrypoint_waiter
 
 from services.reporting.service import ReportingService
 from shared.config import load
+from tests.support.tokens import session
 from tests.unit.test_reporting import participant_event, rollout_event, score_event
+
+http = session()  # a national coordinator's tokens, fresh for each request
 
 
 def free_address():
@@ -59,7 +61,7 @@ def test_events_handled_through_consume_events_land_in_the_read_models(reporting
     publish(reporting, rollout_event(1), participant_event(1), participant_event(2, "educator"),
             score_event(1, "C1", "pre", 4))
 
-    figures = requests.get(api(reporting, "/reports/pontianak/figures"), timeout=10).json()
+    figures = http.get(api(reporting, "/reports/pontianak/figures"), timeout=10).json()
     assert [r["rollout_id"] for r in figures["rollouts"]] == [1]
     assert figures["by_category"] == {"educator": 1, "student": 1}
     assert figures["tests"]["pre"] == {"n": 1, "mean_percent": 40.0, "passed": 0}
@@ -69,27 +71,27 @@ def test_the_http_entrypoints_answer_and_name_a_bad_query_parameter(reporting):
     publish(reporting, rollout_event(11, "medan", "Medan"), participant_event(11, rollout_id=11, city="medan"),
             rollout_event(12, "surabaya", "Surabaya"))
 
-    exact = requests.get(api(reporting, "/reports/medan/tables/categories.csv"), timeout=10)
+    exact = http.get(api(reporting, "/reports/medan/tables/categories.csv"), timeout=10)
     assert exact.status_code == 200 and exact.text.splitlines()[1] == "Pelajar,1"
     with entrypoint_waiter(reporting, "publish_summaries", timeout=10):  # the next round releases Medan
         pass
-    public = requests.get(api(reporting, "/reports/medan/tables/categories.csv?public=yes"), timeout=10)
+    public = http.get(api(reporting, "/reports/medan/tables/categories.csv?public=yes"), timeout=10)
     assert public.text.splitlines()[1] == "Pelajar,<5"
-    assert requests.get(api(reporting, "/summaries/atlantis"), timeout=10).status_code == 404
+    assert http.get(api(reporting, "/summaries/atlantis"), timeout=10).status_code == 404
 
     for path, field in (("/reports/medan/figures?rollout_id=zero", "rollout_id"),
                         ("/reports/medan/tables/categories.csv?lang=fr", "lang"),
                         ("/reports/medan/export.xlsx?publc=1", "publc")):
-        refused = requests.get(api(reporting, path), timeout=10)
+        refused = http.get(api(reporting, path), timeout=10)
         assert refused.status_code == 422, path
         assert list(refused.json()["error"]["fields"]) == [field]
 
-    elsewhere = requests.get(api(reporting, "/reports/medan/figures?rollout_id=12"), timeout=10)
+    elsewhere = http.get(api(reporting, "/reports/medan/figures?rollout_id=12"), timeout=10)
     assert elsewhere.status_code == 404 and elsewhere.json()["error"]["field"] == "rollout_id"
 
 
 def test_the_openapi_document_describes_the_query_parameters(reporting):
-    document = requests.get(api(reporting, "/openapi.json"), timeout=10).json()
+    document = http.get(api(reporting, "/openapi.json"), timeout=10).json()
     parameters = {p["name"]: p for p in document["paths"]["/reports/{city}/activity-report"]["post"]["parameters"]}
     assert set(parameters) == {"city", "lang", "format", "rollout_id", "public"}
     assert parameters["lang"]["schema"]["enum"] == ["id", "en"]
