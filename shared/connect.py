@@ -117,5 +117,8 @@ def wait_for_dependencies(config: dict, services) -> None:
     """Wait for the broker and each of ``services``' databases, within ``CONNECT_TIMEOUT``."""
     deadline = Deadline(config.get("CONNECT_TIMEOUT", 25.0))
     wait_for_broker(config["AMQP_URI"], deadline)
-    for service in services:
-        wait_for_database(service, config["DATABASE_URLS"][service], deadline)
+    urls = config["DATABASE_URLS"]
+    # A worker of a service ("registration-imports") uses its service's database.
+    owners = dict.fromkeys(name if name in urls else name.split("-", 1)[0] for name in services)
+    for service in owners:
+        wait_for_database(service, urls[service], deadline)

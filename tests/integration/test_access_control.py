@@ -60,6 +60,9 @@ class World:
             "instrument_id": self.instrument, "participant_code": self.student_code, "phase": "pre",
             "answers": {"q1": True, "q2": False}}), 201)
         self.plan = self.action_plan()
+        ok(cluster.get("registration", f"/rollouts/{self.p}/participants"))  # a read the audit keeps
+        self.job = ok(cluster.post("registration", f"/rollouts/{self.p}/participants/import",
+                                   **sheet(f"full_name,category\nAndi {uuid.uuid4().hex[:6]},patbm\n")), 202)["id"]
         # A list sent to Pontianak's committee (and one to Medan's): deliveries and disclosures.
         self.p_closed, self.p_closed_person = self.closed("Pontianak")
         self.m_closed, _ = self.closed("Medan")
@@ -162,6 +165,9 @@ OPERATIONS = {
         {"rollout_id": w.p}, {"json": {"full_name": "Rina Wati", "category": "lsm"}}), "404"),
     ("POST", "/rollouts/{rollout_id}/participants/import"): ("registration", "pontianak", lambda w: (
         {"rollout_id": w.p}, sheet(f"full_name,category\nAndi {uuid.uuid4().hex[:6]},patbm\n")), "404"),
+    ("GET", "/rollouts/{rollout_id}/imports/{job_id}"): (
+        "registration", "pontianak", lambda w: ({"rollout_id": w.p, "job_id": w.job}, {}), "404"),
+    ("GET", "/audit"): ("registration", "committee", lambda w: ({}, {}), "list"),
     ("GET", "/rollouts/{rollout_id}/participants/{participant_id}"): (
         "registration", "committee", lambda w: ({"rollout_id": w.p, "participant_id": w.educator["id"]}, {}), "404"),
     ("PATCH", "/rollouts/{rollout_id}/participants/{participant_id}"): ("registration", "pontianak", lambda w: (
