@@ -21,6 +21,7 @@ CITY = re.compile(r"[a-z][a-z0-9-]{1,59}")
 MIN_PASSWORD = 12
 BOOTSTRAP_VALID_FOR = timedelta(hours=24)
 NATIONAL = "national_coordinator"
+SERVICE = "service"
 
 
 class Passwords:
@@ -146,6 +147,27 @@ def ensure_demo_accounts(uow, passwords: Passwords, accounts: dict[str, tuple[st
         account = uow.accounts.named(username)
         if account is None:
             account = _create(AddAccount(username, password, role, tuple(cities)), uow, passwords, "demo", now)
+        made.append(account)
+    return made
+
+
+def ensure_service_accounts(uow, passwords: Passwords, clients: dict[str, str], now: datetime) -> list[Account]:
+    """A service account (role ``service``) for each ``{client id: secret}`` of the configuration.
+
+    Made if missing; its secret follows the configuration (a rotated secret takes effect
+    at the next start).  An account of that name with another role is left alone: a conflict.
+    """
+    made = []
+    for client_id, secret in clients.items():
+        account = uow.accounts.named(client_id)
+        if account is None:
+            account = _create(AddAccount(client_id, secret, SERVICE, (), f"the {client_id} service"),
+                              uow, passwords, "configuration", now)
+        elif account.role != SERVICE:
+            raise Conflict(f"The account {client_id} exists with the role {account.role}; the {client_id} "
+                           "service needs it as a service account.", field="username")
+        elif not passwords.verify(account.password_hash, secret):
+            account.password_hash, account.changed_at = passwords.hash(secret), now
         made.append(account)
     return made
 

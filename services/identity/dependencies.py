@@ -1,8 +1,9 @@
 """nameko's side of identity's signing key: loaded (or made) once when the service starts."""
 from nameko.extensions import DependencyProvider
 
-from services.identity import tokens
+from services.identity import accounts, tokens
 from shared import auth, secrets
+from shared.config import CLIENTS
 from shared.database import utcnow
 from shared.dependencies import Database
 
@@ -25,3 +26,16 @@ class SigningKeys(DependencyProvider):
 
     def get_dependency(self, worker_ctx) -> tokens.Signer:
         return self.signer
+
+
+class ServiceAccounts(DependencyProvider):
+    """The service accounts of the configuration (``<CLIENT>_CLIENT_SECRET``), made or updated at start."""
+
+    def start(self) -> None:
+        config = self.container.config
+        clients = {c: s for c in CLIENTS if (s := secrets.client_secret(config, c))}
+        if not clients:
+            return
+        database = next(d for d in self.container.dependencies if isinstance(d, Database))
+        with database.store.unit_of_work() as uow:
+            accounts.ensure_service_accounts(uow, accounts.Passwords(), clients, utcnow())
