@@ -116,7 +116,7 @@ def issue_bootstrap_token(uow, now: datetime) -> str | None:
 
     Issuing a new one voids the previous ones; only its hash is stored.
     """
-    if uow.accounts.count():
+    if uow.accounts.count_people():
         return None
     for earlier in uow.bootstrap_tokens.unused():
         earlier.used_at = now
@@ -130,7 +130,7 @@ def create_first_account(command: CreateFirstAccount, uow, passwords: Passwords,
     wanted = digest(command.bootstrap_token)
     token = next((t for t in uow.bootstrap_tokens.unused()
                   if secrets.compare_digest(t.token_hash, wanted) and t.expires_at > now), None)
-    if token is None or uow.accounts.count():
+    if token is None or uow.accounts.count_people():
         raise Unauthenticated("The bootstrap token is not valid: it was used, has expired, or accounts exist "
                               "already (campaign accounts bootstrap issues a new one on an empty database).",
                               "invalid")
