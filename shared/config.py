@@ -43,7 +43,7 @@ def identity_settings(env: Mapping[str, str], data_dir: Path) -> dict[str, Any]:
         "ACCESS_TOKEN_TTL": min(int(env.get("ACCESS_TOKEN_TTL", "50")), 55),
         "REFRESH_TOKEN_TTL": int(env.get("REFRESH_TOKEN_TTL", str(12 * 3600))),
         # The secret each client service signs in with (client-credentials grant); identity makes
-        # the service account from it.  Derived from the secret key in the embedded default.
+        # the service account from it.  Without it, derived from the secret key.
         **{f"{c.upper()}_CLIENT_SECRET": env.get(f"{c.upper()}_CLIENT_SECRET") or None for c in CLIENTS},
         # An external OpenID Connect issuer whose tokens are accepted too, and the claims it maps.
         "OIDC_ISSUER": (env.get("OIDC_ISSUER") or "").rstrip("/") or None,

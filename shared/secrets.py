@@ -70,18 +70,22 @@ class Secrets:
         return True
 
 
-def client_secret(config: dict, client: str) -> str | None:
+def client_secret(config: dict, client: str) -> str:
     """The secret a service (``client``, e.g. "notification") signs in to identity with.
 
-    ``<CLIENT>_CLIENT_SECRET`` from the configuration; in the embedded default (every
-    service in one process, ``memory://``) one derived from the secret key, so a laptop
-    needs no setup.  None: not configured (the service cannot call the others' API).
+    ``<CLIENT>_CLIENT_SECRET`` from the configuration; without it, one derived from the
+    secret key, so services sharing it (one process, one data directory, or one
+    ``SECRET_KEY``) need no setup.
     """
+    return configured_client_secret(config, client) or derived_client_secret(config, client)
+
+
+def configured_client_secret(config: dict, client: str) -> str | None:
     configured = config.get(f"{client.upper()}_CLIENT_SECRET")
-    if configured:
-        return str(configured)
-    if str(config.get("AMQP_URI", "")).startswith("memory"):
-        derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                       info=f"campaign:client:{client}".encode()).derive(secret_key(config).encode())
-        return base64.urlsafe_b64encode(derived).decode("ascii").rstrip("=")
-    return None
+    return str(configured) if configured else None
+
+
+def derived_client_secret(config: dict, client: str) -> str:
+    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                   info=f"campaign:client:{client}".encode()).derive(secret_key(config).encode())
+    return base64.urlsafe_b64encode(derived).decode("ascii").rstrip("=")

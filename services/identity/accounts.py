@@ -151,11 +151,13 @@ def ensure_demo_accounts(uow, passwords: Passwords, accounts: dict[str, tuple[st
     return made
 
 
-def ensure_service_accounts(uow, passwords: Passwords, clients: dict[str, str], now: datetime) -> list[Account]:
-    """A service account (role ``service``) for each ``{client id: secret}`` of the configuration.
+def ensure_service_accounts(uow, passwords: Passwords, clients: dict[str, str], now: datetime,
+                            follow: bool = True) -> list[Account]:
+    """A service account (role ``service``) for each ``{client id: secret}``.
 
-    Made if missing; its secret follows the configuration (a rotated secret takes effect
-    at the next start).  An account of that name with another role is left alone: a conflict.
+    Made if missing; with ``follow``, an existing one takes the given secret (a rotated
+    secret takes effect at the next start).  An account of that name with another role
+    is left alone: a conflict.
     """
     made = []
     for client_id, secret in clients.items():
@@ -166,7 +168,7 @@ def ensure_service_accounts(uow, passwords: Passwords, clients: dict[str, str], 
         elif account.role != SERVICE:
             raise Conflict(f"The account {client_id} exists with the role {account.role}; the {client_id} "
                            "service needs it as a service account.", field="username")
-        elif not passwords.verify(account.password_hash, secret):
+        elif follow and not passwords.verify(account.password_hash, secret):
             account.password_hash, account.changed_at = passwords.hash(secret), now
         made.append(account)
     return made

@@ -29,13 +29,19 @@ class SigningKeys(DependencyProvider):
 
 
 class ServiceAccounts(DependencyProvider):
-    """The service accounts of the configuration (``<CLIENT>_CLIENT_SECRET``), made or updated at start."""
+    """The service accounts (``CLIENTS``), made at start with their secrets.
+
+    A configured secret (``<CLIENT>_CLIENT_SECRET``) is followed when it changes; without
+    one, the account is made with the secret derived from the secret key and then left
+    alone (one made by hand with ``campaign accounts add ... --role service`` stays as made).
+    """
 
     def start(self) -> None:
         config = self.container.config
-        clients = {c: s for c in CLIENTS if (s := secrets.client_secret(config, c))}
-        if not clients:
-            return
+        configured = {c: s for c in CLIENTS if (s := secrets.configured_client_secret(config, c))}
+        derived = {c: secrets.derived_client_secret(config, c) for c in CLIENTS if c not in configured}
         database = next(d for d in self.container.dependencies if isinstance(d, Database))
+        passwords = accounts.Passwords()
         with database.store.unit_of_work() as uow:
-            accounts.ensure_service_accounts(uow, accounts.Passwords(), clients, utcnow())
+            accounts.ensure_service_accounts(uow, passwords, configured, utcnow())
+            accounts.ensure_service_accounts(uow, passwords, derived, utcnow(), follow=False)

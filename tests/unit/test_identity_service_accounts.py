@@ -66,14 +66,17 @@ def test_the_configured_secret_is_followed_and_a_persons_account_is_never_taken_
         accounts.ensure_service_accounts(uow, PASSWORDS, {"reporting": "x" * 20}, NOW)
 
 
-def test_the_embedded_default_derives_the_secret_and_a_deployment_configures_it(tmp_path):
-    embedded = {"AMQP_URI": "memory://", "SECRET_KEY": "k" * 40, "SECRET_KEY_FILE": str(tmp_path / "key")}
-    assert secrets.client_secret(embedded, "notification") == secrets.client_secret(dict(embedded), "notification")
-    assert secrets.client_secret({**embedded, "SECRET_KEY": "other" * 8}, "notification") != \
-        secrets.client_secret(embedded, "notification")
-    deployed = {"AMQP_URI": "amqp://broker", "SECRET_KEY": "k" * 40}
-    assert secrets.client_secret(deployed, "notification") is None
-    assert secrets.client_secret({**deployed, "NOTIFICATION_CLIENT_SECRET": SECRET}, "notification") == SECRET
+def test_without_a_setting_the_secret_is_derived_from_the_secret_key_and_a_setting_wins(tmp_path):
+    config = {"SECRET_KEY": "k" * 40, "SECRET_KEY_FILE": str(tmp_path / "key")}
+    assert secrets.client_secret(config, "notification") == secrets.client_secret(dict(config), "notification")
+    assert secrets.client_secret({**config, "SECRET_KEY": "other" * 8}, "notification") != \
+        secrets.client_secret(config, "notification")
+    assert secrets.client_secret({**config, "NOTIFICATION_CLIENT_SECRET": SECRET}, "notification") == SECRET
+
+
+def test_a_derived_secret_does_not_replace_one_set_by_hand(uow):
+    accounts.ensure_service_accounts(uow, PASSWORDS, {"notification": "derived-secret-789"}, NOW, follow=False)
+    assert PASSWORDS.verify(uow.accounts.named("notification").password_hash, SECRET)
 
 
 def test_sealed_secrets_open_only_with_their_key_and_purpose(tmp_path):
