@@ -419,6 +419,8 @@ def test_a_committee_change_is_audited_and_announced_to_the_previous_addresses(c
     assert hooked.body["committee_changed"]["changed_by"] == coordinator
     assert "webhook_secret" not in json.dumps(hooked.body)
     assert mails(smtp, new_mail, "diubah") == [] and receiver.requests_to(new_hook) == []
+    for service in ("notification", "identity", "registration"):  # never logged either
+        assert SECRET not in cluster.services[service].log_path.read_text()
 
 
 def test_the_committee_list_no_longer_travels_on_the_broker(cluster, smtp):
