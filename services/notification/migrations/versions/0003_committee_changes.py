@@ -17,6 +17,14 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # A database that create_all made with these models (adopted at 0002) has the table already.
+    if "committee_changes" not in sa.inspect(op.get_bind()).get_table_names():
+        _create_committee_changes()
+    with op.batch_alter_table("committees") as committees:
+        committees.alter_column("webhook_secret", type_=sa.Text(), existing_type=sa.String(length=200))
+
+
+def _create_committee_changes() -> None:
     op.create_table(
         "committee_changes",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -29,8 +37,6 @@ def upgrade() -> None:
         sa.Column("redirects", sa.Boolean(), nullable=False),
     )
     op.create_index("ix_committee_changes_rollout_id", "committee_changes", ["rollout_id"])
-    with op.batch_alter_table("committees") as committees:
-        committees.alter_column("webhook_secret", type_=sa.Text(), existing_type=sa.String(length=200))
 
 
 def downgrade() -> None:
