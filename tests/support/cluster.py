@@ -204,7 +204,7 @@ class Cluster:
         self.env = env
         started = {"identity": identity, "registration": registration}
         self.services = {name: started.get(name) or ServiceProcess(name, env, workdir / f"{name}.log")
-                         for name in SERVICES}
+                         for name in SERVICES + ("registration-imports",)}
 
     def add_worker(self, key, service, **settings):
         """Another process of ``service`` (e.g. a worker for one city), known as ``key``."""
@@ -240,3 +240,14 @@ class Cluster:
 
     def post(self, service, path, **kwargs):
         return requests.post(self.url(service) + path, **{"timeout": 30, **kwargs})
+
+    def import_participants(self, rollout_id, data, timeout=120, **kwargs):
+        """Upload a participant file and wait for its import job to finish; the job as it ended."""
+        submitted = self.post("registration", f"/rollouts/{rollout_id}/participants/import", data=data, **kwargs)
+        assert submitted.status_code == 202, submitted.text
+        job_path = f"/rollouts/{rollout_id}/imports/{submitted.json()['id']}"
+
+        def finished():
+            job = self.get("registration", job_path).json()
+            return job if job["status"] in ("succeeded", "failed") else None
+        return wait_until(finished, f"import job {job_path}", timeout=timeout, interval=0.05)
