@@ -117,5 +117,6 @@ def wait_for_dependencies(config: dict, services) -> None:
     """Wait for the broker and each of ``services``' databases, within ``CONNECT_TIMEOUT``."""
     deadline = Deadline(config.get("CONNECT_TIMEOUT", 25.0))
     wait_for_broker(config["AMQP_URI"], deadline)
-    for service in services:
+    for name in services:
+        service = name.split("-", 1)[0]  # a service's worker (registration-imports) uses its database
         wait_for_database(service, config["DATABASE_URLS"][service], deadline)
