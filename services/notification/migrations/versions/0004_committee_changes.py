@@ -4,20 +4,20 @@ A webhook secret is now stored sealed (a Fernet token, longer than the secret):
 its column becomes TEXT.  A secret stored in the clear before this revision is
 sealed by the service when it next starts (services/notification/committees.py).
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    # A database that create_all made with these models (adopted at 0002) has the table already.
+    # A database that create_all made with these models (adopted at an older revision) has the table already.
     if "committee_changes" not in sa.inspect(op.get_bind()).get_table_names():
         _create_committee_changes()
     with op.batch_alter_table("committees") as committees:
