@@ -124,6 +124,7 @@ def _committee_text(saved):
     channels = ", ".join(saved["emails"]) or "no mail address"
     if saved.get("webhook_url"):
         channels += f"; webhook {saved['webhook_url']}" + ("" if saved.get("webhook_enabled", True) else " (disabled)")
+        channels += " (secret set)" if saved.get("webhook_secret_set") else " (no secret)"
     name = f"{saved['name']}: " if saved.get("name") else ""
     return (f"Committee of rollout {saved['rollout_id']} ({saved['city']}): {name}{channels}; "
             f"lists as {saved['list_format']}.")
@@ -155,6 +156,24 @@ def set_committee(api, rollout_id, emails, webhook_url, webhook_secret, list_for
             "list_format": list_format, "name": name}
     saved = api.call("PUT", f"/rollouts/{rollout_id}/committee", json=body)
     emit(saved, as_json, _committee_text(saved))
+
+
+@committee.command("changes")
+@click.argument("rollout_id", type=int)
+@json_option
+@pass_api
+def committee_changes(api, rollout_id, as_json):
+    """Who set or changed a rollout's committee, when, and where its lists went before and after."""
+    found = api.call("GET", f"/rollouts/{rollout_id}/committee/changes")
+    if _echo(found, as_json):
+        return
+
+    def where(side):
+        return ", ".join(side["emails"]) + (f" + {side['webhook_url']}" if side.get("webhook_url") else "")
+    for change in found:
+        before = where(change["before"]) if change["before"] else "(not set)"
+        told = "  previous addresses told" if change["redirects"] else ""
+        click.echo(f"{change['changed_at'][:19]}  {change['changed_by']}: {before} -> {where(change['after'])}{told}")
 
 
 def _acknowledgement(link):

@@ -50,7 +50,12 @@ ROLES = {
                                    "deliveries:acknowledge", "audit:read", "reports:public", "summaries:read"}),
     "partner": frozenset({"reports:public", "summaries:read"}),
     "operator": frozenset({"operations"}),
+    # A service calling another's API (notification fetching a committee's list from registration):
+    # signs in with the client-credentials grant, never as a person.
+    "service": frozenset({"rollouts:read", "participants:read"}),
 }
+# Roles of services, not people: they sign in with POST /auth/service-token only.
+SERVICE_ROLES = {"service"}
 # Roles that work in named cities; the others work in every city ("*").
 CITY_ROLES = {"city_coordinator", "committee_member"}
 ALL_CITIES = "*"

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 SERVICES = ("registration", "assessment", "notification", "reporting", "identity")
+# Services that call another's API, each as a service account of identity (docs/identity.md).
+CLIENTS = ("notification",)
 MEMORY_TRANSPORT = "memory://localhost/"
 ALL_CITIES = "*"
 DEFAULT_CITIES = "pontianak,medan,surabaya,palembang"
@@ -19,9 +21,14 @@ def is_embedded(config: Mapping[str, Any]) -> bool:
     return amqp_uri.startswith("memory")
 
 
+def _local_address(env: Mapping[str, str]) -> str:
+    """This process's own API address, as a client on the same host reaches it."""
+    return env.get("WEB_SERVER_ADDRESS", "127.0.0.1:8000").replace("0.0.0.0", "127.0.0.1")
+
+
 def identity_settings(env: Mapping[str, str], data_dir: Path) -> dict[str, Any]:
     """Accounts and tokens (docs/identity.md)."""
-    web_address = env.get("WEB_SERVER_ADDRESS", "127.0.0.1:8000").replace("0.0.0.0", "127.0.0.1")
+    web_address = _local_address(env)
     return {
         # Encrypts the tokens' signing key (and other secrets) at rest; without it, one is
         # generated into DATA_DIR/secret-key, which suits a laptop, not a deployment.
@@ -35,6 +42,9 @@ def identity_settings(env: Mapping[str, str], data_dir: Path) -> dict[str, Any]:
         # disabled account stops within a minute.
         "ACCESS_TOKEN_TTL": min(int(env.get("ACCESS_TOKEN_TTL", "50")), 55),
         "REFRESH_TOKEN_TTL": int(env.get("REFRESH_TOKEN_TTL", str(12 * 3600))),
+        # The secret each client service signs in with (client-credentials grant); identity makes
+        # the service account from it.  Without it, derived from the secret key.
+        **{f"{c.upper()}_CLIENT_SECRET": env.get(f"{c.upper()}_CLIENT_SECRET") or None for c in CLIENTS},
         # An external OpenID Connect issuer whose tokens are accepted too, and the claims it maps.
         "OIDC_ISSUER": (env.get("OIDC_ISSUER") or "").rstrip("/") or None,
         "OIDC_AUDIENCE": env.get("OIDC_AUDIENCE") or None,
@@ -74,6 +84,15 @@ def load(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "OUTBOX_INTERVAL": float(env.get("OUTBOX_INTERVAL", "0.5")),
         # A request body larger than this is refused (413) before it is read.
         "MAX_REQUEST_BYTES": int(env.get("MAX_REQUEST_BYTES", str(20 * 1024 * 1024))),
+        # Where registration's API answers, for notification's calls (a committee's list).
+        "REGISTRATION_URL": (env.get("REGISTRATION_URL") or f"http://{_local_address(env)}").rstrip("/"),
+        # Seconds an RPC or a call to another service's API may take before it is answered 503.
+        "CALL_TIMEOUT": float(env.get("CALL_TIMEOUT", "10")),
+        # Webhook receivers on private networks the operator vouches for (tests: their local receiver).
+        "WEBHOOK_ALLOWED_HOSTS": [h.strip().lower() for h in env.get("WEBHOOK_ALLOWED_HOSTS", "").split(",")
+                                  if h.strip()],
+        "WEBHOOK_ALLOWED_NETWORKS": [n.strip() for n in env.get("WEBHOOK_ALLOWED_NETWORKS", "").split(",")
+                                     if n.strip()],
         # Seconds a start waits for the broker and the databases before giving up.
         "CONNECT_TIMEOUT": float(env.get("CONNECT_TIMEOUT", "25")),
         **identity_settings(env, data_dir),

@@ -14,7 +14,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-__all__ = ["InvalidToken", "cipher", "secret_key"]
+__all__ = ["InvalidToken", "Secrets", "cipher", "client_secret", "secret_key"]
 
 
 def secret_key(config: dict) -> str:
@@ -43,3 +43,49 @@ def cipher(key: str, purpose: str) -> Fernet:
     derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
                    info=f"campaign:{purpose}".encode()).derive(key.encode())
     return Fernet(base64.urlsafe_b64encode(derived))
+
+
+class Secrets:
+    """One purpose's secrets at rest: ``seal`` before storing, ``open`` when about to use.
+
+    A sealed value is a Fernet token (authenticated encryption), so a database dump
+    or a backup holds no usable webhook secret or password.
+    """
+
+    def __init__(self, config: dict, purpose: str) -> None:
+        self._fernet = cipher(secret_key(config), purpose)
+
+    def seal(self, value: str | None) -> str | None:
+        return None if value is None else self._fernet.encrypt(value.encode("utf-8")).decode("ascii")
+
+    def open(self, sealed: str | None) -> str | None:
+        return None if sealed is None else self._fernet.decrypt(sealed.encode("ascii")).decode("utf-8")
+
+    def is_sealed(self, value: str) -> bool:
+        """Whether ``value`` is a token this purpose's key opens (not a secret kept in the clear)."""
+        try:
+            self._fernet.decrypt(value.encode("ascii"))
+        except (InvalidToken, UnicodeEncodeError):
+            return False
+        return True
+
+
+def client_secret(config: dict, client: str) -> str:
+    """The secret a service (``client``, e.g. "notification") signs in to identity with.
+
+    ``<CLIENT>_CLIENT_SECRET`` from the configuration; without it, one derived from the
+    secret key, so services sharing it (one process, one data directory, or one
+    ``SECRET_KEY``) need no setup.
+    """
+    return configured_client_secret(config, client) or derived_client_secret(config, client)
+
+
+def configured_client_secret(config: dict, client: str) -> str | None:
+    configured = config.get(f"{client.upper()}_CLIENT_SECRET")
+    return str(configured) if configured else None
+
+
+def derived_client_secret(config: dict, client: str) -> str:
+    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                   info=f"campaign:client:{client}".encode()).derive(secret_key(config).encode())
+    return base64.urlsafe_b64encode(derived).decode("ascii").rstrip("=")

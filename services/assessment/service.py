@@ -1,5 +1,4 @@
 """The assessment service: instruments, tests and their scores, learning gain, action plans."""
-from nameko.rpc import RpcProxy
 from nameko.timer import timer
 
 from services.assessment import action_plans, gains, instruments, submissions
@@ -37,6 +36,7 @@ from shared.consumer import consume_events
 from shared.dependencies import Database, Metrics
 from shared.health import HealthEndpoints
 from shared.outbox import OutboxRelay
+from shared.rpc import TimedRpcProxy
 from shared.web import PrometheusEndpoint, api
 
 
@@ -46,7 +46,7 @@ class AssessmentService(PrometheusEndpoint, HealthEndpoints):
     db = Database(Base.metadata, unit_of_work=AssessmentUnitOfWork)
     outbox = OutboxRelay()
     metrics = Metrics()
-    registration = RpcProxy("registration")
+    registration = TimedRpcProxy("registration")  # codes only; a person's name never travels by RPC
 
     # Each launched session's agenda, so instruments are checked against its topics.
     handle_events = consume_events({events.ROLLOUT_LAUNCHED: instruments.remember_rollout})

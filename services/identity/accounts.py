@@ -21,6 +21,7 @@ CITY = re.compile(r"[a-z][a-z0-9-]{1,59}")
 MIN_PASSWORD = 12
 BOOTSTRAP_VALID_FOR = timedelta(hours=24)
 NATIONAL = "national_coordinator"
+SERVICE = "service"
 
 
 class Passwords:
@@ -115,7 +116,7 @@ def issue_bootstrap_token(uow, now: datetime) -> str | None:
 
     Issuing a new one voids the previous ones; only its hash is stored.
     """
-    if uow.accounts.count():
+    if uow.accounts.count_people():
         return None
     for earlier in uow.bootstrap_tokens.unused():
         earlier.used_at = now
@@ -129,7 +130,7 @@ def create_first_account(command: CreateFirstAccount, uow, passwords: Passwords,
     wanted = digest(command.bootstrap_token)
     token = next((t for t in uow.bootstrap_tokens.unused()
                   if secrets.compare_digest(t.token_hash, wanted) and t.expires_at > now), None)
-    if token is None or uow.accounts.count():
+    if token is None or uow.accounts.count_people():
         raise Unauthenticated("The bootstrap token is not valid: it was used, has expired, or accounts exist "
                               "already (campaign accounts bootstrap issues a new one on an empty database).",
                               "invalid")
@@ -146,6 +147,29 @@ def ensure_demo_accounts(uow, passwords: Passwords, accounts: dict[str, tuple[st
         account = uow.accounts.named(username)
         if account is None:
             account = _create(AddAccount(username, password, role, tuple(cities)), uow, passwords, "demo", now)
+        made.append(account)
+    return made
+
+
+def ensure_service_accounts(uow, passwords: Passwords, clients: dict[str, str], now: datetime,
+                            follow: bool = True) -> list[Account]:
+    """A service account (role ``service``) for each ``{client id: secret}``.
+
+    Made if missing; with ``follow``, an existing one takes the given secret (a rotated
+    secret takes effect at the next start).  An account of that name with another role
+    is left alone: a conflict.
+    """
+    made = []
+    for client_id, secret in clients.items():
+        account = uow.accounts.named(client_id)
+        if account is None:
+            account = _create(AddAccount(client_id, secret, SERVICE, (), f"the {client_id} service"),
+                              uow, passwords, "configuration", now)
+        elif account.role != SERVICE:
+            raise Conflict(f"The account {client_id} exists with the role {account.role}; the {client_id} "
+                           "service needs it as a service account.", field="username")
+        elif follow and not passwords.verify(account.password_hash, secret):
+            account.password_hash, account.changed_at = passwords.hash(secret), now
         made.append(account)
     return made
 

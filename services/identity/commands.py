@@ -52,3 +52,11 @@ class RefreshTokens:
 @dataclass(frozen=True)
 class SignOut:
     refresh_token: str
+
+
+@dataclass(frozen=True)
+class IssueServiceToken:
+    """The client-credentials grant: a service's name and secret for an access token (no refresh token)."""
+
+    client_id: str
+    client_secret: str

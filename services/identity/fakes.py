@@ -2,6 +2,7 @@
 from datetime import datetime
 
 from services.identity.models import Account, BootstrapToken, RefreshToken, SigningKey
+from shared.auth import SERVICE_ROLES
 from shared.fakes import FakeUnitOfWork
 
 
@@ -25,6 +26,9 @@ class FakeAccounts:
 
     def count(self) -> int:
         return len(self.rows)
+
+    def count_people(self) -> int:
+        return sum(1 for a in self.rows if a.role not in SERVICE_ROLES)
 
     def enabled_with_role(self, role: str) -> int:
         return sum(1 for a in self.rows if a.role == role and a.enabled)

@@ -5,6 +5,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from services.identity.models import Account, BootstrapToken, RefreshToken, SigningKey
+from shared.auth import SERVICE_ROLES
 from shared.database import UnitOfWork
 
 
@@ -28,6 +29,11 @@ class SqlAccounts:
 
     def count(self) -> int:
         return self.session.scalar(select(func.count()).select_from(Account))
+
+    def count_people(self) -> int:
+        """Accounts of people: service accounts do not count (they do not make a database "used")."""
+        return self.session.scalar(select(func.count()).select_from(Account).where(
+            Account.role.not_in(SERVICE_ROLES)))
 
     def enabled_with_role(self, role: str) -> int:
         return self.session.scalar(select(func.count()).select_from(Account).where(

@@ -11,6 +11,17 @@ class SignInIn(Schema):
     password = fields.String(required=True, validate=validate.Length(min=1, max=1000), load_only=True)
 
 
+class ServiceTokenIn(Schema):
+    client_id = fields.String(required=True, validate=validate.Length(min=1, max=60))
+    client_secret = fields.String(required=True, validate=validate.Length(min=1, max=1000), load_only=True)
+
+
+class ServiceTokenOut(Schema):
+    access_token = fields.String(required=True, metadata={"description": "Send as Authorization: Bearer <token>"})
+    token_type = fields.String(required=True)
+    expires_in = fields.Integer(required=True, metadata={"description": "Seconds the access token lives"})
+
+
 class RefreshIn(Schema):
     refresh_token = fields.String(required=True, validate=validate.Length(min=1, max=200))
 

@@ -5,11 +5,12 @@ from services.identity.commands import (
     DisableAccount,
     EnableAccount,
     GrantRole,
+    IssueServiceToken,
     RefreshTokens,
     SignIn,
     SignOut,
 )
-from services.identity.dependencies import SigningKeys
+from services.identity.dependencies import ServiceAccounts, SigningKeys
 from services.identity.models import Base
 from services.identity.repository import IdentityUnitOfWork
 from services.identity.schemas import (
@@ -20,6 +21,8 @@ from services.identity.schemas import (
     GrantIn,
     KeysOut,
     RefreshIn,
+    ServiceTokenIn,
+    ServiceTokenOut,
     SignInIn,
     TokensOut,
 )
@@ -40,6 +43,7 @@ class IdentityService:
 
     db = Database(Base.metadata, unit_of_work=IdentityUnitOfWork)
     signer = SigningKeys()
+    service_accounts = ServiceAccounts()
 
     # --- tokens ------------------------------------------------------------------
 
@@ -48,6 +52,13 @@ class IdentityService:
         """Sign in with username and password: an access token (a minute) and a refresh token."""
         with self.db.unit_of_work() as uow:
             return TokensOut().dump(tokens.sign_in(SignIn(**body), uow, PASSWORDS, self.signer, utcnow()))
+
+    @api("POST", "/auth/service-token", body=ServiceTokenIn, response=ServiceTokenOut, permission=PUBLIC)
+    def issue_service_token(self, request, body):
+        """A service's access token for its client id and secret (the client-credentials grant)."""
+        with self.db.read() as uow:
+            return ServiceTokenOut().dump(tokens.service_token(IssueServiceToken(**body), uow, PASSWORDS,
+                                                                self.signer, utcnow()))
 
     @api("POST", "/auth/refresh", body=RefreshIn, response=TokensOut, permission=PUBLIC)
     def refresh(self, request, body):

@@ -15,9 +15,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import OKPAlgorithm
 
 from services.identity.accounts import Passwords, digest
-from services.identity.commands import RefreshTokens, SignIn, SignOut
+from services.identity.commands import IssueServiceToken, RefreshTokens, SignIn, SignOut
 from services.identity.models import Account, RefreshToken, SigningKey
-from shared.auth import ALGORITHM, AUDIENCE, ISSUER, Unauthenticated
+from shared.auth import ALGORITHM, AUDIENCE, ISSUER, SERVICE_ROLES, Unauthenticated
 from shared.secrets import InvalidToken
 
 
@@ -88,9 +88,32 @@ def sign_in(command: SignIn, uow, passwords: Passwords, signer: Signer, now: dat
         raise Unauthenticated("Wrong username or password.", "invalid")
     if not account.enabled:
         raise Unauthenticated("This account is disabled.", "disabled")
+    if account.role in SERVICE_ROLES:
+        raise Unauthenticated("A service account signs in with POST /auth/service-token.", "invalid")
     if passwords.hasher.check_needs_rehash(account.password_hash):
         account.password_hash = passwords.hash(command.password)
     return _issue(account, uow, signer, now)
+
+
+@dataclass(frozen=True)
+class ServiceToken:
+    access_token: str
+    expires_in: int
+    token_type: str = "Bearer"
+
+
+def service_token(command: IssueServiceToken, uow, passwords: Passwords, signer: Signer, now: datetime) -> ServiceToken:
+    """An access token for a service account (client credentials); it asks again when it lapses.
+
+    No refresh token: the service holds its secret, so nothing longer-lived is handed out.
+    """
+    account = uow.accounts.named(command.client_id)
+    if not passwords.verify(account.password_hash if account else None, command.client_secret) or account is None \
+            or account.role not in SERVICE_ROLES:
+        raise Unauthenticated("Wrong client id or secret.", "invalid")
+    if not account.enabled:
+        raise Unauthenticated("This account is disabled.", "disabled")
+    return ServiceToken(signer.access_token(account, now), signer.access_ttl)
 
 
 def refresh(command: RefreshTokens, uow, signer: Signer, now: datetime) -> Tokens:

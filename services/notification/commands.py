@@ -3,14 +3,16 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from services.notification.rules import DEFAULT_POLICY, Policy
+from shared.auth import Principal
 
 
 @dataclass(frozen=True)
 class SetCommittee:
-    """A rollout's committee: where its lists go, and in which format."""
+    """A rollout's committee: where its lists go, and in which format; set by ``by``, a coordinator of its city."""
 
     rollout_id: int
     city: str
+    by: Principal
     emails: list[str] = field(default_factory=list)
     name: str | None = None
     webhook_url: str | None = None

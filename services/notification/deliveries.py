@@ -6,9 +6,8 @@ Each change heard is kept until exactly one digest takes it.
 import secrets
 from datetime import date, timedelta
 
-from services.notification import rules
+from services.notification import committees, rules
 from services.notification.commands import QueueDueLists
-from services.notification.committees import channels
 from services.notification.rules import utcnow
 from shared import events
 
@@ -39,7 +38,7 @@ def record_rollout(uow, event: dict) -> list:
     agenda = events.ROLLOUT_LAUNCHED.schema(only=(
         "city_name", "province", "venue", "starts_on", "ends_on", "sessions")).dump(event)
     return queue(uow, event["rollout_id"], event["city"], rules.AGENDA, None, agenda,
-                 channels(uow, event["rollout_id"]))
+                 committees.channels(uow, event["rollout_id"]))
 
 
 def record_registrations(uow, heard: list[dict]) -> None:
@@ -74,14 +73,14 @@ def queue_participant_list(uow, event: dict) -> list:
     Without a committee set, the list goes by mail to registration's committee address.
     """
     return queue(uow, event["rollout_id"], event["city"], rules.PARTICIPANT_LIST, None, {},
-                 channels(uow, event["rollout_id"]) or ["mail"])
+                 committees.channels(uow, event["rollout_id"]) or ["mail"])
 
 
 def queue_target_gap(uow, event: dict) -> list:
     content = {k: event[k] for k in ("session_key", "category", "minimum", "registered")}
     content["session_date"] = event["session_date"].isoformat()
     return queue(uow, event["rollout_id"], event["city"], rules.TARGET_GAP, str(event["event_id"]), content,
-                 channels(uow, event["rollout_id"]))
+                 committees.channels(uow, event["rollout_id"]))
 
 
 def record_rollout_cancellation(uow, event: dict) -> list:
@@ -89,7 +88,7 @@ def record_rollout_cancellation(uow, event: dict) -> list:
     for session in uow.sessions.of_rollout(event["rollout_id"]):
         session.final_list_queued = True
     return queue(uow, event["rollout_id"], event["city"], rules.ROLLOUT_CANCELLED, None,
-                 {"reason": event.get("reason")}, channels(uow, event["rollout_id"]))
+                 {"reason": event.get("reason")}, committees.channels(uow, event["rollout_id"]))
 
 
 # --- what comes due with time -----------------------------------------------
@@ -114,7 +113,7 @@ def collect_digests(uow, policy=rules.DEFAULT_POLICY, now=None, cities=None) -> 
     now = now or utcnow()
     digests = []
     for rollout_id, oldest in uow.changes.waiting_rollouts(cities):
-        reachable = channels(uow, rollout_id)
+        reachable = committees.channels(uow, rollout_id)
         if not policy.window_closed(oldest, now) or not reachable:
             continue  # still open, or no way to reach the committee now: the changes wait
         changes = uow.changes.take_waiting(rollout_id)
@@ -133,7 +132,7 @@ def queue_final_lists(uow, policy=rules.DEFAULT_POLICY, today=None, cities=None)
     queued = []
     for session in uow.sessions.before_final_list(today, today + timedelta(days=policy.final_list_days_before),
                                                   cities):
-        reachable = channels(uow, session.rollout_id)
+        reachable = committees.channels(uow, session.rollout_id)
         if not reachable:
             continue
         session.final_list_queued = True

@@ -2,6 +2,7 @@
 from services.notification.models import (
     Alert,
     Committee,
+    CommitteeChange,
     Delivery,
     DeliveryAttempt,
     DisclosureRecord,
@@ -28,6 +29,22 @@ class FakeCommittees:
         for name, value in fields.items():
             setattr(committee, name, value)
         return committee
+
+    def with_secrets(self):
+        return [c for c in self.rows.values() if c.webhook_secret is not None]
+
+
+class FakeCommitteeChanges:
+    def __init__(self):
+        self.rows = []
+
+    def add(self, **fields):
+        change = CommitteeChange(id=len(self.rows) + 1, **fields)
+        self.rows.append(change)
+        return change
+
+    def of_rollout(self, rollout_id):
+        return [c for c in self.rows if c.rollout_id == rollout_id]
 
 
 class FakeSessions:
@@ -175,6 +192,7 @@ class FakeNotificationUnitOfWork(FakeUnitOfWork):
     def __init__(self):
         super().__init__()
         self.committees = FakeCommittees()
+        self.committee_changes = FakeCommitteeChanges()
         self.sessions = FakeSessions(self.committees)
         self.changes = FakeChanges(self.committees)
         self.deliveries = FakeDeliveries()

@@ -99,6 +99,10 @@ def committee_message(sender, recipients, delivery, listing, rows, list_format="
         reason = delivery.content.get("reason")
         text = f"Kegiatan Internet Aman untuk Anak di {city} dibatalkan" + (f": {reason}" if reason else "") + ".\n"
         stem = None
+    elif kind == "committee_changed":
+        subject = f"Alamat panitia Internet Aman untuk Anak - {city} diubah"
+        text = committee_changed_text(delivery.content)
+        stem = None
     else:
         subject = f"Daftar peserta Internet Aman untuk Anak - {city} ({count} peserta)"
         text = f"Terlampir daftar {count} peserta kegiatan Internet Aman untuk Anak di {city}.\n" + CLOSING
@@ -123,6 +127,19 @@ def agenda_text(agenda):
             people = ", ".join(f"{f['name']} ({f['organisation']})" for f in topic["facilitators"])
             lines.append(f"  - {topic['title']}" + (f": {people}" if people else ""))
     return "\n".join(lines) + "\n"
+
+
+def committee_changed_text(change):
+    """The notice to the previous addresses: who changed where the lists go, when, from what to what."""
+    def where(side):
+        mails = ", ".join(side.get("emails") or []) or "-"
+        return f"surel: {mails}; webhook: {side.get('webhook_url') or '-'}"
+    return (f"Alamat penerima daftar peserta kegiatan ini diubah oleh {change['changed_by']} "
+            f"pada {change['changed_at']}.\n\n"
+            f"Sebelumnya: {where(change['before'])}\n"
+            f"Sekarang:   {where(change['after'])}\n\n"
+            "Anda menerima pemberitahuan ini karena daftar peserta sebelumnya dikirim ke alamat Anda. "
+            "Jika perubahan ini tidak Anda ketahui, segera hubungi koordinator kota.\n")
 
 
 def participant_list_message(sender, listing, message_id):

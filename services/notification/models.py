@@ -24,14 +24,35 @@ class Committee(Base):
     name: Mapped[str | None] = mapped_column(String(200))
     emails: Mapped[list] = mapped_column(JSON, default=list)
     webhook_url: Mapped[str | None] = mapped_column(String(500))
-    webhook_secret: Mapped[str | None] = mapped_column(String(200))
+    # Sealed (Fernet, shared.secrets): the database never holds a usable secret.
+    webhook_secret: Mapped[str | None] = mapped_column(Text)
     # A 410 from the receiver turns it off; setting the committee again turns it on.
     webhook_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     list_format: Mapped[str] = mapped_column(String(10), default="csv")
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
+    @property
+    def webhook_secret_set(self) -> bool:
+        return self.webhook_secret is not None
+
     def channels(self) -> list[str]:
         return (["mail"] if self.emails else []) + (["webhook"] if self.webhook_url and self.webhook_enabled else [])
+
+
+class CommitteeChange(Base):
+    """Who set or changed a committee, when, and what it was before and after (secrets only as set or not)."""
+
+    __tablename__ = "committee_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rollout_id: Mapped[int] = mapped_column(Integer, index=True)
+    city: Mapped[str] = mapped_column(String(100))
+    changed_by: Mapped[str] = mapped_column(String(200))
+    changed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    before: Mapped[dict | None] = mapped_column(JSON)  # None: the committee was set for the first time
+    after: Mapped[dict] = mapped_column(JSON)
+    # Where personal data goes changed (mail addresses or webhook): the previous addresses were told.
+    redirects: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class RolloutSession(Base):

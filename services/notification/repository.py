@@ -4,6 +4,7 @@ from sqlalchemy import func, insert, select, update
 from services.notification.models import (
     Alert,
     Committee,
+    CommitteeChange,
     Delivery,
     DeliveryAttempt,
     DisclosureRecord,
@@ -33,6 +34,26 @@ class SqlCommittees:
         self.session.add(committee)
         self.session.flush()
         return committee
+
+    def with_secrets(self):
+        return self.session.scalars(select(Committee).where(Committee.webhook_secret.is_not(None))).all()
+
+
+class SqlCommitteeChanges:
+    """The audit of committee changes: who, when, before and after."""
+
+    def __init__(self, session):
+        self.session = session
+
+    def add(self, **fields):
+        change = CommitteeChange(**fields)
+        self.session.add(change)
+        self.session.flush()
+        return change
+
+    def of_rollout(self, rollout_id):
+        return self.session.scalars(select(CommitteeChange).where(CommitteeChange.rollout_id == rollout_id)
+                                    .order_by(CommitteeChange.id)).all()
 
 
 class SqlSessions:
@@ -209,6 +230,7 @@ class NotificationUnitOfWork(UnitOfWork):
     def __init__(self, session, consumer):
         super().__init__(session, consumer)
         self.committees = SqlCommittees(session)
+        self.committee_changes = SqlCommitteeChanges(session)
         self.sessions = SqlSessions(session)
         self.changes = SqlChanges(session)
         self.deliveries = SqlDeliveries(session)

@@ -16,8 +16,9 @@ DIGEST = "digest"  # the changes of one window
 AGENDA = "agenda"
 TARGET_GAP = "target_gap"
 ROLLOUT_CANCELLED = "rollout_cancelled"
+COMMITTEE_CHANGED = "committee_changed"  # to the previous addresses, when the committee's addresses change
 LISTS = (PARTICIPANT_LIST, FINAL_LIST, DIGEST)  # the kinds that carry names
-KINDS = (AGENDA, DIGEST, PARTICIPANT_LIST, FINAL_LIST, TARGET_GAP, ROLLOUT_CANCELLED)
+KINDS = (AGENDA, DIGEST, PARTICIPANT_LIST, FINAL_LIST, TARGET_GAP, ROLLOUT_CANCELLED, COMMITTEE_CHANGED)
 STATUSES = ("queued", "sent", "acknowledged", "failed")
 
 # A committee's list holds these columns and nothing more (no contacts, no age, no consent).

@@ -32,7 +32,30 @@ class CommitteeOut(Schema):
     webhook_enabled = fields.Boolean()
     list_format = fields.String()
     updated_at = fields.AwareDateTime()
-    # The secret never leaves the service.
+    # The secret never leaves the service: only whether one is set.
+    webhook_secret_set = fields.Boolean()
+
+
+class CommitteeSideOut(Schema):
+    name = fields.String(allow_none=True)
+    emails = fields.List(fields.String())
+    webhook_url = fields.String(allow_none=True)
+    webhook_enabled = fields.Boolean()
+    list_format = fields.String()
+    webhook_secret_set = fields.Boolean()
+
+
+class CommitteeChangeOut(Schema):
+    """Who set or changed a committee, when, before and after (never a secret)."""
+
+    id = fields.Integer()
+    rollout_id = fields.Integer()
+    city = fields.String()
+    changed_by = fields.String()
+    changed_at = fields.AwareDateTime()
+    before = fields.Nested(CommitteeSideOut, allow_none=True)
+    after = fields.Nested(CommitteeSideOut)
+    redirects = fields.Boolean(metadata={"description": "the addresses changed: the previous ones were told"})
 
 
 class AttemptOut(Schema):

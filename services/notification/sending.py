@@ -23,6 +23,8 @@ class Outgoing:
     listing: dict
     rows: list[dict]
     recipients: tuple[str, ...]
+    webhook_url: str | None = None
+    webhook_secret: str | None = None  # sealed, as stored; opened only by the channel
 
     @property
     def idempotency_key(self) -> str:
@@ -66,15 +68,22 @@ def claim_delivery(command: ClaimDelivery, uow):
 def outgoing(uow, delivery, listing: dict) -> Outgoing:
     """What a try of ``delivery`` sends, given registration's ``listing`` of the rollout."""
     committee = uow.committees.get(delivery.rollout_id)
+    if delivery.kind == rules.COMMITTEE_CHANGED:
+        # The notice goes where the lists went before the change, not where they go now.
+        notify = delivery.content["notify"]
+        if delivery.channel == "webhook":
+            return Outgoing(delivery, committee, listing, [], (notify["webhook_url"],), notify["webhook_url"],
+                            notify["webhook_secret"])
+        return Outgoing(delivery, committee, listing, [], tuple(notify["emails"]))
     inactive = rules.inactive(uow.changes.of_participants(delivery.rollout_id)) \
         if delivery.kind in rules.LISTS else set()
+    rows = rules.list_rows(delivery, listing, inactive)
     if delivery.channel == "webhook":
-        recipients = (committee.webhook_url,)
-    elif committee is not None and committee.emails:
-        recipients = tuple(committee.emails)
-    else:
-        recipients = (listing["committee_email"],)
-    return Outgoing(delivery, committee, listing, rules.list_rows(delivery, listing, inactive), recipients)
+        return Outgoing(delivery, committee, listing, rows, (committee.webhook_url,), committee.webhook_url,
+                        committee.webhook_secret)
+    if committee is not None and committee.emails:
+        return Outgoing(delivery, committee, listing, rows, tuple(committee.emails))
+    return Outgoing(delivery, committee, listing, rows, (listing["committee_email"],))
 
 
 def record_outcome(command: RecordOutcome, uow):

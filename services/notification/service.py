@@ -6,13 +6,11 @@ from pathlib import Path
 from kombu import Exchange, Queue
 from nameko.amqp.publish import get_connection
 from nameko.dependency_providers import Config
-from nameko.exceptions import RemoteError
 from nameko.extensions import DependencyProvider
-from nameko.rpc import RpcProxy
 from nameko.timer import timer
 from werkzeug.wrappers import Response
 
-from services.notification import audit, committees, deliveries, mail, retention, rules, sending, webhook
+from services.notification import audit, committees, deliveries, destinations, mail, retention, rules, sending, webhook
 from services.notification.commands import (
     AcknowledgeDelivery,
     ClaimDelivery,
@@ -22,22 +20,24 @@ from services.notification.commands import (
     SetCommittee,
 )
 from services.notification.models import Base
+from services.notification.registration_api import RegistrationApi
 from services.notification.repository import NotificationUnitOfWork
 from services.notification.schemas import (
     AcknowledgeIn,
     AlertOut,
     AlertQuery,
+    CommitteeChangeOut,
     CommitteeIn,
     CommitteeOut,
     DeliveryOut,
     DeliveryQuery,
     DisclosureOut,
 )
-from shared import events
+from shared import events, secrets
 from shared.auth import PUBLIC
 from shared.consumer import batched, consume_events
 from shared.dependencies import Database, Metrics
-from shared.errors import NotFound
+from shared.errors import Unavailable
 from shared.health import HealthEndpoints
 from shared.outbox import OutboxRelay
 from shared.web import PrometheusEndpoint, api
@@ -71,6 +71,35 @@ class OwnQueues(DependencyProvider):
                 queue(channel).declare()
 
 
+class Registration(DependencyProvider):
+    """Registration's API (a committee's list, a rollout's city), called as notification's service account."""
+
+    def setup(self):
+        config = self.container.config
+        self.api = RegistrationApi(config["REGISTRATION_URL"], config["IDENTITY_URL"],
+                                   secrets.client_secret(config, "notification"), timeout=config["CALL_TIMEOUT"])
+
+    def get_dependency(self, worker_ctx):
+        return self.api
+
+
+class CommitteeSecrets(DependencyProvider):
+    """Webhook secrets sealed at rest (Fernet under SECRET_KEY); the few kept in the clear before, sealed at start."""
+
+    def setup(self):
+        self.vault = secrets.Secrets(self.container.config, "webhook-secrets")
+
+    def start(self):
+        database = next(d for d in self.container.dependencies if isinstance(d, Database))
+        with database.store.unit_of_work() as uow:
+            sealed = committees.seal_stored_secrets(uow, self.vault.seal, self.vault.is_sealed)
+        if sealed:
+            log.info("sealed %d webhook secret(s) kept in the clear by an earlier version", sealed)
+
+    def get_dependency(self, worker_ctx):
+        return self.vault
+
+
 class NotificationService(PrometheusEndpoint, HealthEndpoints):
     name = "notification"
 
@@ -78,7 +107,8 @@ class NotificationService(PrometheusEndpoint, HealthEndpoints):
     outbox = OutboxRelay()
     own_queues = OwnQueues()
     metrics = Metrics()
-    registration = RpcProxy("registration")
+    registration = Registration()
+    vault = CommitteeSecrets()
     config = Config()
 
     # What registration tells us: each becomes deliveries queued (or changes kept for a digest).
@@ -113,6 +143,8 @@ class NotificationService(PrometheusEndpoint, HealthEndpoints):
         for delivery_id in due:
             try:
                 self._send(delivery_id, listings)
+            except Unavailable as exc:  # tried again when its lease runs out
+                log.warning("delivery %s waits: %s", delivery_id, exc.message)
             except Exception:  # one bad delivery must not hold up the others
                 log.exception("delivery %s could not be attempted; it stays queued", delivery_id)
 
@@ -121,10 +153,12 @@ class NotificationService(PrometheusEndpoint, HealthEndpoints):
             delivery = sending.claim_delivery(ClaimDelivery(delivery_id, lease=self._timeout() + 30), uow)
         if delivery is None:
             return  # another process took it
-        if delivery.rollout_id not in listings:
-            listings[delivery.rollout_id] = self.registration.committee_list(delivery.rollout_id)
+        # Names are fetched only for a delivery that carries a list; never on the broker.
+        wanted = (delivery.rollout_id, delivery.kind in rules.LISTS)
+        if wanted not in listings:
+            listings[wanted] = self.registration.listing(*wanted)
         with self.db.read() as uow:
-            outgoing = sending.outgoing(uow, delivery, listings[delivery.rollout_id])
+            outgoing = sending.outgoing(uow, delivery, listings[wanted])
         outcome, detail = self._transmit(outgoing)
         if outcome == rules.GONE:
             log.warning("delivery %s: the webhook answered 410 and is disabled", delivery_id)
@@ -140,8 +174,8 @@ class NotificationService(PrometheusEndpoint, HealthEndpoints):
         delivery, committee = outgoing.delivery, outgoing.committee
         if delivery.channel == "webhook":
             raw = webhook.body(delivery, outgoing.listing, outgoing.rows, outgoing.idempotency_key)
-            return webhook.post(committee.webhook_url, committee.webhook_secret, raw, outgoing.idempotency_key,
-                                timeout=self._timeout())
+            return webhook.post(outgoing.webhook_url, self.vault.open(outgoing.webhook_secret), raw,
+                                outgoing.idempotency_key, timeout=self._timeout(), allowed=self._allowed())
         message = mail.committee_message(
             self.config["MAIL_FROM"], list(outgoing.recipients), delivery, outgoing.listing, outgoing.rows,
             list_format=committee.list_format if committee else "csv", message_id=outgoing.message_id,
@@ -153,6 +187,9 @@ class NotificationService(PrometheusEndpoint, HealthEndpoints):
         except Exception as exc:
             return rules.RETRY, f"{exc.__class__.__name__}: {exc}"[:500]
         return rules.SENT, "accepted by the mail server"
+
+    def _allowed(self):
+        return destinations.AllowList.from_config(self.config)
 
     def _policy(self):
         return rules.Policy.from_config(self.config)
@@ -169,23 +206,27 @@ class NotificationService(PrometheusEndpoint, HealthEndpoints):
     @api("PUT", "/rollouts/<int:rollout_id>/committee", body=CommitteeIn, response=CommitteeOut,
          permission="committee:write")
     def set_committee(self, request, rollout_id, body, principal):
-        command = SetCommittee(rollout_id, self._city_of(rollout_id), **body, cities=principal.city_filter())
+        """Set where a rollout's lists go; a change of addresses is audited and told to the previous ones."""
+        city = self.registration.rollout(rollout_id)["city"]  # registration owns rollouts and their cities
+        allowed = self._allowed()
         with self.db.unit_of_work() as uow:
-            return CommitteeOut().dump(committees.set_committee(command, uow))
-
-    def _city_of(self, rollout_id):
-        """Registration owns rollouts: it says whether this one exists, and in which city."""
-        try:
-            return self.registration.committee_list(rollout_id)["city"]
-        except RemoteError as exc:
-            if exc.exc_type == "NotFound":
-                raise NotFound(f"rollout {rollout_id} does not exist", field="rollout_id")
-            raise
+            committee = committees.set_committee(
+                SetCommittee(rollout_id, city, principal, **body), uow,
+                check_url=lambda url: destinations.check(url, allowed), seal=self.vault.seal)
+            return CommitteeOut().dump(committee)
 
     @api("GET", "/rollouts/<int:rollout_id>/committee", response=CommitteeOut, permission="committee:read")
     def show_committee(self, request, rollout_id, principal):
         with self.db.read() as uow:
             return CommitteeOut().dump(committees.get_committee(uow, rollout_id, principal.city_filter()))
+
+    @api("GET", "/rollouts/<int:rollout_id>/committee/changes", response=CommitteeChangeOut, many=True,
+         permission="committee:read")
+    def committee_changes(self, request, rollout_id, principal):
+        """Who set or changed the committee, when, from what to what."""
+        with self.db.read() as uow:
+            found = [c for c in committees.changes_of(uow, rollout_id) if principal.sees(c.city)]
+            return CommitteeChangeOut(many=True).dump(found)
 
     # --- deliveries --------------------------------------------------------
 

@@ -211,7 +211,10 @@ class ShowParticipant:
 
 @dataclass(frozen=True)
 class GetCommitteeList:
+    """A rollout's list for its committee, asked by a caller working in ``cities`` (None: every city)."""
+
     rollout_id: int
+    cities: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -208,8 +208,13 @@ def check_in(command: CheckInParticipant, uow: RegistrationUnitOfWork) -> dict[s
 
 
 def committee_list(query: GetCommitteeList, uow: RegistrationUnitOfWork) -> dict[str, Any]:
-    """The rollout's committee and its participant list: only what the committee needs."""
+    """The rollout's committee and its participant list: only what the committee needs.
+
+    A rollout of a city the caller does not work in is, to it, not there.
+    """
     rollout = rollouts.get_rollout(uow, query.rollout_id)
+    if query.cities is not None and rollout.city not in query.cities:
+        raise NotFound(f"rollout {query.rollout_id} does not exist", field="rollout_id")
     return {
         "rollout_id": rollout.id,
         "city": rollout.city,

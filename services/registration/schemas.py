@@ -270,6 +270,27 @@ class RolloutOut(Schema):
     sessions = fields.List(fields.Nested(SessionOut))
 
 
+class CommitteeListRow(Schema):
+    participant_id = fields.Integer(required=True)
+    code = fields.String(required=True)
+    full_name = fields.String(required=True)
+    category = fields.String(required=True)
+    organisation = fields.String(required=True)
+    session = fields.String(required=True)
+    day = fields.Integer(required=True)
+
+
+class CommitteeListOut(Schema):
+    """A rollout's list for its committee: the committee's columns only (no contacts, ages or consent)."""
+
+    rollout_id = fields.Integer(required=True)
+    city = fields.String(required=True)
+    city_name = fields.String(required=True)
+    committee_name = fields.String()
+    committee_email = fields.String()
+    participants = fields.List(fields.Nested(CommitteeListRow), required=True)
+
+
 class ImportOut(Schema):
     imported = fields.Integer()
     registered = fields.Integer()

@@ -39,6 +39,7 @@ from services.registration.schemas import (
     CheckInIn,
     CheckInOut,
     CloneIn,
+    CommitteeListOut,
     ImportJobOut,
     ParticipantEdit,
     ParticipantIn,
@@ -227,10 +228,12 @@ class RegistrationService(PrometheusEndpoint, HealthEndpoints):
 
     # --- for the other services ------------------------------------------
 
-    @rpc
-    def committee_list(self, rollout_id):
+    @api("GET", ROLLOUT + "/committee-list", response=CommitteeListOut, permission="participants:read")
+    def committee_list(self, request, rollout_id, principal):
+        """What notification sends a committee: over HTTP to a service account, never on the broker."""
         with self.db.read() as uow:
-            return participants.committee_list(GetCommitteeList(rollout_id), uow)
+            query = GetCommitteeList(rollout_id, cities=principal.city_filter())
+            return CommitteeListOut().dump(participants.committee_list(query, uow))
 
     @rpc
     def participant_by_code(self, code):

@@ -176,6 +176,7 @@ def test_every_verb_reaches_its_endpoint_with_the_base_url_and_every_operation_h
         "notifications", "committee", "set", rid, "--email", "panitia@pontianak.example").stdout
     assert answer("notifications", "committee", "show", rid)["emails"] == ["panitia@pontianak.example"]
     assert "panitia@pontianak.example" in campaign("notifications", "committee", rid).stdout
+    assert "(not set) -> panitia@pontianak.example" in campaign("notifications", "committee", "changes", rid).stdout
     assert answer("rollout", "close-registration", rid)["registration_open"] is False
     deliveries = wait_until(lambda: [d for d in answer("notifications", "list", "--rollout", rid)
                                      if d["kind"] == "participant_list" and d["status"] == "sent"],

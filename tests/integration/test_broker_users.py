@@ -150,8 +150,6 @@ class Firehose:
         self.connection.close()
 
 
-@pytest.mark.xfail(strict=True, reason="registration's committee_list RPC reply carries the names to "
-                   "notification; the committee-security work takes it off the broker")
 def test_no_participant_name_crosses_the_broker_in_a_whole_rollout(cluster, launch, smtp):
     firehose = Firehose(cluster.vhost)
     try:

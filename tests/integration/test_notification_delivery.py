@@ -23,7 +23,10 @@ from tests.integration.conftest import running_cluster
 from tests.support.cluster import wait_until
 from tests.support.webhook_receiver import WebhookReceiver
 
-SETTINGS = {"OUTBOX_INTERVAL": 0.2, "DIGEST_WINDOW": 5, "DELIVERY_BACKOFF": 0.2, "DELIVERY_MAX_ATTEMPTS": 5}
+SETTINGS = {"OUTBOX_INTERVAL": 0.2, "DIGEST_WINDOW": 5, "DELIVERY_BACKOFF": 0.2, "DELIVERY_MAX_ATTEMPTS": 5,
+            # The tests' receiver listens on the loopback address: vouched for, as an operator would.
+            "WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8"}
+PASSWORD = "correct horse battery"
 SECRET = "a-committee-secret-of-some-length"
 
 # What each test disclosed to whom, for the audit at the end: participant id -> recipients.
@@ -36,7 +39,28 @@ def cluster(request, tmp_path_factory, smtp):
     DISCLOSED.clear()
     workdir = tmp_path_factory.mktemp(f"notify-{request.param}")
     with running_cluster(request.param, workdir, smtp, **SETTINGS) as cluster:
+        cluster.people = People(cluster)
         yield cluster
+
+
+class People:
+    """Accounts on the cluster's identity: ada, a national coordinator, and whom she adds."""
+
+    def __init__(self, cluster):
+        self.cluster = cluster  # its requests go as the harness's national coordinator
+        self.add("ada", "national_coordinator")
+
+    def add(self, username, role, *cities):
+        made = self.cluster.post("identity", "/accounts", json={
+            "username": username, "password": PASSWORD, "role": role, "cities": list(cities)})
+        assert made.status_code in (201, 409), made.text
+        return username
+
+    def headers(self, username):
+        """A fresh access token (they live under a minute) for ``username``."""
+        signed_in = self.cluster.post("identity", "/auth/token", json={"username": username, "password": PASSWORD})
+        assert signed_in.status_code == 200, signed_in.text
+        return {"Authorization": f"Bearer {signed_in.json()['access_token']}"}
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +100,13 @@ def launch_unannounced(cluster, rollout):
         database.dispose()
 
 
-def set_committee(cluster, rollout, **committee):
-    answer = cluster.put("notification", f"/rollouts/{rollout['id']}/committee", json=committee)
+def put_committee(cluster, rollout, by="ada", **committee):
+    return requests.put(f"{cluster.url('notification')}/rollouts/{rollout['id']}/committee", json=committee,
+                        headers=cluster.people.headers(by), timeout=30)
+
+
+def set_committee(cluster, rollout, by="ada", **committee):
+    answer = put_committee(cluster, rollout, by, **committee)
     assert answer.status_code == 200, answer.text
     return answer.json()
 
@@ -317,3 +346,107 @@ def test_deliveries_are_seen_and_resent_from_the_command_line(cluster, smtp):
 
     missing = cli.invoke(notifications, ["resend", "999999", *api])
     assert missing.exit_code == 1 and "delivery 999999 does not exist" in missing.output
+
+
+# --- who may redirect a committee's lists, and what is told when someone does ----------------
+
+def test_a_committee_member_or_another_citys_coordinator_cannot_redirect_the_lists(cluster, receiver):
+    jambi = plan(cluster, "Jambi")
+    people = cluster.people
+    member = people.add(f"komite-jambi-{cluster.backend}", "committee_member", "jambi")
+    medan = people.add(f"budi-medan-{cluster.backend}", "city_coordinator", "medan")
+    redirect = {"webhook_url": receiver.url("/stolen"), "webhook_secret": SECRET}
+
+    assert requests.put(f"{cluster.url('notification')}/rollouts/{jambi['id']}/committee", json=redirect,
+                        timeout=30).status_code == 401
+    refused = put_committee(cluster, jambi, member, **redirect)
+    assert refused.status_code == 403 and refused.json()["error"]["permission"] == "committee:write"
+    hidden = put_committee(cluster, jambi, medan, **redirect)
+    assert hidden.status_code == 404 and hidden.json()["error"]["field"] == "rollout_id"
+    assert cluster.get("notification", f"/rollouts/{jambi['id']}/committee").status_code == 404  # nothing set
+
+
+@pytest.mark.parametrize("url", ["https://127.0.0.1:8443/hook", "https://10.1.2.3/hook", "https://10.255.0.1/hook",
+                                 "http://169.254.169.254/latest/meta-data/", "https://169.254.169.254/"])
+def test_a_webhook_inside_the_network_is_refused_unless_allow_listed(cluster, url):
+    kupang = plan(cluster, "Kupang")
+    allowed = url.startswith("https://127.0.0.1")  # the module allow-lists 127.0.0.0/8 for its receiver
+    answer = put_committee(cluster, kupang, webhook_url=url, webhook_secret=SECRET)
+    if allowed:
+        assert answer.status_code == 200, answer.text
+        return
+    assert answer.status_code == 422, answer.text
+    assert list(answer.json()["error"]["fields"]) == ["webhook_url"]
+    assert "must be an https URL whose host resolves to public internet addresses" in answer.json()["error"]["message"]
+
+
+def test_a_committee_change_is_audited_and_announced_to_the_previous_addresses(cluster, smtp, receiver):
+    old_mail, new_mail = f"lama-{cluster.backend}@ambon.example", f"baru-{cluster.backend}@ambon.example"
+    old_hook, new_hook = f"/ambon-old-{cluster.backend}", f"/ambon-new-{cluster.backend}"
+    ambon = plan(cluster, "Ambon")
+    coordinator = cluster.people.add(f"ina-ambon-{cluster.backend}", "city_coordinator", "ambon")
+    receiver.script(old_hook, SECRET)
+    receiver.script(new_hook, SECRET + "-new")
+    set_committee(cluster, ambon, coordinator, emails=[old_mail], webhook_url=receiver.url(old_hook),
+                  webhook_secret=SECRET)
+
+    moved = set_committee(cluster, ambon, coordinator, emails=[new_mail], webhook_url=receiver.url(new_hook),
+                          webhook_secret=SECRET + "-new")
+    assert moved["webhook_secret_set"] is True and SECRET not in json.dumps(moved)
+
+    changes = cluster.get("notification", f"/rollouts/{ambon['id']}/committee/changes",
+                          headers=cluster.people.headers(coordinator)).json()
+    first, second = changes
+    assert (first["changed_by"], first["before"], first["redirects"]) == (coordinator, None, False)
+    assert (second["changed_by"], second["redirects"]) == (coordinator, True)
+    assert (second["before"]["emails"], second["before"]["webhook_url"]) == ([old_mail], receiver.url(old_hook))
+    assert (second["after"]["emails"], second["after"]["webhook_url"]) == ([new_mail], receiver.url(new_hook))
+    assert SECRET not in json.dumps(changes)
+
+    # The previous addresses hear of it (by mail and, signed with the secret they know, by webhook); the new don't.
+    [notice] = wait_until(lambda: mails(smtp, old_mail, "diubah"), "the notice to the previous address")
+    text_of_notice = notice.get_body(("plain",)).get_content()
+    assert coordinator in text_of_notice and new_mail in text_of_notice and receiver.url(new_hook) in text_of_notice
+    [hooked] = wait_until(lambda: receiver.accepted(old_hook), "the notice to the previous webhook")
+    assert hooked.signature_valid and hooked.body["kind"] == "committee_changed"
+    assert hooked.body["committee_changed"]["changed_by"] == coordinator
+    assert "webhook_secret" not in json.dumps(hooked.body)
+    assert mails(smtp, new_mail, "diubah") == [] and receiver.requests_to(new_hook) == []
+    for service in ("notification", "identity", "registration"):  # never logged either
+        assert SECRET not in cluster.services[service].log_path.read_text()
+
+
+def test_the_committee_list_no_longer_travels_on_the_broker(cluster, smtp):
+    """Every message published or delivered on the vhost, RPC replies included, captured by the firehose."""
+    broker, vhost = cluster.vhost.broker, cluster.vhost.name
+    connection = pika.BlockingConnection(pika.URLParameters(cluster.vhost.amqp_uri))
+    channel = connection.channel()
+    capture = channel.queue_declare("", exclusive=True).method.queue
+    channel.queue_bind(capture, "amq.rabbitmq.trace", routing_key="#")
+    broker.rabbitmqctl("trace_on", "-p", vhost)
+    try:
+        committee = f"ternate-{cluster.backend}@committee.example"
+        ternate = plan(cluster, "Ternate")
+        set_committee(cluster, ternate, emails=[committee])
+        launch(cluster, ternate)
+        names = ["Zainab Tuasikal", "Yusuf Marasabessy", "Wulan Sangaji"]
+        register(cluster, ternate, *names)
+        closed = cluster.post("registration", f"/rollouts/{ternate['id']}/close-registration")
+        assert closed.status_code == 200, closed.text
+        [listed] = wait_until(lambda: mails(smtp, committee, "Daftar peserta"), "the list sent at closing")
+        assert {r["full_name"] for r in attachment_rows(listed)[1]} == set(names)  # the names did go, by mail
+    finally:
+        broker.rabbitmqctl("trace_off", "-p", vhost)
+    captured = []
+    while True:
+        method, properties, body = channel.basic_get(capture, auto_ack=True)
+        if method is None:
+            break
+        # The firehose's key is publish.<exchange> or deliver.<queue>; the message's own keys are in a header.
+        keys = " ".join([method.routing_key, *(properties.headers or {}).get("routing_keys", [])])
+        captured.append((keys, body.decode("utf-8", "replace")))
+    connection.close()
+
+    assert any("participant_registered" in key for key, _ in captured), captured[:5]  # it saw the scenario
+    assert not [key for key, _ in captured if "committee_list" in key]  # no such RPC any more
+    assert not [key for key, body in captured if any(name in body for name in names)]

@@ -199,11 +199,17 @@ class Cluster:
             **{k: str(v) for k, v in settings.items()},
         }
         self.workdir = workdir
+        # notification calls registration's API as a service account identity makes from this secret.
+        env.setdefault("NOTIFICATION_CLIENT_SECRET", uuid.uuid4().hex)
         identity = ServiceProcess("identity", env, workdir / "identity.log")
+        registration = ServiceProcess("registration", env, workdir / "registration.log")
         # Every process verifies tokens with the keys identity publishes at its own address.
-        env["IDENTITY_URL"] = identity.env["IDENTITY_URL"] = f"http://127.0.0.1:{identity.port}"
+        env["IDENTITY_URL"] = identity.env["IDENTITY_URL"] = registration.env["IDENTITY_URL"] = \
+            f"http://127.0.0.1:{identity.port}"
+        env["REGISTRATION_URL"] = f"http://127.0.0.1:{registration.port}"
         self.env = env
-        self.services = {name: identity if name == "identity" else ServiceProcess(name, env, workdir / f"{name}.log")
+        started = {"identity": identity, "registration": registration}
+        self.services = {name: started.get(name) or ServiceProcess(name, env, workdir / f"{name}.log")
                          for name in SERVICES + ("registration-imports",)}
         self.accounts = Accounts(identity.url, database_urls["identity"])
         self.http = self.accounts.session("national") if signed_in else requests.Session()

@@ -4,6 +4,7 @@ A throwaway identity signing key whose public half is handed to ``shared.auth`` 
 identity's own (``publish_local_keys``), so every service in this process verifies
 the tokens made here exactly as it verifies identity's, with no identity running.
 """
+import json
 from collections.abc import Callable
 from datetime import datetime, timezone
 from itertools import count
@@ -80,3 +81,20 @@ def session(who: str = "national") -> requests.Session:
     http = requests.Session()
     http.auth = Bearer(lambda: local_issuer().token(who))
     return http
+
+
+class TestIssuer:
+    """A key of a test's own, which a container trusts through ``IDENTITY_JWKS`` (as a deployment may)."""
+
+    __test__ = False  # not a test class, whatever its name
+
+    def __init__(self) -> None:
+        keys = FakeIdentityUnitOfWork()
+        self.signer = tokens.signer(keys, Fernet(Fernet.generate_key()), datetime.now(timezone.utc), 50, 3600)
+        self.jwks = json.dumps(tokens.public_keys(keys))
+
+    def headers(self, username: str, role: str, *cities: str) -> dict[str, str]:
+        """``Authorization`` for an account of ``role`` in ``cities`` (none: every city)."""
+        account = Account(id=abs(hash(username)) % 100000, username=username, role=role,
+                          cities=list(cities) or ["*"])
+        return {"Authorization": f"Bearer {self.signer.access_token(account, datetime.now(timezone.utc))}"}

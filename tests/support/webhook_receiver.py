@@ -3,7 +3,7 @@
 Each path is one committee's endpoint.  ``script(path, [500, 500, 500])``
 makes it answer those statuses first and 200 after; ``script(path, [410])``
 with ``then=410`` makes it answer 410 for ever.  It verifies every signature
-with the path's secret and keeps every request it got.
+(and its timestamp) with the path's secret and keeps every request it got.
 """
 import json
 import threading
@@ -52,7 +52,8 @@ class WebhookReceiver:
 
     def _receive(self, handler, raw):
         path = handler.path
-        valid = webhook.verify(self.secrets.get(path, ""), raw, handler.headers.get(webhook.SIGNATURE_HEADER))
+        valid = webhook.verify(self.secrets.get(path, ""), raw, handler.headers.get(webhook.TIMESTAMP_HEADER),
+                               handler.headers.get(webhook.SIGNATURE_HEADER))
         with self.lock:
             statuses, then = self.scripts.get(path, ([], 404))
             status = (statuses.pop(0) if statuses else then) if valid else 401

@@ -11,6 +11,7 @@ from services.notification.commands import QueueDueLists, ResendDelivery, SetCom
 from services.notification.fakes import FakeNotificationUnitOfWork
 from services.notification.schemas import CommitteeIn, DeliveryQuery
 from shared import events
+from shared.auth import Principal
 from shared.commands import validated
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.handling import batched, dispatch
@@ -26,9 +27,13 @@ def db(request, tmp_path):
     yield from databases(request.param, tmp_path)
 
 
-def with_committee(db, rollout_id=7, city="pontianak", **overrides):
+COORDINATOR = Principal("1", "budi", "city_coordinator", ("pontianak", "medan"))
+
+
+def with_committee(db, rollout_id=7, city="pontianak", by=COORDINATOR, **overrides):
     with db.unit_of_work() as uow:
-        return committees.set_committee(SetCommittee(rollout_id, city, **{**COMMITTEE, **overrides}), uow)
+        return committees.set_committee(SetCommittee(rollout_id, city, by, **{**COMMITTEE, **overrides}), uow,
+                                        check_url=lambda url: None, seal=lambda secret: f"sealed:{secret}")
 
 
 def heard(event_type, city="pontianak", **fields):

@@ -6,6 +6,7 @@ requests go over a real socket to the service's web server.
 import copy
 
 import pytest
+import requests
 from nameko.containers import ServiceContainer
 from nameko.events import event_handler
 from nameko.testing.services import entrypoint_hook, entrypoint_waiter
@@ -14,10 +15,11 @@ from services.registration.import_worker import RegistrationImportWorker
 from services.registration.service import RegistrationService
 from shared.config import load
 from tests.support.cluster import free_port, wait_until
-from tests.support.tokens import session
+from tests.support.tokens import TestIssuer, session
 from tests.unit.test_registration import CHILD, ROLLOUT
 
 http = session()  # a national coordinator's tokens, fresh for each request
+ISSUER = TestIssuer()  # tokens of accounts a test names itself
 
 
 class Committee:
@@ -32,7 +34,8 @@ class Committee:
 
 @pytest.fixture(scope="module")
 def config(tmp_path_factory):
-    config = load({"CAMPAIGN_DATA_DIR": str(tmp_path_factory.mktemp("registration")), "OUTBOX_INTERVAL": "0.05"})
+    config = load({"CAMPAIGN_DATA_DIR": str(tmp_path_factory.mktemp("registration")), "OUTBOX_INTERVAL": "0.05",
+                   "IDENTITY_JWKS": ISSUER.jwks})
     config["WEB_SERVER_ADDRESS"] = f"127.0.0.1:{free_port()}"
     return config
 
@@ -63,7 +66,9 @@ def api(config):
     base = f"http://{config['WEB_SERVER_ADDRESS']}/api/v1"
 
     def call(method, path, **kwargs):
-        return http.request(method, base + path, timeout=10, **kwargs)
+        # Asked as someone in particular when the test brings an Authorization; else as a national coordinator.
+        client = requests if "Authorization" in kwargs.get("headers", {}) else http
+        return client.request(method, base + path, timeout=10, **kwargs)
     return call
 
 
@@ -140,16 +145,16 @@ def test_an_import_is_a_job_the_import_worker_reads_while_the_api_answers(regist
     assert api("GET", f"/rollouts/{rollout['id']}/imports/{job['id'] + 1}").status_code == 404
 
 
-def test_the_rpcs_and_the_hourly_target_check_go_through_the_same_handlers(registration, api):
+def test_the_rpc_and_the_hourly_target_check_go_through_the_same_handlers(registration, api):
     data = copy.deepcopy({**ROLLOUT, "city_name": "Medan"})
     data["sessions"][1]["quotas"] = [{"category": "student", "minimum": 50}]
     rollout = api("POST", "/rollouts", json=data).json()
     api("POST", f"/rollouts/{rollout['id']}/launch")
     siti = api("POST", f"/rollouts/{rollout['id']}/participants", json=CHILD).json()
 
-    with entrypoint_hook(registration, "committee_list") as committee_list:
-        listing = committee_list(rollout["id"])
-    assert [(p["code"], p["full_name"], p["category"]) for p in listing["participants"]] == [
+    listing = api("GET", f"/rollouts/{rollout['id']}/committee-list", headers=ISSUER.headers("notification", "service"))
+    assert listing.status_code == 200, listing.text
+    assert [(p["code"], p["full_name"], p["category"]) for p in listing.json()["participants"]] == [
         (siti["code"], "Siti Aminah", "Pelajar")]
     with entrypoint_hook(registration, "participant_by_code") as participant_by_code:
         assert participant_by_code(siti["code"])["session_key"] == "socialisation"
@@ -158,3 +163,17 @@ def test_the_rpcs_and_the_hourly_target_check_go_through_the_same_handlers(regis
         check_all_targets()  # the sessions of 2019 are long past: nothing is near, nothing is announced
     assert api("POST", f"/rollouts/{rollout['id']}/target-check",
                json={"today": "2019-05-01"}).json()[0]["registered"] == 1
+
+
+def test_a_committee_list_with_names_goes_over_http_to_who_may_read_participants_of_its_city(api):
+    rollout = api("POST", "/rollouts", json={**ROLLOUT, "city_name": "Palembang"}).json()
+    path = f"/rollouts/{rollout['id']}/committee-list"
+
+    assert api("GET", path, headers={"Authorization": ""}).status_code == 401  # nobody signed in
+    partner = api("GET", path, headers=ISSUER.headers("mitra", "partner"))
+    assert partner.status_code == 403 and partner.json()["error"]["permission"] == "participants:read"
+    assert api("GET", path, headers=ISSUER.headers("ucok", "city_coordinator", "medan")).status_code == 404
+    own = api("GET", path, headers=ISSUER.headers("rina", "city_coordinator", "palembang"))
+    assert own.status_code == 200 and own.json()["city"] == "palembang"
+    assert api("GET", "/rollouts/999999/committee-list",
+               headers=ISSUER.headers("notification", "service")).status_code == 404
