@@ -141,7 +141,7 @@ def _save(uow, instrument, data, city, key=None):
         rollout_id=instrument.rollout_id, submission_id=submission.id, instrument_id=instrument.id,
         session_key=instrument.session_key, participant_code=submission.participant_code,
         phase=submission.phase, score=total, max_score=max_score, passed=passed, topics=topics,
-        instrument_version=instrument.version,
+        instrument_version=instrument.version, pass_percent=instrument.pass_percent,
         unanswered=len(unanswered(instrument.questions, data["answers"])),
     )
     submission.unanswered = unanswered(instrument.questions, data["answers"])
@@ -353,9 +353,10 @@ def update_action_plan(uow, plan_id, data):
 
 
 def _emit_plan(uow, event, plan):
-    # The commitment's text and a group's name stay here; the event says who by code only.
+    # A participant is named by code only; the commitment and a group's name go into the report.
     uow.emit(event, plan.city, rollout_id=plan.rollout_id, action_plan_id=plan.id, session_key=plan.session_key,
-             owner=plan.owner, due_on=plan.due_on, status=plan.status, participant_code=plan.participant_code)
+             owner=plan.owner, due_on=plan.due_on, status=plan.status, participant_code=plan.participant_code,
+             commitment=plan.commitment, group_name=plan.group_name)
 
 
 def get_action_plan(session, plan_id):
