@@ -105,7 +105,7 @@ def demo(workdir):
         click.echo(f"  committee list sent by {note['channel']}: {note['participant_count']} participants")
     if settings.is_embedded(config) or config["SMTP_URL"].startswith("maildir"):
         click.echo(f"  committee mail: {config['SMTP_URL'].split('://', 1)[1]}")
-    click.echo(f"Report: {result.report_path}")
+    click.echo(f"Report: {Path(config['REPORTS_DIR']) / result.report_file}")
 
 
 for command in API_COMMANDS:

@@ -15,6 +15,7 @@ from pathlib import Path
 from faker import Faker
 
 from campaign.api import Api
+from shared.events import NARRATIVE_FIELDS
 
 SEED = 2019
 # How the report's 86 activists split across its categories (the report gives only the total).
@@ -53,7 +54,7 @@ class DemoResult:
     rollout_id: int
     city: str
     figures: dict
-    report_path: str
+    report_file: str  # the report's name in the reporting service's REPORTS_DIR
     committee_list_path: str | None
 
 
@@ -61,8 +62,24 @@ class DemoError(Exception):
     pass
 
 
-def load_rollout():
+def load_seed():
+    """The seed rollout with the original report's narrative, as ``rollout_launched`` carries it
+    (``shared.events.NarrativeSchema``, each session's summary; texts per language)."""
     return json.loads(resources.files("campaign").joinpath("seed/pontianak-2019.json").read_text("utf-8"))
+
+
+def load_rollout():
+    """The seed rollout as registration's ``POST /rollouts`` takes it today: without the narrative.
+
+    When registration takes the narrative fields, this returns ``load_seed()`` as it is.
+    """
+    seed = load_seed()
+    planned = {key: value for key, value in seed.items() if key not in NARRATIVE_FIELDS}
+    planned["sessions"] = [{**{key: value for key, value in session.items() if key != "summary"},
+                            **({"opened_by": session["opened_by"]["id"]} if isinstance(session.get("opened_by"), dict)
+                               else {})}
+                           for session in seed["sessions"]]
+    return planned
 
 
 def workshop_rows(fake, rng):
@@ -167,4 +184,4 @@ def run(base_url, workdir):
     figures = wait_for(complete, "the reporting service to see every participant, test and notification")
     written = api.call("POST", "/reports/pontianak/activity-report")
     api.http.close()
-    return DemoResult(rollout_id, "pontianak", figures, written["path"], None)
+    return DemoResult(rollout_id, "pontianak", figures, written["file"], None)

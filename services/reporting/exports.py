@@ -3,15 +3,20 @@
 A coordinator's export has the exact figures; a public one (``public=True``,
 for partners) shows any count under 5 people as "<5" and leaves out the
 percentages and gains that rest on such a count.
+
+Every cell goes through ``shared.spreadsheets``: text a spreadsheet would run as a
+formula (a facilitator named ``=HYPERLINK(...)``) is written as plain text.  Files
+and sheets are named in the report's language.
 """
-import csv
 import io
 from pathlib import Path
 
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
+from services.reporting.report import Words
 from shared.errors import NotFound
+from shared.spreadsheets import append_rows, csv_text
 
 
 def _rows(table, public):
@@ -19,22 +24,23 @@ def _rows(table, public):
     return [[heading for heading, _ in table.columns]] + rows
 
 
-def _suffix(public):
-    return "-publik" if public else ""
+def _suffix(report, public):
+    _ = Words(report.lang)
+    return f"-{_('public')}" if public else ""
 
 
 def table(report, name):
-    """The report's table ``name``, or NotFound naming the tables it has."""
-    if name not in report.tables:
-        raise NotFound(f"the report has no table {name}; it has {', '.join(report.tables)}", field="name")
-    return report.tables[name]
+    """The report's table ``name`` (as its sheet is named, or its key), or NotFound naming the tables it has."""
+    for found in report.tables.values():
+        if name in (found.sheet, found.name):
+            return found
+    raise NotFound(f"the report has no table {name}; it has {', '.join(t.sheet for t in report.tables.values())}",
+                   field="name")
 
 
 def table_csv(table, public=False):
-    """One table as UTF-8 CSV text, its headings first."""
-    buffer = io.StringIO()
-    csv.writer(buffer).writerows(["" if v is None else v for v in row] for row in _rows(table, public))
-    return buffer.getvalue()
+    """One table as UTF-8 CSV text, its headings first, no cell a formula."""
+    return csv_text(_rows(table, public))
 
 
 def write_csv(report, directory, public=False):
@@ -43,7 +49,7 @@ def write_csv(report, directory, public=False):
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
     for table in report.tables.values():
-        path = directory / f"{report.stem}{_suffix(public)}-{table.name}.csv"
+        path = directory / f"{report.stem}{_suffix(report, public)}-{table.sheet}.csv"
         path.write_text(table_csv(table, public), encoding="utf-8", newline="")
         paths.append(path)
     return paths
@@ -54,9 +60,8 @@ def workbook_bytes(report, public=False):
     workbook = Workbook()
     workbook.remove(workbook.active)
     for table in report.tables.values():
-        sheet = workbook.create_sheet(table.name[:31])  # Excel's limit on sheet names
-        for row in _rows(table, public):
-            sheet.append(row)
+        sheet = workbook.create_sheet(table.sheet[:31])  # Excel's limit on sheet names
+        append_rows(sheet, _rows(table, public))
         for heading in sheet[1]:
             heading.font = Font(bold=True)
         for column, (_, kind) in enumerate(table.columns, 1):
@@ -69,7 +74,7 @@ def workbook_bytes(report, public=False):
 
 
 def workbook_name(report, public=False):
-    return f"{report.stem}{_suffix(public)}.xlsx"
+    return f"{report.stem}{_suffix(report, public)}.xlsx"
 
 
 def write_xlsx(report, directory, public=False):

@@ -13,6 +13,7 @@ from shared.handling import batched, dispatch
 # What service.py hands to consume_events.
 HANDLERS = {
     events.ROLLOUT_LAUNCHED: projections.record_rollout_launched,
+    events.ROLLOUT_UPDATED: projections.record_rollout_updated,
     events.ROLLOUT_CANCELLED: projections.record_rollout_cancelled,
     events.PARTICIPANT_REGISTERED: batched(projections.record_registrations),
     events.PARTICIPANT_UPDATED: projections.record_participant_updated,
