@@ -5,7 +5,7 @@ it) and as a file beside the Markdown.  Every id in a chart starts with the
 chart's own id, so charts side by side on one page never share one; text asks
 for the browser's fonts (DejaVu Sans, which the PDF embeds, then any sans-serif);
 labels are wrapped onto as many lines as they need, never cut; every bar is
-drawn, a zero as a hairline so it is seen to be there.
+drawn, a zero as a hairline over the axis so it is seen to be there.
 """
 import re
 import textwrap
@@ -96,7 +96,7 @@ def _layout(chart_id_: str, title, value_axis, row_axis, n_note, labelled, serie
         bars = []
         for i, ((name, colour), value) in enumerate(zip(series, values)):
             length = 0 if not value or not maximum else PLOT * value / maximum
-            bars.append(Bar(bars_top + i * (BAR + 2), max(length, 1), colour, shown(value), name))
+            bars.append(Bar(bars_top + i * (BAR + 2), max(length, 2), colour, shown(value), name))
         label_top = y + (block - len(lines) * LINE) / 2 + LINE - 3
         rows.append(Row(lines, label_top, bars))
         y += block
