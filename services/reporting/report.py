@@ -188,7 +188,8 @@ class Report:
 
 
 class Words:
-    """gettext, plurals and Babel's numbers and dates in one language: what a report is written with."""
+    """gettext and Babel's numbers and dates in one language: what a report is written with
+    (the templates get plurals through the same catalogue, see ``document._environment``)."""
 
     def __init__(self, lang: str):
         self.lang = lang
@@ -197,9 +198,6 @@ class Words:
     def __call__(self, message: str, **values) -> str:
         text = self.catalogue.gettext(message)
         return text % values if values else text
-
-    def plural(self, singular: str, plural: str, n: int, **values) -> str:
-        return self.catalogue.ngettext(singular, plural, n) % {"num": number(n, self.lang), **values}
 
     def label(self, labels: dict, key: str | None) -> str:
         if key in labels:

@@ -117,7 +117,7 @@ def test_markdown_prints_markup_as_characters(hostile):
     assert not re.search(r"(?<!\\)\]\(javascript", markdown)   # no link: its brackets are escaped
     assert "<script>" not in markdown and "<b>" not in markdown
     assert "\\*\\*bold\\*\\*" in markdown and "\\<script\\>" in markdown and "a \\| b \\| c" in markdown
-    assert not [l for l in markdown.splitlines() if l.startswith(("# heading", "- item", "---\n"))]
+    assert not [line for line in markdown.splitlines() if line.startswith(("# heading", "- item"))]
     assert "x" * 9_990 in markdown                          # the long field whole, on one line
 
 
