@@ -20,8 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from services.registration import domain  # noqa: E402
+from services.registration import imports, rollouts  # noqa: E402
+from services.registration.commands import ImportParticipants, LaunchRollout, PlanRollout  # noqa: E402
 from services.registration.models import Base  # noqa: E402
+from services.registration.repository import RegistrationUnitOfWork  # noqa: E402
+from services.registration.schemas import RolloutIn  # noqa: E402
 from shared.database import Store  # noqa: E402
 
 ROLLOUT = json.loads((Path(__file__).resolve().parents[1] / "campaign/seed/pontianak-2019.json").read_text("utf-8"))
@@ -63,11 +66,13 @@ class Databases:
 
     def fresh_store(self, name):
         if self.admin_url is None:
-            return Store(f"sqlite:///{tempfile.mkdtemp(prefix='import-bench-')}/{name}.db", Base.metadata)
+            return Store(f"sqlite:///{tempfile.mkdtemp(prefix='import-bench-')}/{name}.db", Base.metadata,
+                         unit_of_work=RegistrationUnitOfWork)
         database = f"import_bench_{uuid.uuid4().hex[:8]}_{name}"
         self._admin(f"CREATE DATABASE {database}")
         self.created.append(database)
-        return Store(self.admin_url.rsplit("/", 1)[0] + "/" + database, Base.metadata)
+        return Store(self.admin_url.rsplit("/", 1)[0] + "/" + database, Base.metadata,
+                     unit_of_work=RegistrationUnitOfWork)
 
     def drop(self):
         for database in self.created:
@@ -83,26 +88,26 @@ class Databases:
 
 def launched_rollout(store):
     with store.unit_of_work() as uow:
-        rollout_id = domain.plan_rollout(uow, copy.deepcopy(ROLLOUT)).id
+        rollout_id = rollouts.plan_rollout(PlanRollout.from_input(RolloutIn().load(copy.deepcopy(ROLLOUT))), uow).id
     with store.unit_of_work() as uow:
-        domain.launch_rollout(uow, rollout_id)
+        rollouts.launch_rollout(LaunchRollout(rollout_id), uow)
     return rollout_id
 
 
 def timed_import(store, data):
     rollout_id = launched_rollout(store)
     started = time.perf_counter()
-    checked = domain.read_participant_file(data)
+    sheet = imports.read_participant_file(data)
     with store.unit_of_work() as uow:
-        imported = domain.import_participants(uow, rollout_id, checked)
-    return time.perf_counter() - started, len(imported)
+        summary = imports.import_participants(ImportParticipants(rollout_id, sheet), uow)
+    return time.perf_counter() - started, summary.imported
 
 
 def timed_baseline(store, count):
     """The same rows straight into the tables: one executemany each, one commit."""
     rollout_id = launched_rollout(store)
-    with store.read() as session:
-        session_ids = {s.audience: s.id for s in domain.get_rollout(session, rollout_id).sessions}
+    with store.read() as uow:
+        session_ids = {s.audience: s.id for s in rollouts.get_rollout(uow, rollout_id).sessions}
     participants, outbox = [], []
     for i, row in enumerate(rows(count)):
         participants.append((rollout_id, session_ids["students" if row[1] == "student" else "activists"],

@@ -7,7 +7,6 @@ import eventlet  # noqa: E402
 
 eventlet.monkey_patch()  # nameko's services are green; patch before anything opens a socket
 
-import logging  # noqa: E402
 import os  # noqa: E402
 import shutil  # noqa: E402
 import signal  # noqa: E402
@@ -17,9 +16,10 @@ from pathlib import Path  # noqa: E402
 
 import click  # noqa: E402
 
-from campaign import db_commands, dlq_commands, registration_commands, reporting_commands  # noqa: E402
+from campaign import accounts_commands, db_commands, dlq_commands, registration_commands, reporting_commands  # noqa: E402
 from campaign.commands import API_COMMANDS  # noqa: E402
 from shared import config as settings  # noqa: E402
+from shared import logs  # noqa: E402
 
 
 def free_port():
@@ -32,8 +32,18 @@ def free_port():
 @click.option("-v", "--verbose", is_flag=True, help="Log what the services do.")
 def main(verbose):
     """Coordinate the Internet Aman untuk Anak campaign, city by city."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(verbose)  # text, or JSON lines with LOG_FORMAT=json
+
+
+def start_or_exit(runner, config, names=settings.SERVICES):
+    """The started services, or one line saying what is missing and exit status 1."""
+    from shared.connect import CannotStart
+
+    try:
+        return runner.start(config, names)
+    except CannotStart as exc:
+        click.echo(f"campaign: {exc}", err=True)
+        sys.exit(1)
 
 
 @main.command()
@@ -47,10 +57,12 @@ def serve(services, city):
         os.environ["CITY"] = city
     names = settings.SERVICES if not services or "all" in services else services
     config = settings.load()
-    running = runner.start(config, names)
+    running = start_or_exit(runner, config, names)
     click.echo(f"ready: {', '.join(names)} on http://{config['WEB_SERVER_ADDRESS']} "
                f"(broker {'in-process' if settings.is_embedded(config) else config['AMQP_URI'].split('@')[-1]}, "
                f"cities {config['CITY']})", err=True)
+    if "identity" in names:
+        accounts_commands.announce_bootstrap(config)
     stopped = eventlet.Event()
 
     def stop(signum, frame):
@@ -65,27 +77,29 @@ def serve(services, city):
 
 @main.command()
 @click.option("--dir", "workdir", default="campaign-demo", show_default=True,
-              type=click.Path(file_okay=False, path_type=Path), help="Where the demo keeps its data and reports.")
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Where the demo keeps its data and reports (cleared at each run).")
 def demo(workdir):
     """Run the Pontianak 2019 seed scenario end to end and write its activity report."""
     from campaign import demo as scenario
     from campaign import runner
+    from shared.connect import masked
 
     workdir = workdir.absolute()
     for stale in ("data", "reports"):
         shutil.rmtree(workdir / stale, ignore_errors=True)
-    env = dict(os.environ)
-    env.setdefault("CAMPAIGN_DATA_DIR", str(workdir / "data"))
-    env.setdefault("REPORTS_DIR", str(workdir / "reports"))
-    env["WEB_SERVER_ADDRESS"] = f"127.0.0.1:{free_port()}"
+    # The demo's files live under --dir, whatever CAMPAIGN_DATA_DIR or REPORTS_DIR say: a run starts
+    # from the empty directories just cleared, and never writes into (or wipes) a real data directory.
+    env = {**os.environ, "CAMPAIGN_DATA_DIR": str(workdir / "data"), "REPORTS_DIR": str(workdir / "reports"),
+           "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}"}
     config = settings.load(env)
     broker = "in-process" if settings.is_embedded(config) else config["AMQP_URI"].split("@")[-1]
     click.echo(f"Starting the four services (broker: {broker})...")
-    running = runner.start(config)
+    running = start_or_exit(runner, config)
     try:
         result = scenario.run(f"http://{config['WEB_SERVER_ADDRESS']}", workdir)
     except scenario.DemoError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"campaign: {exc}", err=True)
         sys.exit(1)
     finally:
         running.stop()
@@ -103,8 +117,9 @@ def demo(workdir):
                f"paired {tests['paired']}, normalised gain {tests['gain']}")
     for note in figures["notifications"]:
         click.echo(f"  committee list sent by {note['channel']}: {note['participant_count']} participants")
-    if settings.is_embedded(config) or config["SMTP_URL"].startswith("maildir"):
-        click.echo(f"  committee mail: {config['SMTP_URL'].split('://', 1)[1]}")
+    smtp_url = config["SMTP_URL"]
+    mail = smtp_url.split("://", 1)[1] if smtp_url.startswith("maildir") else masked(smtp_url)
+    click.echo(f"  committee mail: {mail}")
     click.echo(f"Report: {Path(config['REPORTS_DIR']) / result.report_file}")
 
 
@@ -114,6 +129,8 @@ main.add_command(registration_commands.gateway)
 main.add_command(reporting_commands.subscribe)
 main.add_command(dlq_commands.dlq)
 main.add_command(db_commands.db)
+for command in accounts_commands.COMMANDS:
+    main.add_command(command)
 
 if __name__ == "__main__":
     main()

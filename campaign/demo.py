@@ -14,7 +14,7 @@ from pathlib import Path
 
 from faker import Faker
 
-from campaign.api import Api
+from campaign.api import Api, ApiError
 from shared.events import NARRATIVE_FIELDS
 
 SEED = 2019
@@ -40,7 +40,8 @@ QUESTIONS = [
     ("Literasi di Era Digitalisasi Dunia Pendidikan", "Sebelum membagikan berita, periksa dulu sumbernya.", True),
     ("Kejahatan Siber", "Kata sandi boleh dibagikan kepada teman dekat.", False),
     ("Kejahatan Siber", "Ajakan bertemu dari kenalan online harus diceritakan kepada orang tua atau guru.", True),
-    ("Eksploitasi Seksual Anak di Ranah Online", "Grooming adalah upaya orang dewasa membangun kedekatan untuk mengeksploitasi anak.", True),
+    ("Eksploitasi Seksual Anak di Ranah Online",
+     "Grooming adalah upaya orang dewasa membangun kedekatan untuk mengeksploitasi anak.", True),
     ("Eksploitasi Seksual Anak di Ranah Online", "Anak yang menjadi korban ikut bersalah.", False),
     ("Jejak Digital dan Privasi", "Foto yang sudah dihapus pasti hilang dari internet.", False),
     ("Jejak Digital dan Privasi", "Alamat rumah sebaiknya tidak dibagikan di media sosial.", True),
@@ -56,6 +57,17 @@ class DemoResult:
     figures: dict
     report_file: str  # the report's name in the reporting service's REPORTS_DIR
     committee_list_path: str | None
+
+
+class ScenarioApi(Api):
+    """The one client, its refusals cut to one line: the demo reports what failed, it does not list rows."""
+
+    def call(self, method, path, **kwargs):
+        try:
+            return super().call(method, path, **kwargs)
+        except ApiError as exc:
+            text = " ".join(exc.message.split())
+            raise DemoError(f"{method} {path}: {text if len(text) <= 300 else text[:297] + '...'}") from None
 
 
 class DemoError(Exception):
@@ -130,15 +142,33 @@ def wait_for(condition, what, timeout=60.0):
         time.sleep(0.05)
 
 
+def _summarised(api, figures):
+    """Whether Pontianak's last released summaries show ``figures`` (so a subscriber ends with them)."""
+    try:
+        snapshot = api.call("GET", "/summaries/pontianak")
+    except ApiError:  # 404 until its first release
+        return False
+    people = snapshot["summary.participants.pontianak"]
+    tests = snapshot["summary.tests.pontianak"]
+    shown = [(people["participants"], figures["participants"]), (tests["pre"]["n"], figures["tests"]["pre"]["n"]),
+             (tests["paired"], figures["tests"]["paired"])]
+    return tests["post"]["n"] == figures["tests"]["post"]["n"] and all(
+        published == exact for published, exact in shown if isinstance(published, int))
+
+
 def run(base_url, workdir):
     """Drive the scenario through the HTTP API at ``base_url``."""
-    api = Api(base_url)
+    api = ScenarioApi(base_url)
     fake = Faker("id_ID")
     fake.seed_instance(SEED)
     rng = random.Random(SEED)
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
 
+    if api.call("GET", "/rollouts"):
+        # Only databases named in *_DATABASE_URL can hold one: the demo's own files start empty.
+        raise DemoError("the registration database already holds rollouts; the demo needs empty databases "
+                        "(unset the *_DATABASE_URL variables to use files under --dir)")
     rollout = api.call("POST", "/rollouts", json=load_rollout())
     rollout_id = rollout["id"]
     api.call("POST", f"/rollouts/{rollout_id}/launch")
@@ -182,6 +212,7 @@ def run(base_url, workdir):
         return figures if done else None
 
     figures = wait_for(complete, "the reporting service to see every participant, test and notification")
+    wait_for(lambda: _summarised(api, figures), "the reporting service to release the final summaries")
     written = api.call("POST", "/reports/pontianak/activity-report")
     api.http.close()
     return DemoResult(rollout_id, "pontianak", figures, written["file"], None)

@@ -1,4 +1,5 @@
 """``campaign notifications ...``: see, resend and audit committee deliveries through the HTTP API."""
+import re
 from urllib.parse import parse_qs, urlsplit
 
 import click
@@ -156,6 +157,17 @@ def set_committee(api, rollout_id, emails, webhook_url, webhook_secret, list_for
     emit(saved, as_json, _committee_text(saved))
 
 
+def _acknowledgement(link):
+    """(delivery id, token) of a mail's link: ``…/deliveries/ID/acknowledge#token=…`` (or ``?token=`` in older mail)."""
+    parts = urlsplit(link)
+    found = re.search(r"/deliveries/(\d+)/acknowledge$", parts.path)
+    token = (parse_qs(parts.fragment).get("token") or parse_qs(parts.query).get("token") or [None])[0]
+    if not found or not token:
+        raise click.BadParameter("not an acknowledgement link (…/deliveries/ID/acknowledge#token=…)",
+                                 param_hint="--link")
+    return int(found.group(1)), token
+
+
 @notifications.command()
 @click.argument("delivery_id", type=int, required=False)
 @click.option("--token", help="The token of the acknowledgement link in the committee's mail.")
@@ -168,15 +180,10 @@ def acknowledge(api, delivery_id, token, link, as_json):
     With --link, the link is asked of this command's API (--api-url), whichever host it names.
     """
     if link:
-        parts = urlsplit(link)
-        path = parts.path[parts.path.find("/deliveries/"):] if "/deliveries/" in parts.path else ""
-        if not path.endswith("/acknowledge") or not parse_qs(parts.query).get("token"):
-            raise click.BadParameter("not an acknowledgement link (…/deliveries/ID/acknowledge?token=…)",
-                                     param_hint="--link")
-        delivery = api.call("GET", path, params={"token": parse_qs(parts.query)["token"][0]})
+        delivery_id, token = _acknowledgement(link)
     elif delivery_id is None or not token:
         raise click.UsageError("give DELIVERY_ID and --token, or --link")
-    else:
-        delivery = api.call("POST", f"/deliveries/{delivery_id}/acknowledge", json={"token": token})
+    # The token travels in the body, never in a URL that access logs keep.
+    delivery = api.call("POST", f"/deliveries/{delivery_id}/acknowledge", json={"token": token})
     emit(delivery, as_json, f"Delivery {delivery['id']} acknowledged.")
 

@@ -56,11 +56,15 @@ def _store(data_dir=None, database=None):
     return Store(url, Base.metadata, consumer="reporting.cli", unit_of_work=ReportingUnitOfWork)
 
 
-def _report(store, city, lang, rollout_id=None):
+def _report(store, city, lang, rollout_id=None, public=False):
     from services.reporting import report
+    from shared.errors import NotFound
 
     with store.read() as uow:
-        written = report.build(uow, city, lang, rollout_id)
+        try:
+            written = report.build(uow, city, lang, rollout_id, public)
+        except NotFound as exc:  # a public report of figures never released
+            raise click.ClickException(exc.message)
     if written is None:
         if rollout_id is not None:
             raise click.ClickException(f"{city} has no rollout {rollout_id} to report on")
@@ -136,11 +140,14 @@ def _check_rollout(city, rollout_id):
 @LANG
 @click.option("--format", "formats", type=click.Choice(["md", "html", "pdf"]), multiple=True,
               help="Repeat for several; default: all three.")
+@click.option("--public", is_flag=True,
+              help='For partners: the figures last released to the public ("<5" and "x" for hidden cells); '
+                   "without it the report is internal (exact figures).")
 @ROLLOUT
 @OUT
 @where
 @_database_errors_as_messages
-def report(source, city, lang, formats, rollout_id, directory):
+def report(source, city, lang, formats, public, rollout_id, directory):
     """Write CITY's activity report (or the national one for CITY=national).
 
     Through the API the reporting service writes it (in its REPORTS_DIR) and the
@@ -152,7 +159,7 @@ def report(source, city, lang, formats, rollout_id, directory):
     formats = formats or reports.FORMATS
     if isinstance(source, Api):
         written = source.call("POST", f"/reports/{city}/activity-report", timeout=600, params={
-            "lang": lang, "format": ",".join(formats), "rollout_id": rollout_id})
+            "lang": lang, "format": ",".join(formats), "rollout_id": rollout_id, "public": "1" if public else None})
         for name in written["files"].values():
             click.echo(name)
         if directory is not None:
@@ -163,7 +170,8 @@ def report(source, city, lang, formats, rollout_id, directory):
         return
     store = _store(*source)
     try:
-        paths = reports.write(_report(store, city, lang, rollout_id), _directory(directory, *source), formats)
+        paths = reports.write(_report(store, city, lang, rollout_id, public), _directory(directory, *source),
+                              formats)
     finally:
         store.dispose()
     for path in paths.values():
@@ -179,7 +187,8 @@ def _directory(directory, data_dir=None, database=None):
 @LANG
 @click.option("--format", "formats", type=click.Choice(["csv", "xlsx"]), multiple=True,
               help="Repeat for both; default: both.")
-@click.option("--public", is_flag=True, help="For partners: cells under 5 people shown as <5.")
+@click.option("--public", is_flag=True,
+              help='For partners: the released public figures, "<5" for 1-4 people and "x" for a protecting cell.')
 @ROLLOUT
 @OUT
 @where
@@ -196,7 +205,7 @@ def export(source, city, lang, formats, public, rollout_id, directory):
         return
     store = _store(*source)
     try:
-        written = _report(store, city, lang, rollout_id)
+        written = _report(store, city, lang, rollout_id, public)
     finally:
         store.dispose()
     for name in formats:
@@ -325,7 +334,13 @@ def _snapshot(api, pattern):
     cities = [city] if city not in ("*", "#") else api.get("/summaries")["cities"]
     found = {}
     for name in cities:
-        found.update({key: body for key, body in api.get(f"/summaries/{name}").items() if _matches(pattern, key)})
+        try:
+            current = api.get(f"/summaries/{name}")
+        except ApiError as exc:
+            if exc.status != 404:  # 404: nothing of that city yet; its first summary comes by the queue
+                raise
+            continue
+        found.update({key: body for key, body in current.items() if _matches(pattern, key)})
     return found
 
 

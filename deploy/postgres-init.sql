@@ -3,3 +3,4 @@ CREATE DATABASE registration;
 CREATE DATABASE assessment;
 CREATE DATABASE notification;
 CREATE DATABASE reporting;
+CREATE DATABASE identity;

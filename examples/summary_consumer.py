@@ -8,12 +8,16 @@ It binds a private queue to the topic exchange ``campaign.summaries`` for each
 routing-key pattern given, then (with ``--api``) prints the current summaries
 of the cities the patterns name, so it has figures before the next change, and
 then every summary as it arrives, one JSON line each.  Bodies follow the JSON
-Schemas in ``schemas/`` (see ``docs/asyncapi.yaml``); a snapshot and a message
-may carry the same ``event_id``: keep the first.
+Schemas in ``schemas/`` (see ``docs/asyncapi.yaml``).  A snapshot is the city's
+last summary itself, so a snapshot and the message it reproduces carry the same
+``event_id``: keep the first.  A count may be "<5" (1 to 4 people) or "x"
+(hidden so that a "<5" cannot be worked out); a city with no summary yet is
+skipped (404).
 """
 import argparse
 import json
 import sys
+import urllib.error
 import urllib.request
 
 import pika
@@ -30,8 +34,12 @@ def snapshot(api, patterns):
             cities = set(json.load(answer)["cities"])
     found = {}
     for city in sorted(cities):
-        with urllib.request.urlopen(f"{base}/summaries/{city}", timeout=30) as answer:
-            found.update(json.load(answer))
+        try:
+            with urllib.request.urlopen(f"{base}/summaries/{city}", timeout=30) as answer:
+                found.update(json.load(answer))
+        except urllib.error.HTTPError as error:
+            if error.code != 404:  # 404: no summary of that city yet; its first comes by the queue
+                raise
     return found
 
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-SERVICES = ("registration", "assessment", "notification", "reporting")
+SERVICES = ("registration", "assessment", "notification", "reporting", "identity")
 MEMORY_TRANSPORT = "memory://localhost/"
 ALL_CITIES = "*"
 DEFAULT_CITIES = "pontianak,medan,surabaya,palembang"
@@ -17,6 +17,30 @@ DEFAULT_CITIES = "pontianak,medan,surabaya,palembang"
 def is_embedded(config: Mapping[str, Any]) -> bool:
     amqp_uri: str = config["AMQP_URI"]
     return amqp_uri.startswith("memory")
+
+
+def identity_settings(env: Mapping[str, str], data_dir: Path) -> dict[str, Any]:
+    """Accounts and tokens (docs/identity.md)."""
+    web_address = env.get("WEB_SERVER_ADDRESS", "127.0.0.1:8000").replace("0.0.0.0", "127.0.0.1")
+    return {
+        # Encrypts the tokens' signing key (and other secrets) at rest; without it, one is
+        # generated into DATA_DIR/secret-key, which suits a laptop, not a deployment.
+        "SECRET_KEY": env.get("SECRET_KEY") or None,
+        "SECRET_KEY_FILE": str(data_dir / "secret-key"),
+        # Where identity answers: the other services fetch its public keys from there once.
+        "IDENTITY_URL": (env.get("IDENTITY_URL") or f"http://{web_address}").rstrip("/"),
+        # identity's public keys as a JWKS document, instead of fetching them.
+        "IDENTITY_JWKS": env.get("IDENTITY_JWKS") or None,
+        # An access token lives at most 55 s (services allow 5 s of clock difference), so a
+        # disabled account stops within a minute.
+        "ACCESS_TOKEN_TTL": min(int(env.get("ACCESS_TOKEN_TTL", "50")), 55),
+        "REFRESH_TOKEN_TTL": int(env.get("REFRESH_TOKEN_TTL", str(12 * 3600))),
+        # An external OpenID Connect issuer whose tokens are accepted too, and the claims it maps.
+        "OIDC_ISSUER": (env.get("OIDC_ISSUER") or "").rstrip("/") or None,
+        "OIDC_AUDIENCE": env.get("OIDC_AUDIENCE") or None,
+        "OIDC_ROLE_CLAIM": env.get("OIDC_ROLE_CLAIM", "campaign_role"),
+        "OIDC_CITIES_CLAIM": env.get("OIDC_CITIES_CLAIM", "campaign_cities"),
+    }
 
 
 def load(env: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -48,6 +72,9 @@ def load(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "OUTBOX_INTERVAL": float(env.get("OUTBOX_INTERVAL", "0.5")),
         # A request body larger than this is refused (413) before it is read.
         "MAX_REQUEST_BYTES": int(env.get("MAX_REQUEST_BYTES", str(20 * 1024 * 1024))),
+        # Seconds a start waits for the broker and the databases before giving up.
+        "CONNECT_TIMEOUT": float(env.get("CONNECT_TIMEOUT", "25")),
+        **identity_settings(env, data_dir),
     }
     if amqp_uri.startswith("memory"):
         # The in-process transport polls; poll often so a hop takes milliseconds.

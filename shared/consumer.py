@@ -1,38 +1,26 @@
-"""Consuming events: a queue per service and city, with a bounded number of tries.
+"""Consuming events: one queue per service and city, with a bounded number of tries.
 
-(``consume_events`` below is the way; ``city_event_handler``, a queue per event
-kind, remains only while services move over.)
+A service declares ``handle_events = consume_events({event: handler})`` (see
+``shared.handling`` for the handlers' side).  Every worker declares the queues
+of every city in ``CITIES``, so routing does not depend on which workers are
+up, and consumes those in its ``CITY`` setting: ``*`` for all of them and the
+other-cities queue, or a list such as ``surabaya``.  Starting a worker with
+``CITY=surabaya`` adds consumers to Surabaya's queue alone: capacity for that
+city and no other.
 
-
-``@city_event_handler(PARTICIPANT_REGISTERED)`` on the reporting service
-consumes ``participant_registered.<city>`` events through one queue per city:
-
-    registration.events ──#──> reporting.from-registration ──participant_registered.pontianak──> queue (Pontianak)
-                                    │ (alternate exchange:      ──participant_registered.medan─────> queue (Medan)
-                                    ▼  cities with no queue)
-                     reporting.from-registration.other-cities ──participant_registered.*──> queue (other cities)
-
-Every worker declares the queues of every city in ``CITIES``, so routing does
-not depend on which workers are up, and consumes those in its ``CITY`` setting:
-``*`` for all of them and the other-cities queue, or a list such as
-``surabaya``.  Starting a worker with ``CITY=surabaya`` adds consumers to
-Surabaya's queues alone: capacity for that city and no other.
-
-Each queue is a quorum queue: a message whose handler keeps raising is tried
-``DELIVERY_LIMIT`` + 1 times, then dead-lettered to ``dlq.<service>``, and
-the messages behind it flow on.
-
-The in-process transport has no exchange-to-exchange bindings; there one
-queue per handler takes every city.
+Each queue is a quorum queue: a message whose handler keeps failing for good
+is tried ``DELIVERY_LIMIT`` + 1 times, then dead-lettered to ``dlq.<service>``,
+and the messages behind it flow on.  The in-process transport has no
+exchange-to-exchange bindings; there one queue takes every city.
 """
 import logging
 from collections import Counter
+from contextlib import contextmanager
 from functools import partial
 
 import eventlet
 from kombu import Exchange, Queue, binding
 from nameko.amqp.publish import get_connection
-from nameko.events import SERVICE_POOL, EventHandler
 from nameko.exceptions import ContainerBeingKilled
 from nameko.extensions import Entrypoint
 from nameko.messaging import HeaderDecoder, QueueConsumer
@@ -40,7 +28,7 @@ from nameko.messaging import HeaderDecoder, QueueConsumer
 from shared.config import ALL_CITIES, is_embedded
 from shared.faults import backoff, is_transient
 from shared.handling import ROUTING_KEY_HEADER, batched, dispatch, kind_of  # noqa: F401 (batched: for services)
-from shared.metrics import DEAD_LETTERED, EVENTS_HANDLED
+from shared.metrics import CITY_EVENTS_HANDLED, DEAD_LETTERED, EVENTS_HANDLED, QUEUE_DEPTHS
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +55,22 @@ def served_cities(config):
 
 class CityQueueConsumer(QueueConsumer):
     """nameko's queue consumer, letting one entrypoint consume several queues
-    and a batching entrypoint take more messages at a time."""
+    and a batching entrypoint take more messages at a time.
+
+    ``connected`` tells whether its connection to the broker is up (for
+    ``/health/ready``): kombu consumes inside ``extra_context`` for as long as
+    a connection lasts, and leaves it when the connection is lost.
+    """
+
+    connected = False
+
+    @contextmanager
+    def extra_context(self, connection, channel):
+        self.connected = True
+        try:
+            yield
+        finally:
+            self.connected = False
 
     def get_consumers(self, consumer_cls, channel):
         for provider in self._providers:
@@ -80,136 +83,6 @@ class CityQueueConsumer(QueueConsumer):
             self._consumers[provider] = consumer
         return self._consumers.values()
 
-
-class CityEventHandler(EventHandler):
-    """With ``batch=N`` the handler gets a list of up to N payloads at a time.
-
-    A batch costs one worker and one transaction instead of N, which is what
-    lets a consumer keep pace with bulk imports.  If a batch fails, its
-    messages are tried again one by one, so a poison message fails alone and
-    is dead-lettered while the rest of its batch goes through.
-    """
-
-    queue_consumer = CityQueueConsumer()
-
-    def __init__(self, event, batch=None, batch_wait=0.02, **kwargs):
-        self.event = event
-        self.batch_size = batch
-        self.batch_wait = batch_wait
-        self.prefetch = 2 * batch if batch else 0  # the next batch fills while one is handled
-        self._buffer = []
-        super().__init__(
-            event.source, event.routing_key("*"),
-            handler_type=SERVICE_POOL, reliable_delivery=True, requeue_on_error=True,
-            **kwargs,
-        )
-
-    def _queue(self, city, exchange):
-        service = self.container.service_name
-        return Queue(
-            f"evt-{self.source_service}-{self.event.routing_key(city)}--{service}.{self.method_name}",
-            exchange=exchange, routing_key=self.event.routing_key(city), durable=True,
-            queue_arguments={
-                "x-queue-type": "quorum",
-                "x-delivery-limit": self.container.config.get("DELIVERY_LIMIT", 5),
-                "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
-                "x-dead-letter-routing-key": service,
-            },
-        )
-
-    def setup(self):
-        config = self.container.config
-        service = self.container.service_name
-        source = Exchange(self.event.exchange, type="topic", durable=True)
-        with get_connection(config["AMQP_URI"]) as connection:
-            channel = connection.default_channel
-            # The dead-letter queue must exist before anything is dead-lettered to it.
-            dead_letter_queue(service)(channel).declare()
-            if is_embedded(config):
-                self.queues = [self._queue("*", source)]
-            else:
-                self.queues = self._declare_city_queues(channel, service, source, config)
-            source(channel).declare()
-        self.queue = self.queues[0]
-        self.queue_consumer.register_provider(self)
-
-    def start(self):
-        super().start()
-        if self.batch_size:
-            self._running = True
-            self.container.spawn_managed_thread(self._flush_when_waiting, identifier=f"{self.method_name}-batches")
-
-    def stop(self):
-        self._running = False
-        batch, self._buffer = self._buffer, []
-        for _, message in batch:  # not handled yet: back to the queue for the next worker
-            self.queue_consumer.requeue_message(message)
-        super().stop()
-
-    def handle_result(self, message, worker_ctx, result=None, exc_info=None):
-        if exc_info is None:
-            EVENTS_HANDLED.labels(self.container.service_name, self.event.name).inc()
-        return super().handle_result(message, worker_ctx, result, exc_info)
-
-    def handle_message(self, body, message):
-        if not self.batch_size:
-            return super().handle_message(body, message)
-        self._buffer.append((body, message))
-        if len(self._buffer) >= self.batch_size:
-            self._flush()
-
-    def _flush_when_waiting(self):
-        while self._running:
-            eventlet.sleep(self.batch_wait)
-            if self._buffer:
-                self._flush()
-
-    def _flush(self):
-        batch, self._buffer = self._buffer, []
-        self._spawn_batch(batch)
-
-    def _spawn_batch(self, batch):
-        try:
-            self.container.spawn_worker(
-                self, ([body for body, _ in batch],), {},
-                context_data=self.unpack_message_headers(batch[0][1]),
-                handle_result=partial(self._batch_handled, batch),
-            )
-        except ContainerBeingKilled:
-            for _, message in batch:
-                self.queue_consumer.requeue_message(message)
-
-    def _batch_handled(self, batch, worker_ctx, result=None, exc_info=None):
-        if exc_info is None:
-            for _, message in batch:
-                self.queue_consumer.ack_message(message)
-            EVENTS_HANDLED.labels(self.container.service_name, self.event.name).inc(len(batch))
-        elif len(batch) > 1:
-            for item in batch:  # find the one that fails: each goes again on its own
-                self._spawn_batch([item])
-        else:
-            self.queue_consumer.requeue_message(batch[0][1])  # counts towards DELIVERY_LIMIT
-        return result, exc_info
-
-    def _declare_city_queues(self, channel, service, source, config):
-        other = Exchange(f"{service}.from-{self.source_service}.other-cities", type="topic", durable=True)
-        inbox = Exchange(f"{service}.from-{self.source_service}", type="topic", durable=True,
-                         arguments={"alternate-exchange": other.name})
-        for exchange in (source, other, inbox):
-            exchange(channel).declare()
-        inbox(channel).bind_to(source, routing_key="#")
-        known, served, takes_others = served_cities(config)
-        queues = {city: self._queue(city, inbox) for city in known}
-        queues["*"] = self._queue("*", other)
-        for queue in queues.values():
-            queue(channel).declare()
-        return [queues[city] for city in served] + ([queues["*"]] if takes_others else [])
-
-
-city_event_handler = CityEventHandler.decorator
-
-
-# --- one queue per service and city ------------------------------------------------
 
 class EventConsumer(Entrypoint, HeaderDecoder):
     """Consumes every event a service handles, from one queue per city.
@@ -314,20 +187,27 @@ class EventConsumer(Entrypoint, HeaderDecoder):
                 self.queue_consumer.ack_message(message)
             for kind, count in Counter(kind for kind, _, _ in batch).items():
                 EVENTS_HANDLED.labels(self.container.service_name, kind).inc(count)
+            CITY_EVENTS_HANDLED.labels(self.container.service_name, city).inc(len(batch))
             self._recovered()
         elif is_transient(exc_info[1]):
             # Wait it out: the messages stay unacknowledged, so no delivery is spent, and the
             # broker sends no more than the prefetch meanwhile; the city's batch is tried again.
-            self._failing(exc_info[1])
+            self._failing(exc_info[1], city)
             self.container.spawn_managed_thread(partial(self._retry, city, batch, backoff(self.outage)))
             return result, exc_info
         elif len(batch) > 1:
             for item in batch:  # find the one that fails: each goes again on its own
                 self._spawn(city, [item])
         else:
-            message = batch[0][2]
-            if (message.headers or {}).get("x-delivery-count", 0) >= self.container.config.get("DELIVERY_LIMIT", 5):
+            kind, body, message = batch[0]
+            tries = (message.headers or {}).get("x-delivery-count", 0)
+            last = tries >= self.container.config.get("DELIVERY_LIMIT", 5)
+            if last:
                 DEAD_LETTERED.labels(self.container.service_name).inc()
+            log.warning("%s could not handle a %s event (%s)%s", self.container.service_name, kind,
+                        type(exc_info[1]).__name__, ": dead-lettered" if last else "; it will be tried again",
+                        extra={"event_id": _event_id(body, message), "city": city, "event": kind,
+                               "delivery_count": tries})
             self.queue_consumer.requeue_message(message)  # counts towards DELIVERY_LIMIT
         self._in_hand[city] -= 1
         return result, exc_info
@@ -341,10 +221,10 @@ class EventConsumer(Entrypoint, HeaderDecoder):
             for _, _, message in batch:
                 self.queue_consumer.requeue_message(message)
 
-    def _failing(self, error):
+    def _failing(self, error, city):
         if not self.outage:
             log.warning("%s cannot handle events for now (%s); waiting it out",
-                        self.container.service_name, type(error).__name__)
+                        self.container.service_name, type(error).__name__, extra={"city": city})
         self.outage += 1
 
     def _recovered(self):
@@ -380,11 +260,16 @@ class EventConsumer(Entrypoint, HeaderDecoder):
             for event in kinds:
                 inbox(channel).bind_to(exchange, routing_key=f"{event.name}.*")
         known, served, takes_others = served_cities(config)
+        QUEUE_DEPTHS.watch(service, config["AMQP_URI"], known)  # each city's lag on /metrics
         queues = {city: self._queue(service, f"{service}.{city}", inbox, f"*.{city}") for city in known}
         queues["*"] = self._queue(service, f"{service}.other-cities", other, "#")
         for queue in queues.values():
             queue(channel).declare()
         return [queues[city] for city in served] + ([queues["*"]] if takes_others else [])
+
+
+def _event_id(body, message):
+    return (body.get("event_id") if isinstance(body, dict) else None) or message.properties.get("message_id")
 
 
 def _topic(name):

@@ -147,18 +147,6 @@ class UnitOfWork:
                 taken.discard(event_id)
         return fresh
 
-    # The names this class had before claim(); kept while callers move over.
-    def first_deliveries(self, payloads: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-        return self.claim(payloads)
-
-    def first_delivery(self, payload: Mapping[str, Any]) -> bool:
-        return bool(self.claim([payload]))
-
-    def __getattr__(self, name: str) -> Any:
-        # Operations not yet moved onto repositories read through the session.
-        if name == "session":
-            raise AttributeError(name)
-        return getattr(self.session, name)
 
 
 def _event_ids(payloads: Iterable[Mapping[str, Any]]) -> list[str]:

@@ -369,7 +369,8 @@ COORDINATOR_ALERT = Event("coordinator_alert", "notification", CoordinatorAlertS
 
 # A cell under this many people is published as "<5" so no child can be singled out.
 SMALL_CELL = 5
-Count = fields.Raw  # an integer, or the string "<5" where the cell is suppressed
+# An integer, "<5" (1 to 4 people) or "x" (hidden so that a "<5" cannot be worked out).
+Count = fields.Raw
 
 
 class ParticipantsSummarySchema(EventSchema):
@@ -391,8 +392,9 @@ class TestsSummarySchema(EventSchema):
     gain = fields.Float(required=True, allow_none=True)
 
 
-PARTICIPANTS_SUMMARY = Event("participants", "reporting", ParticipantsSummarySchema, public=True)
-TESTS_SUMMARY = Event("tests", "reporting", TestsSummarySchema, public=True)
+# Version 2: the "x" marker (secondary suppression) beside "<5".
+PARTICIPANTS_SUMMARY = Event("participants", "reporting", ParticipantsSummarySchema, version=2, public=True)
+TESTS_SUMMARY = Event("tests", "reporting", TestsSummarySchema, version=2, public=True)
 
 CATALOGUE = (
     ROLLOUT_LAUNCHED,

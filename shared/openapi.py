@@ -13,10 +13,12 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import INCLUDE, Schema, fields
 
+from shared import auth
 from shared.web import API, MAX_ID, ApiEndpoint
 
 TITLE = "Internet Aman untuk Anak campaign API"
 VERSION = "1.0.0"
+BEARER = "bearer"
 PATH_VALUE = re.compile(r"<(?:(\w+):)?(\w+)>")
 
 
@@ -92,6 +94,10 @@ def build(service_classes):
 
     plugin.converter.add_attribute_function(nullable_in_answers)
     spec.components.schema("Error", schema=Error)
+    spec.components.security_scheme(BEARER, {
+        "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+        "description": "An access token of POST /auth/token (or of the configured OpenID Connect issuer); "
+                       "each operation's x-permission names what its role must hold (docs/identity.md)."})
     error = {"content": {"application/json": {"schema": "Error"}}}
     paths = {}
     for service_class in service_classes:
@@ -123,6 +129,7 @@ def build(service_classes):
                 operation["responses"]["404"] = {"description": "No such resource", **error}
             if entrypoint.method in ("POST", "PATCH", "PUT", "DELETE"):
                 operation["responses"]["409"] = {"description": "Not possible in the current state", **error}
+            _security(operation, entrypoint.permission, error)
             operation["responses"]["4XX"] = {"description": "Any other refusal, with its reason", **error}
             operation["responses"]["503"] = {"description": "The database is unavailable; try again", **error}
             paths.setdefault(path, {})[entrypoint.method.lower()] = operation
@@ -148,6 +155,25 @@ def _schema_names(service_classes):
             return services[cls].capitalize() + cls.__name__
         return cls.__name__
     return resolve
+
+
+def _security(operation, permission, error):
+    """Who may call the operation: the bearer scheme and its x-permission, or nobody in particular."""
+    if permission is None:
+        return  # not declared yet (shared.web.REQUIRE_DECLARATIONS)
+    operation["x-permission"] = permission
+    if permission == auth.PUBLIC:
+        operation["security"] = []
+        return
+    operation["security"] = [{BEARER: []}]
+    needs = ("any signed-in account" if permission == auth.SIGNED_IN
+             else f"the permission `{permission}` ({auth.PERMISSIONS[permission]})")
+    operation["description"] = f"Needs {needs}."
+    operation["responses"]["401"] = {"description": "No valid access token (missing, expired, altered, "
+                                                    "unknown key); error.reason says which", **error}
+    if permission != auth.SIGNED_IN:
+        operation["responses"]["403"] = {"description": f"The caller's role lacks {permission}, "
+                                                        "or the path's city is not theirs", **error}
 
 
 def _answer(entrypoint):

@@ -12,7 +12,7 @@ import json
 import logging
 import threading
 from collections import Counter, defaultdict
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 from kombu import Connection, Exchange, Producer
 from nameko.amqp.publish import Publisher, UndeliverableMessage
@@ -118,6 +118,13 @@ def next_in_turn(limit):
     return select(due.c.id).order_by(due.c.turn, due.c.id).limit(limit)
 
 
+def _aware(moment):
+    # min() over a UtcDateTime column comes back raw: naive (UTC) on SQLite.
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=timezone.utc)
+
+
 def _exchange(name):
     return Exchange(name, type="topic", durable=True)
 
@@ -147,7 +154,21 @@ class OutboxRelay(DependencyProvider):
         self._wake.set()
         if self._thread is not None:
             self._thread.wait()
+        self.drain()
         self.broker.close()
+
+    def last_round(self):
+        """What a service commits to its outbox as it stops (reporting: its final summaries)."""
+
+    def drain(self, rounds=20):
+        """On a graceful stop: the last round, then what is pending, so nothing committed waits for a restart."""
+        try:
+            self.last_round()
+            for _ in range(rounds):
+                if self.publish_pending() < BATCH:
+                    break
+        except Exception:  # broker or database away: the rows stay and go out after a restart
+            log.warning("outbox relay of %s stopped with events pending", self.service, exc_info=True)
 
     def kill(self):
         self._running = False
@@ -178,6 +199,8 @@ class OutboxRelay(DependencyProvider):
         with store.gate(), store.sessions() as session:
             ids = session.scalars(next_in_turn(BATCH)).all()
             if not ids:  # the usual answer in a consumer: one query, no commit, no count
+                if metrics.OUTBOX_AGE.oldest.get(self.service):  # unless a backlog was seen: gone yet?
+                    self._measure_backlog(session)
                 return 0
             rows = session.scalars(
                 select(OutboxMessage)
@@ -204,12 +227,20 @@ class OutboxRelay(DependencyProvider):
             session.commit()
             for kind, count in Counter(r.routing_key.split(".")[0] for r in published).items():
                 metrics.EVENTS_PUBLISHED.labels(self.service, kind).inc(count)
-            metrics.OUTBOX_PENDING.labels(self.service).set(
-                session.scalar(select(func.count()).where(OutboxMessage.published_at.is_(None)))
-            )
+            for row in published:
+                log.debug("published %s", row.routing_key, extra={"event_id": row.event_id, "city": row.city})
+            self._measure_backlog(session)
         if failure is not None:
             raise failure
         return len(rows)
+
+    def _measure_backlog(self, session):
+        """The rows still to publish (here or by another worker): how many, and since when."""
+        count, oldest = session.execute(
+            select(func.count(), func.min(OutboxMessage.created_at)).where(OutboxMessage.published_at.is_(None))
+        ).one()
+        metrics.OUTBOX_PENDING.labels(self.service).set(count)
+        metrics.OUTBOX_AGE.oldest[self.service] = _aware(oldest)
 
     @staticmethod
     def _postpone(returned):
@@ -217,4 +248,5 @@ class OutboxRelay(DependencyProvider):
         for row in returned:
             row.attempts += 1
             row.next_attempt_at = now + timedelta(seconds=min(2 ** row.attempts, 60))
-            log.warning("no queue takes %s yet; it stays in the outbox", row.routing_key)
+            log.warning("no queue takes %s yet; it stays in the outbox", row.routing_key,
+                        extra={"event_id": row.event_id, "city": row.city})

@@ -18,8 +18,10 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
+from shared import auth
 from shared.commands import invalid, validated
 from shared.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, Unavailable
+from shared.metrics import HTTP_RESPONSES
 from shared.safe_input import Malformed, check_text, load_json
 
 log = logging.getLogger(__name__)
@@ -28,6 +30,14 @@ API = "/api/v1"
 OPENAPI_PATH = API + "/openapi.json"
 MAX_ID = 2**31 - 1  # the largest id an INTEGER column holds
 DEFAULT_MAX_REQUEST_BYTES = 20 * 1024 * 1024
+# Every operation of a service declaring ``declares_permissions = True`` must say who may call
+# it (``permission=``), or the service does not start.  True: every service must.  Stays False
+# until the four older services declare theirs; their undeclared operations answer anyone.
+REQUIRE_DECLARATIONS = False
+
+
+class UndeclaredPermission(Exception):
+    """An operation that does not say who may call it (or names no known permission)."""
 
 
 def json_response(value, status=200):
@@ -94,12 +104,15 @@ class ApiServer(WebServer):
             # Every API process answers with the whole API, whichever services it runs.
             from shared import openapi
             return json_response(openapi.document())(environ, start_response)
+        provider = None
         try:
             provider, values = self._url_map.bind_to_environ(environ).match()
             request.path_values = values
             response = provider.handle_request(request)
         except HTTPException as exc:
             response = error_response(exc.code, "http_error", exc.description)
+        service = provider.container.service_name if provider is not None else "none"
+        HTTP_RESPONSES.labels(service, f"{response.status_code // 100}xx").inc()  # the 5xx rate alert reads it
         return response(environ, start_response)
 
 
@@ -116,7 +129,8 @@ class PrometheusEndpoint:
 
 
 # Where each refusal of the rules lands in HTTP: the one place that knows statuses.
-STATUS = {Malformed: 400, InvalidInput: 422, NotFound: 404, Conflict: 409, Forbidden: 403, Unavailable: 503}
+STATUS = {Malformed: 400, InvalidInput: 422, NotFound: 404, Conflict: 409, Forbidden: 403, Unavailable: 503,
+          auth.Unauthenticated: 401}
 
 
 def status_of(error: DomainError) -> int:
@@ -133,11 +147,17 @@ class ApiEndpoint(HttpEndpoint):
     is a 422 naming its field and the method only sees checked input.
     ``response`` (``many``: a list of them) and ``status`` document the answer;
     ``body_required=False`` makes a JSON body optional (absent, it loads ``{}``).
+
+    ``permission`` (one of ``shared.auth.PERMISSIONS``, ``SIGNED_IN`` or ``PUBLIC``)
+    is checked first: the bearer token verified (401 otherwise), its role's
+    permission and the path's ``<city>`` checked (403 naming them); the method
+    gets the caller as the keyword ``principal`` if it names it.
     """
 
     def __init__(self, method, url, body=None, response=None, status=200, many=False,
-                 query=None, body_required=True, produces="application/json", **kwargs):
+                 query=None, body_required=True, produces="application/json", permission=None, **kwargs):
         self.path = url
+        self.permission = permission
         self.produces = produces  # the media type of a successful answer (a file, for exports)
         self.body_schema = body
         self.response_schema = response
@@ -149,10 +169,36 @@ class ApiEndpoint(HttpEndpoint):
 
     def setup(self):
         super().setup()
-        method = getattr(self.container.service_cls, self.method_name)
-        self._takes = set(inspect.signature(method).parameters)
+        takes = inspect.signature(getattr(self.container.service_cls, self.method_name)).parameters
+        for keyword, declared in (("body", self.body_schema), ("query", self.query_schema)):
+            if declared is not None and keyword not in takes:
+                raise TypeError(f"{self.container.service_name}.{self.method_name} declares {keyword}= "
+                                f"but does not take it")
+        # The caller goes to the operations that name ``principal`` (to scope what they answer).
+        self._takes_principal = "principal" in takes
+        self._check_declaration()
+        self.authenticator = auth.authenticator(self.container.config)
+
+    def _check_declaration(self):
+        service = self.container.service_cls
+        where = f"{service.name}.{self.method_name} ({self.method} {self.path})"
+        if self.permission is None:
+            if REQUIRE_DECLARATIONS or getattr(service, "declares_permissions", False):
+                raise UndeclaredPermission(f"{where} declares no permission: add permission=... to its @api "
+                                           "(shared.auth.PERMISSIONS), or permission=PUBLIC for anyone")
+        elif self.permission not in auth.PERMISSIONS and self.permission not in (auth.PUBLIC, auth.SIGNED_IN):
+            raise UndeclaredPermission(f"{where} declares the unknown permission {self.permission!r}")
+
+    def principal(self, request):
+        """The caller, authenticated and authorized for this operation (None for a public one)."""
+        if self.permission in (None, auth.PUBLIC):
+            return None
+        principal = self.authenticator.authenticate(request.headers.get("Authorization"))
+        return auth.authorize(principal, self.permission, city=request.path_values.get("city"))
 
     def get_entrypoint_parameters(self, request):
+        # Who asks comes before what they send: an anonymous caller learns nothing of the input's rules.
+        principal = self.principal(request)
         args, kwargs = super().get_entrypoint_parameters(request)
         for name, value in kwargs.items():
             # An id past what the databases store is simply not there, not an overflow.
@@ -160,6 +206,8 @@ class ApiEndpoint(HttpEndpoint):
                 raise NotFound(f"{name.replace('_id', '')} {value} does not exist", field=name)
             if isinstance(value, str):
                 check_text(value, name)
+        if self._takes_principal:
+            kwargs["principal"] = principal
         if self.body_schema == "file":
             kwargs["body"] = request.get_data()
         elif self.body_schema is not None:
@@ -170,9 +218,15 @@ class ApiEndpoint(HttpEndpoint):
             for name, value in query.items():
                 check_text(value, name)
             kwargs["query"] = validated(_instance(self.query_schema), query)
-        # An operation takes what it declares; one that has not been moved onto
-        # declared input yet reads the request itself.
-        return args, {k: v for k, v in kwargs.items() if k in self._takes}
+        return args, kwargs
+
+    def handle_request(self, request):
+        response = super().handle_request(request)
+        if 400 <= response.status_code < 500:
+            # The caller's mistake, answered: one line, no traceback (see quiet_expected_errors).
+            log.warning("%s: %s %s answered %s %s", self.container.service_name, request.method, request.path,
+                        response.status_code, error_code(response))
+        return response
 
     def response_from_result(self, result):
         if isinstance(result, Response):
@@ -184,7 +238,13 @@ class ApiEndpoint(HttpEndpoint):
         if isinstance(exc, ValidationError):
             exc = invalid(exc)
         if isinstance(exc, DomainError):
-            return json_response({"error": exc.as_dict()}, status_of(exc))
+            response = json_response({"error": exc.as_dict()}, status_of(exc))
+            if isinstance(exc, auth.Unauthenticated):
+                challenge = 'Bearer realm="campaign"'
+                if exc.reason != "missing":
+                    challenge += ', error="invalid_token"'
+                response.headers["WWW-Authenticate"] = challenge
+            return response
         if isinstance(exc, HTTPException):
             return error_response(exc.code, "http_error", exc.description)
         if isinstance(exc, OperationalError):
@@ -201,6 +261,29 @@ def _instance(schema):
 api = ApiEndpoint.decorator
 
 
+def error_code(response):
+    """The ``error.code`` of a JSON error answer, or ``-`` if it has none."""
+    try:
+        return json.loads(response.get_data())["error"]["code"]
+    except (ValueError, KeyError, TypeError):
+        return "-"
+
+
+def quiet_expected_errors(record):
+    """Drop nameko's record of an API worker's expected exception.
+
+    nameko logs every exception listed in an entrypoint's ``expected_exceptions``
+    as a warning with its traceback; for the API these are the 4xx answers,
+    which ``ApiEndpoint`` logs in one line.  Unexpected errors keep their traceback.
+    """
+    if isinstance(record.msg, str) and record.msg.startswith("(expected) error handling worker") and record.args:
+        return not isinstance(getattr(record.args[0], "entrypoint", None), ApiEndpoint)
+    return True
+
+
+logging.getLogger("nameko.containers").addFilter(quiet_expected_errors)
+
+
 def _json_body(request, optional=False):
     """The request's JSON object, checked by ``shared.safe_input``; ``{}`` if ``optional`` and absent."""
     raw = request.get_data()
@@ -213,5 +296,3 @@ def _json_body(request, optional=False):
         raise InvalidInput("The body must be a JSON object.", fields={"body": ["Must be a JSON object."]})
     return body
 
-
-json_body = _json_body  # for operations that still read the request themselves

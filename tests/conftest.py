@@ -4,7 +4,22 @@ import eventlet
 
 eventlet.monkey_patch()
 
+import os  # noqa: E402
+
 import pytest  # noqa: E402
+
+from tests.support import broker_node  # noqa: E402
+
+
+def pytest_configure(config):
+    # The run's own RabbitMQ node, started by the first test that needs a broker (so unit
+    # tests alone start none); CAMPAIGN_TEST_RABBIT names an existing broker to use instead.
+    if not os.environ.get("CAMPAIGN_TEST_RABBIT"):
+        broker_node.use_own_node()
+
+
+def pytest_unconfigure(config):
+    broker_node.stop_own_node()
 
 
 def pytest_collection_modifyitems(items):

@@ -1,4 +1,4 @@
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 QUESTION_KINDS = ("multiple_choice", "true_false")
 PHASES = ("pre", "post")
@@ -7,6 +7,14 @@ PHASES = ("pre", "post")
 class Strict(Schema):
     class Meta:
         unknown = RAISE
+
+
+class Query(Strict):
+    """A query string: an empty value is the same as leaving the parameter out."""
+
+    @pre_load
+    def drop_empty(self, data, **kwargs):
+        return {name: value for name, value in data.items() if value not in (None, "")}
 
 
 class QuestionIn(Strict):
@@ -44,6 +52,11 @@ class InstrumentIn(Strict):
         ids = [q["id"] for q in data["questions"]]
         if len(ids) != len(set(ids)):
             raise ValidationError("question ids must be unique", "questions")
+
+
+class InstrumentQuery(Query):
+    rollout_id = fields.Integer(load_default=None)
+    session_key = fields.String(load_default=None)
 
 
 class InstrumentOut(Schema):
@@ -119,6 +132,14 @@ class ScopeGainOut(GroupGainOut):
     by_session = fields.List(fields.Nested(SessionGainOut))
 
 
+class GainQuery(Query):
+    rollout_id = fields.Integer(load_default=None)
+
+
+class ItemAnalysisQuery(Query):
+    phase = fields.String(load_default="post", validate=validate.OneOf(PHASES))
+
+
 class ItemOut(Schema):
     question = fields.String()
     topic = fields.String()
@@ -159,6 +180,11 @@ class ActionPlanUpdate(Strict):
     status = fields.String(required=True, validate=validate.OneOf(PLAN_STATUSES))
     note = fields.String(load_default=None, validate=validate.Length(max=2000))
     due_on = fields.Date(load_default=None)
+
+
+class ActionPlanQuery(Query):
+    rollout_id = fields.Integer(load_default=None)
+    status = fields.String(load_default=None, validate=validate.OneOf(PLAN_STATUSES))
 
 
 class ActionPlanOut(Schema):

@@ -1,4 +1,7 @@
 """Scoring one set of answers against an instrument's answer key (plain Python, nothing else)."""
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from shared.errors import InvalidInput
 
 
@@ -10,7 +13,7 @@ class AnswerKey:
     a question the instrument does not have is refused.
     """
 
-    def __init__(self, questions, pass_percent):
+    def __init__(self, questions: Sequence[Mapping[str, Any]], pass_percent: float) -> None:
         self.pass_percent = pass_percent
         self.topics = list(dict.fromkeys(q["topic"] for q in questions))
         index = {topic: i for i, topic in enumerate(self.topics)}
@@ -20,7 +23,7 @@ class AnswerKey:
         for *_, t in self.key:
             self.topic_max[t] += 1
 
-    def score(self, answers):
+    def score(self, answers: Mapping[str, Any]) -> tuple[int, int, bool, list[dict[str, Any]]]:
         """(score, max_score, passed, per-topic scores)."""
         if not self.ids.issuperset(answers):
             strangers = sorted(set(answers) - self.ids)
@@ -37,12 +40,13 @@ class AnswerKey:
         return total, max_score, total * 100 >= self.pass_percent * max_score, [
             {"topic": topic, "score": n, "max_score": m} for topic, n, m in zip(self.topics, right, self.topic_max)]
 
-    def marks(self, answers):
+    def marks(self, answers: Mapping[str, Any]) -> dict[str, int]:
         """{question id: 1 or 0}, for item analysis."""
         return {question: int(answers.get(question) == answer and type(answers.get(question)) is kind)
                 for question, answer, kind, _ in self.key}
 
 
-def score(questions, answers, pass_percent):
+def score(questions: Sequence[Mapping[str, Any]], answers: Mapping[str, Any],
+          pass_percent: float) -> tuple[int, int, bool, list[dict[str, Any]]]:
     """(score, max_score, passed, per-topic scores) for one set of answers."""
     return AnswerKey(questions, pass_percent).score(answers)

@@ -1,97 +1,105 @@
+"""The assessment service: instruments, tests and their scores, learning gain, action plans."""
 from nameko.rpc import RpcProxy
 from nameko.timer import timer
 
-from services.assessment import domain
+from services.assessment import action_plans, gains, instruments, submissions
+from services.assessment.commands import (
+    CreateInstrument,
+    FollowUpActionPlan,
+    ImportSubmissions,
+    KnownParticipant,
+    PublishGainSummaries,
+    RecordActionPlan,
+    RememberParticipants,
+    SubmitTest,
+)
 from services.assessment.models import Base
+from services.assessment.repository import AssessmentUnitOfWork
 from services.assessment.schemas import (
-    ActionPlanIn, ActionPlanOut, ActionPlanUpdate, ImportOut, InstrumentIn, InstrumentOut, ItemAnalysisOut,
-    PHASES, ScopeGainOut, SubmissionIn, SubmissionOut,
+    ActionPlanIn,
+    ActionPlanOut,
+    ActionPlanQuery,
+    ActionPlanUpdate,
+    GainQuery,
+    ImportOut,
+    InstrumentIn,
+    InstrumentOut,
+    InstrumentQuery,
+    ItemAnalysisOut,
+    ItemAnalysisQuery,
+    ScopeGainOut,
+    SubmissionIn,
+    SubmissionOut,
 )
 from shared import events
-from shared.consumer import city_event_handler
+from shared.consumer import consume_events
 from shared.dependencies import Database, Metrics
-from shared.errors import InvalidInput
+from shared.health import HealthEndpoints
 from shared.outbox import OutboxRelay
-from shared.web import PrometheusEndpoint, api, json_body
+from shared.web import PrometheusEndpoint, api
 
 
-class AssessmentService(PrometheusEndpoint):
+class AssessmentService(PrometheusEndpoint, HealthEndpoints):
     name = "assessment"
 
-    db = Database(Base.metadata)
+    db = Database(Base.metadata, unit_of_work=AssessmentUnitOfWork)
     outbox = OutboxRelay()
     metrics = Metrics()
     registration = RpcProxy("registration")
 
-    @city_event_handler(events.ROLLOUT_LAUNCHED)
-    def on_rollout_launched(self, payload):
-        event = events.ROLLOUT_LAUNCHED.load(payload)
-        with self.db.unit_of_work() as uow:
-            if uow.first_delivery(event):
-                domain.remember_rollout(uow.session, event)
+    # Each launched session's agenda, so instruments are checked against its topics.
+    handle_events = consume_events({events.ROLLOUT_LAUNCHED: instruments.remember_rollout})
 
     # --- instruments -------------------------------------------------------
 
     @api("POST", "/instruments", body=InstrumentIn, response=InstrumentOut, status=201)
-    def create_instrument(self, request):
+    def create_instrument(self, request, body):
         with self.db.unit_of_work() as uow:
-            return 201, InstrumentOut().dump(domain.create_instrument(uow, json_body(request)))
+            return 201, InstrumentOut().dump(instruments.create_instrument(CreateInstrument(**body), uow))
 
-    @api("GET", "/instruments", response=InstrumentOut, many=True)
-    def list_instruments(self, request):
-        rollout_id = request.args.get("rollout_id", type=int)
-        with self.db.read() as session:
-            found = domain.list_instruments(session, rollout_id, request.args.get("session_key"))
-            return InstrumentOut(many=True).dump(found)
+    @api("GET", "/instruments", query=InstrumentQuery, response=InstrumentOut, many=True)
+    def list_instruments(self, request, query):
+        with self.db.read() as uow:
+            return InstrumentOut(many=True).dump(instruments.list_instruments(uow, **query))
 
     @api("GET", "/instruments/<int:instrument_id>", response=InstrumentOut)
     def show_instrument(self, request, instrument_id):
-        with self.db.read() as session:
-            return InstrumentOut().dump(domain.get_instrument(session, instrument_id))
+        with self.db.read() as uow:
+            return InstrumentOut().dump(instruments.get_instrument(uow, instrument_id))
 
-    @api("GET", "/instruments/<int:instrument_id>/item-analysis", response=ItemAnalysisOut)
-    def item_analysis(self, request, instrument_id):
-        phase = request.args.get("phase", "post")
-        if phase not in PHASES:
-            raise InvalidInput("phase: must be pre or post", fields={"phase": ["must be pre or post"]})
-        with self.db.read() as session:
-            return domain.item_analysis(session, instrument_id, phase)
+    @api("GET", "/instruments/<int:instrument_id>/item-analysis", query=ItemAnalysisQuery, response=ItemAnalysisOut)
+    def item_analysis(self, request, instrument_id, query):
+        with self.db.read() as uow:
+            return ItemAnalysisOut().dump(gains.item_analysis(uow, instrument_id, query["phase"]))
 
-    # --- submissions -------------------------------------------------------
+    # --- tests -------------------------------------------------------------
 
     @api("POST", "/submissions", body=SubmissionIn, response=SubmissionOut, status=201)
-    def submit(self, request):
-        data = domain.parse_submission(json_body(request))
-        participant = self._participant(data["participant_code"])
+    def submit(self, request, body):
+        self._learn_participants([body["participant_code"]])
         with self.db.unit_of_work() as uow:
-            return 201, SubmissionOut().dump(domain.submit(uow, data, participant))
+            return 201, SubmissionOut().dump(submissions.submit_test(SubmitTest(**body), uow))
 
-    @api("POST", "/instruments/<int:instrument_id>/submissions/import", response=ImportOut, status=201)
-    def import_submissions(self, request, instrument_id):
+    @api("POST", "/instruments/<int:instrument_id>/submissions/import", body="file", response=ImportOut, status=201)
+    def import_submissions(self, request, instrument_id, body):
         """A CSV sheet of tests; all rows are scored or, if any is bad, none."""
-        try:
-            text = request.get_data().decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise InvalidInput("body: the file must be UTF-8 encoded CSV", fields={"body": ["not UTF-8"]})
-        with self.db.read() as session:
-            instrument = domain.get_instrument(session, instrument_id)
-        rows = domain.read_submissions_csv(instrument, text)
-        participants = {code: self._participant(code) for code in {d["participant_code"] for _, d in rows}}
+        command = ImportSubmissions(instrument_id=instrument_id, sheet=body)
+        with self.db.read() as uow:
+            codes = submissions.codes_in_sheet(command, uow)
+        self._learn_participants(codes)
         with self.db.unit_of_work() as uow:
-            saved = domain.import_submissions(uow, instrument_id, rows, participants)
+            saved = submissions.import_submissions(command, uow)
             return 201, {"imported": len(saved), "submission_ids": [s.id for s in saved]}
 
-    def _participant(self, code):
-        """Registration owns participants; ask it once per code, then remember."""
-        with self.db.read() as session:
-            known = domain.known_participant(session, code)
-        if known is not None:
-            return known
-        answer = self.registration.participant_by_code(code)
-        if answer is None:
-            return None
-        with self.db.unit_of_work() as uow:
-            return domain.remember_participant(uow.session, answer)
+    def _learn_participants(self, codes):
+        """Registration owns participants: ask it once about each code assessment has not met."""
+        with self.db.read() as uow:
+            unknown = submissions.unknown_codes(uow, codes)
+        answers = [self.registration.participant_by_code(code) for code in unknown]
+        known = tuple(KnownParticipant.from_registration(a) for a in answers if a is not None)
+        if known:
+            with self.db.unit_of_work() as uow:
+                submissions.remember_participants(RememberParticipants(known), uow)
 
     # --- learning gain -----------------------------------------------------
 
@@ -99,32 +107,30 @@ class AssessmentService(PrometheusEndpoint):
     def publish_gain_summaries(self):
         """Each changed session's gain for reporting, at most once a second however many tests arrive."""
         with self.db.unit_of_work() as uow:
-            domain.publish_gain_summaries(uow)
+            gains.publish_gain_summaries(PublishGainSummaries(), uow)
 
-    @api("GET", "/gains/<scope>", response=ScopeGainOut)
-    def gains(self, request, scope):
+    @api("GET", "/gains/<scope>", query=GainQuery, response=ScopeGainOut)
+    def gains(self, request, scope, query):
         """Gain of a city (its slug) or of the nation (``national``), per topic and per session."""
-        rollout_id = request.args.get("rollout_id", type=int)
-        with self.db.read() as session:
-            return ScopeGainOut().dump(domain.gains(session, scope, rollout_id))
+        with self.db.read() as uow:
+            return ScopeGainOut().dump(gains.gains(uow, scope, query["rollout_id"]))
 
     # --- action plans ------------------------------------------------------
 
     @api("POST", "/action-plans", body=ActionPlanIn, response=ActionPlanOut, status=201)
-    def record_action_plan(self, request):
-        data = domain.parse_action_plan(json_body(request))
-        participant = self._participant(data["participant_code"]) if data["owner"] == "participant" else None
+    def record_action_plan(self, request, body):
+        if body["owner"] == "participant":
+            self._learn_participants([body["participant_code"]])
         with self.db.unit_of_work() as uow:
-            return 201, ActionPlanOut().dump(domain.record_action_plan(uow, data, participant))
+            return 201, ActionPlanOut().dump(action_plans.record_action_plan(RecordActionPlan(**body), uow))
 
     @api("PATCH", "/action-plans/<int:plan_id>", body=ActionPlanUpdate, response=ActionPlanOut)
-    def follow_up_action_plan(self, request, plan_id):
+    def follow_up_action_plan(self, request, plan_id, body):
         with self.db.unit_of_work() as uow:
-            return ActionPlanOut().dump(domain.update_action_plan(uow, plan_id, json_body(request)))
+            plan = action_plans.follow_up_action_plan(FollowUpActionPlan(action_plan_id=plan_id, **body), uow)
+            return ActionPlanOut().dump(plan)
 
-    @api("GET", "/action-plans", response=ActionPlanOut, many=True)
-    def list_action_plans(self, request):
-        rollout_id = request.args.get("rollout_id", type=int)
-        with self.db.read() as session:
-            plans = domain.list_action_plans(session, rollout_id, request.args.get("status"))
-            return ActionPlanOut(many=True).dump(plans)
+    @api("GET", "/action-plans", query=ActionPlanQuery, response=ActionPlanOut, many=True)
+    def list_action_plans(self, request, query):
+        with self.db.read() as uow:
+            return ActionPlanOut(many=True).dump(action_plans.list_action_plans(uow, **query))

@@ -22,6 +22,8 @@ pre-test and tests without their other half are counted, never dropped.
 """
 import math
 from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 # Two-sided 95% quantiles of Student's t, df 1..30 (standard tables).
 _T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
@@ -29,8 +31,11 @@ _T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
          2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
 _Z975 = 1.959964
 
+# {participant key: score as a fraction of the maximum}; any sortable key (a code, a tuple...).
+Fractions = Mapping[Any, float]
 
-def t975(df):
+
+def t975(df: int) -> float:
     """The 97.5% quantile of Student's t with ``df`` degrees of freedom."""
     if df < 1:
         raise ValueError("a t quantile needs one degree of freedom or more")
@@ -42,25 +47,25 @@ def t975(df):
             + (3 * z ** 7 + 19 * z ** 5 + 17 * z ** 3 - 15 * z) / (384 * df ** 3))
 
 
-def individual_gain(pre, post, maximum=1.0):
+def individual_gain(pre: float, post: float, maximum: float = 1.0) -> float | None:
     """g = (post - pre) / (max - pre); None when the pre-test was already perfect."""
     if pre >= maximum:
         return None
     return (post - pre) / (maximum - pre)
 
 
-def _mean(values):
+def _mean(values: Sequence[float]) -> float:
     return sum(values) / len(values)
 
 
-def _interval(centre, standard_error, n):
+def _interval(centre: float, standard_error: float, n: int) -> list[float] | None:
     if n < 2:
         return None
     half = t975(n - 1) * standard_error
     return [centre - half, centre + half]
 
 
-def mean_with_interval(values):
+def mean_with_interval(values: Sequence[float]) -> dict[str, Any]:
     """{"value", "n", "ci"}: the mean and its Student t 95% interval."""
     n = len(values)
     if n == 0:
@@ -72,7 +77,7 @@ def mean_with_interval(values):
     return {"value": mean, "n": n, "ci": _interval(mean, sd / math.sqrt(n), n)}
 
 
-def gain_of_averages(pairs):
+def gain_of_averages(pairs: Sequence[tuple[float, float]]) -> dict[str, Any]:
     """<g> over (pre, post) fractions, with its ratio-estimator 95% interval."""
     n = len(pairs)
     if n == 0:
@@ -89,7 +94,7 @@ def gain_of_averages(pairs):
     return {"value": g, "n": n, "ci": _interval(g, math.sqrt(residual / n) / mean_room, n)}
 
 
-def gain_summary(pre, post):
+def gain_summary(pre: Fractions, post: Fractions) -> dict[str, Any]:
     """The gain figures of one group from ``{participant: fraction}`` per phase.
 
     ``paired`` counts participants with both tests; ``perfect_pre`` those of
@@ -112,15 +117,15 @@ def gain_summary(pre, post):
     }
 
 
-def gain_report(results):
+def gain_report(results: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """Gain for a whole scope, and per topic, from scored tests.
 
     ``results`` are dicts with ``participant`` (a key unique within the
     scope, e.g. (rollout, session, code)), ``phase``, ``score``, ``max_score``
     and ``topics`` ([{"topic", "score", "max_score"}]).
     """
-    overall = {"pre": {}, "post": {}}
-    by_topic = defaultdict(lambda: {"pre": {}, "post": {}})
+    overall: dict[str, dict[Any, float]] = {"pre": {}, "post": {}}
+    by_topic: defaultdict[str, dict[str, dict[Any, float]]] = defaultdict(lambda: {"pre": {}, "post": {}})
     for result in results:
         phase, who = result["phase"], result["participant"]
         if result["max_score"]:
@@ -137,7 +142,7 @@ def gain_report(results):
 
 # --- item analysis, as Moodle's quiz statistics define it ------------------
 
-def _correlation(xs, ys):
+def _correlation(xs: Sequence[float], ys: Sequence[float]) -> float | None:
     n = len(xs)
     mx, my = _mean(xs), _mean(ys)
     sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys))
@@ -148,7 +153,7 @@ def _correlation(xs, ys):
     return sxy / math.sqrt(sxx * syy)
 
 
-def item_analysis(question_ids, marks):
+def item_analysis(question_ids: Sequence[str], marks: Sequence[Mapping[str, int]]) -> list[dict[str, Any]]:
     """Facility and discrimination index of each question, in percent.
 
     ``marks`` is one ``{question id: mark (0 or 1)}`` per attempt.  Moodle's

@@ -13,7 +13,7 @@ from email.utils import formatdate
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from services.notification.domain import LIST_COLUMNS
+from services.notification.rules import LIST_COLUMNS
 
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 CHANGE_LABELS = {"registered": "baru", "waitlisted": "daftar tunggu", "updated": "diubah",

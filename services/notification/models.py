@@ -30,7 +30,7 @@ class Committee(Base):
     list_format: Mapped[str] = mapped_column(String(10), default="csv")
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
-    def channels(self):
+    def channels(self) -> list[str]:
         return (["mail"] if self.emails else []) + (["webhook"] if self.webhook_url and self.webhook_enabled else [])
 
 

@@ -1,5 +1,7 @@
 """What crosses the notification service's boundary."""
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
+
+from services.notification.rules import KINDS, STATUSES
 
 
 class CommitteeIn(Schema):
@@ -79,4 +81,31 @@ class AlertOut(Schema):
 
 
 class AcknowledgeIn(Schema):
-    token = fields.String(required=True)
+    """The token from the committee's mail, in the body: a query string ends up in access logs."""
+
+    class Meta:
+        unknown = RAISE
+
+    token = fields.String(required=True, validate=validate.Length(min=1, max=64))
+
+
+class Query(Schema):
+    """A query string: an empty value is the same as leaving the parameter out."""
+
+    class Meta:
+        unknown = RAISE
+
+    @pre_load
+    def drop_empty(self, data, **kwargs):
+        return {name: value for name, value in data.items() if value not in (None, "")}
+
+
+class DeliveryQuery(Query):
+    rollout_id = fields.Integer(load_default=None)
+    status = fields.String(load_default=None, validate=validate.OneOf(STATUSES))
+    kind = fields.String(load_default=None, validate=validate.OneOf(KINDS))
+    city = fields.String(load_default=None, validate=validate.Length(max=100))
+
+
+class AlertQuery(Query):
+    rollout_id = fields.Integer(load_default=None)

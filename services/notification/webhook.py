@@ -11,10 +11,10 @@ import json
 
 import requests
 
+from services.notification.rules import GONE, RETRY, SENT  # noqa: F401 (what a post comes to)
+
 SIGNATURE_HEADER = "X-Campaign-Signature"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-
-SENT, RETRY, GONE = "sent", "retry", "gone"
 
 
 def signature(secret, body):

@@ -1,6 +1,6 @@
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from shared.database import UtcDateTime, utcnow
@@ -59,9 +59,18 @@ class Session(Base):
     rollout: Mapped[Rollout] = relationship(back_populates="sessions")
 
 
+LIVE = text("status != 'cancelled'")
+
+
 class Participant(Base):
     __tablename__ = "participants"
-    __table_args__ = (Index("ix_participants_person", "person_key"),)
+    __table_args__ = (
+        # A returning participant's earlier records, in any rollout of the city.
+        Index("ix_participants_person", "person_key"),
+        # The same person holds one live registration per rollout (a cancelled one does not count).
+        Index("uq_participants_live_person", "rollout_id", "person_key", unique=True,
+              sqlite_where=LIVE, postgresql_where=LIVE),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     rollout_id: Mapped[int] = mapped_column(ForeignKey("rollouts.id"), index=True)
@@ -81,8 +90,12 @@ class Participant(Base):
     registered_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     # registered | waitlisted | cancelled; the waitlist is served in id order.
     status: Mapped[str] = mapped_column(String(20), default="registered")
-    # city|name|organisation, normalised: two live registrations never share it.
+    # city|name|organisation, normalised: the same person in every rollout of the city;
+    # two live registrations of one rollout never share it.
     person_key: Mapped[str] = mapped_column(String(600))
+    # The same person's record in an earlier rollout of the city: they came back.
+    returning_of: Mapped[int | None] = mapped_column(
+        ForeignKey("participants.id", name="fk_participants_returning_of"))
 
     session: Mapped[Session] = relationship()
 

@@ -1,38 +1,19 @@
-"""What crosses the registration service's boundary, and the rules on it."""
+"""What crosses the registration service's boundary: the API's requests and answers."""
 from datetime import datetime, timezone
 
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
 
-# Activists attend the day-1 workshop; students the day-2 socialisation.
-ACTIVIST_CATEGORIES = ("educator", "skpd", "patbm", "unit_ppa", "lsm", "forum_anak")
-CATEGORIES = ACTIVIST_CATEGORIES + ("student",)
-CATEGORY_LABELS = {
-    "educator": "Tenaga pendidikan",
-    "skpd": "SKPD",
-    "patbm": "PATBM",
-    "unit_ppa": "Unit PPA",
-    "lsm": "LSM",
-    "forum_anak": "Forum Anak",
-    "student": "Pelajar",
-}
-AUDIENCES = ("activists", "students")
-MINOR_AGE_BANDS = ("10-12", "13-15", "16-17")
-AGE_BANDS = MINOR_AGE_BANDS + ("18-24", "25-39", "40-59", "60+")
-# Children's forum members and students are children unless their age band says otherwise.
-CHILD_CATEGORIES = ("student", "forum_anak")
-CONSENT_GIVERS = ("guardian", "school")
-ROLLOUT_STATES = ("draft", "launched", "running", "completed", "cancelled")
-PARTICIPANT_STATES = ("registered", "waitlisted", "cancelled")
-
-
-def audience_of(category):
-    return "students" if category == "student" else "activists"
-
-
-def is_minor(category, age_band):
-    if age_band:
-        return age_band in MINOR_AGE_BANDS
-    return category in CHILD_CATEGORIES
+from services.registration.rules import (  # noqa: F401  (the vocabulary, for the command line too)
+    AGE_BANDS,
+    AUDIENCES,
+    CATEGORIES,
+    CATEGORY_LABELS,
+    CONSENT_GIVERS,
+    PARTICIPANT_STATES,
+    ROLLOUT_STATES,
+    minors_problems,
+    quota_problem,
+)
 
 
 class Strict(Schema):
@@ -63,15 +44,6 @@ class QuotaIn(Strict):
             raise ValidationError("must not be below minimum", "maximum")
 
 
-def check_quotas(audience, quotas):
-    categories = [q["category"] for q in quotas]
-    if len(set(categories)) != len(categories):
-        raise ValidationError("one quota per category", "quotas")
-    wrong = [c for c in categories if audience_of(c) != audience]
-    if wrong:
-        raise ValidationError(f"{', '.join(wrong)} do not attend a session for {audience}", "quotas")
-
-
 class SessionIn(Strict):
     key = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9-]{1,50}$"))
     day = fields.Integer(required=True, validate=validate.Range(min=1, max=14))
@@ -85,7 +57,9 @@ class SessionIn(Strict):
 
     @validates_schema
     def quotas_fit_the_audience(self, data, **kwargs):
-        check_quotas(data["audience"], data.get("quotas", []))
+        problem = quota_problem(data["audience"], data.get("quotas", []))
+        if problem:
+            raise ValidationError(problem, "quotas")
 
 
 class RolloutIn(Strict):
@@ -174,8 +148,11 @@ class ParticipantQuery(Strict):
     status = fields.String(validate=validate.OneOf(PARTICIPANT_STATES))
 
 
-def _blank_to_none(value):
-    return None if isinstance(value, str) and not value.strip() else value
+def _blanks_to_none(data):
+    # CSV cells and forms send "" for an empty field.
+    if isinstance(data, dict):
+        return {k: None if isinstance(v, str) and not v.strip() else v for k, v in data.items()}
+    return data
 
 
 class ParticipantIn(Strict):
@@ -191,29 +168,18 @@ class ParticipantIn(Strict):
 
     @pre_load
     def blanks_are_missing(self, data, **kwargs):
-        # CSV cells and forms send "" for an empty field.
-        if isinstance(data, dict):
-            return {k: _blank_to_none(v) for k, v in data.items()}
-        return data
+        return _blanks_to_none(data)
 
     @validates_schema
     def children_are_protected(self, data, **kwargs):
-        if not is_minor(data.get("category"), data.get("age_band")):
-            return
-        errors = {}
-        for field in ("email", "phone"):
-            if data.get(field):
-                errors[field] = ["must not be given for a minor"]
-        if not data.get("consent_by"):
-            errors["consent_by"] = ["a minor needs consent from a guardian or the school"]
-        if data.get("consent_at") and data["consent_at"] > datetime.now(timezone.utc):
-            errors["consent_at"] = ["must not be in the future"]
-        if errors:
-            raise ValidationError(errors)
+        problems = minors_problems(data.get("category"), data.get("age_band"), data.get("email"), data.get("phone"),
+                                   data.get("consent_by"), data.get("consent_at"), datetime.now(timezone.utc))
+        if problems:
+            raise ValidationError(problems)
 
 
 class ParticipantEdit(Strict):
-    """A correction: only the fields given change (documents the edit; rules apply to the result)."""
+    """A correction: only the fields given change; the rules of a registration apply to the result."""
 
     full_name = fields.String(validate=validate.Length(min=1, max=200))
     category = fields.String(validate=validate.OneOf(CATEGORIES))
@@ -224,6 +190,10 @@ class ParticipantEdit(Strict):
     phone = fields.String(allow_none=True, validate=validate.Regexp(r"^\+?[0-9 ()-]{6,20}$"))
     consent_by = fields.String(allow_none=True, validate=validate.OneOf(CONSENT_GIVERS))
     consent_at = fields.AwareDateTime(allow_none=True)
+
+    @pre_load
+    def blanks_are_missing(self, data, **kwargs):
+        return _blanks_to_none(data)
 
 
 class ParticipantOut(Schema):
@@ -241,6 +211,8 @@ class ParticipantOut(Schema):
     consent_by = fields.String()
     consent_at = fields.AwareDateTime()
     registered_at = fields.AwareDateTime()
+    # The participant's record in an earlier rollout of the city, when they come back.
+    returning_of = fields.Integer(allow_none=True)
 
 
 class QuotaOut(Schema):
@@ -284,6 +256,7 @@ class ImportOut(Schema):
     imported = fields.Integer()
     registered = fields.Integer()
     waitlisted = fields.Integer()
+    returning = fields.Integer()  # of them, people with a record in an earlier rollout of the city
     codes = fields.List(fields.String())
 
 

@@ -1,150 +1,184 @@
+"""The registration service: city rollouts and the people in them, over HTTP, RPC and a timer."""
 from nameko.timer import timer
 
-from services.registration import domain
+from services.registration import imports, participants, rollouts
+from services.registration.commands import (
+    CancelParticipant,
+    CancelRollout,
+    CheckInParticipant,
+    CheckTargets,
+    CloneRollout,
+    CloseRegistration,
+    CompleteRollout,
+    EditParticipant,
+    EditRollout,
+    FindParticipantByCode,
+    GetCommitteeList,
+    ImportParticipants,
+    LaunchRollout,
+    ListParticipants,
+    ListRollouts,
+    PlanRollout,
+    RegisterParticipant,
+    ShowParticipant,
+    ShowRollout,
+    StartRollout,
+)
 from services.registration.models import Base
+from services.registration.repository import RegistrationUnitOfWork
 from services.registration.schemas import (
-    CancelIn, CheckInIn, CheckInOut, CloneIn, ImportOut, ParticipantEdit, ParticipantIn, ParticipantOut,
+    CancelIn,
+    CheckInIn,
+    CheckInOut,
+    CloneIn,
+    ImportOut,
+    ParticipantEdit,
+    ParticipantIn,
+    ParticipantOut,
     ParticipantQuery,
-    RolloutEdit, RolloutIn, RolloutOut, RolloutQuery, TargetCheckIn, TargetGapOut,
+    RolloutEdit,
+    RolloutIn,
+    RolloutOut,
+    RolloutQuery,
+    TargetCheckIn,
+    TargetGapOut,
 )
 from shared.dependencies import Database, Metrics
+from shared.health import HealthEndpoints
 from shared.outbox import OutboxRelay
 from shared.rpc import rpc
-from shared.web import PrometheusEndpoint, api, json_body
+from shared.web import PrometheusEndpoint, api
 
 ROLLOUT = "/rollouts/<int:rollout_id>"
 PARTICIPANT = ROLLOUT + "/participants/<int:participant_id>"
 
 
-class RegistrationService(PrometheusEndpoint):
+class RegistrationService(PrometheusEndpoint, HealthEndpoints):
     name = "registration"
 
-    db = Database(Base.metadata)
+    db = Database(Base.metadata, unit_of_work=RegistrationUnitOfWork)
     outbox = OutboxRelay()
     metrics = Metrics()
 
     # --- rollouts: draft -> launched -> running -> completed, or cancelled ----
 
     @api("POST", "/rollouts", body=RolloutIn, response=RolloutOut, status=201)
-    def plan_rollout(self, request):
+    def plan_rollout(self, request, body):
         with self.db.unit_of_work() as uow:
-            rollout = domain.plan_rollout(uow, json_body(request))
-            return 201, RolloutOut().dump(rollout)
+            return 201, RolloutOut().dump(rollouts.plan_rollout(PlanRollout.from_input(body), uow))
 
     @api("GET", "/rollouts", query=RolloutQuery, response=RolloutOut, many=True)
-    def list_rollouts(self, request):
-        query = domain.validated(RolloutQuery(), request.args.to_dict())
-        with self.db.read() as session:
-            return RolloutOut(many=True).dump(domain.list_rollouts(session, **query))
+    def list_rollouts(self, request, query):
+        with self.db.read() as uow:
+            return RolloutOut(many=True).dump(rollouts.list_rollouts(ListRollouts(**query), uow))
 
     @api("GET", ROLLOUT, response=RolloutOut)
     def show_rollout(self, request, rollout_id):
-        with self.db.read() as session:
-            return RolloutOut().dump(domain.get_rollout(session, rollout_id))
+        with self.db.read() as uow:
+            return RolloutOut().dump(rollouts.show_rollout(ShowRollout(rollout_id), uow))
 
     @api("PATCH", ROLLOUT, body=RolloutEdit, response=RolloutOut)
-    def edit_rollout(self, request, rollout_id):
+    def edit_rollout(self, request, rollout_id, body):
         with self.db.unit_of_work() as uow:
-            return RolloutOut().dump(domain.edit_rollout(uow, rollout_id, json_body(request)))
+            return RolloutOut().dump(rollouts.edit_rollout(EditRollout.from_input(rollout_id, body), uow))
 
     @api("POST", ROLLOUT + "/clone", body=CloneIn, response=RolloutOut, status=201)
-    def clone_rollout(self, request, rollout_id):
+    def clone_rollout(self, request, rollout_id, body):
         with self.db.unit_of_work() as uow:
-            return 201, RolloutOut().dump(domain.clone_rollout(uow, rollout_id, json_body(request)))
+            return 201, RolloutOut().dump(rollouts.clone_rollout(CloneRollout(template_id=rollout_id, **body), uow))
 
     @api("POST", ROLLOUT + "/launch", response=RolloutOut)
     def launch_rollout(self, request, rollout_id):
         with self.db.unit_of_work() as uow:
-            return RolloutOut().dump(domain.launch_rollout(uow, rollout_id))
+            return RolloutOut().dump(rollouts.launch_rollout(LaunchRollout(rollout_id), uow))
 
     @api("POST", ROLLOUT + "/start", response=RolloutOut)
     def start_rollout(self, request, rollout_id):
         with self.db.unit_of_work() as uow:
-            return RolloutOut().dump(domain.start_rollout(uow, rollout_id))
+            return RolloutOut().dump(rollouts.start_rollout(StartRollout(rollout_id), uow))
 
     @api("POST", ROLLOUT + "/complete", response=RolloutOut)
     def complete_rollout(self, request, rollout_id):
         with self.db.unit_of_work() as uow:
-            return RolloutOut().dump(domain.complete_rollout(uow, rollout_id))
+            return RolloutOut().dump(rollouts.complete_rollout(CompleteRollout(rollout_id), uow))
 
     @api("POST", ROLLOUT + "/cancel", body=CancelIn, body_required=False, response=RolloutOut)
-    def cancel_rollout(self, request, rollout_id):
+    def cancel_rollout(self, request, rollout_id, body):
         with self.db.unit_of_work() as uow:
-            return RolloutOut().dump(domain.cancel_rollout(uow, rollout_id, json_body(request, optional=True)))
+            return RolloutOut().dump(rollouts.cancel_rollout(CancelRollout(rollout_id, **body), uow))
 
     @api("POST", ROLLOUT + "/close-registration", response=RolloutOut)
     def close_registration(self, request, rollout_id):
         with self.db.unit_of_work() as uow:
-            return RolloutOut().dump(domain.close_registration(uow, rollout_id))
+            return RolloutOut().dump(rollouts.close_registration(CloseRegistration(rollout_id), uow))
 
     @api("POST", ROLLOUT + "/target-check", body=TargetCheckIn, body_required=False,
          response=TargetGapOut, many=True)
-    def check_targets(self, request, rollout_id):
+    def check_targets(self, request, rollout_id, body):
         with self.db.unit_of_work() as uow:
-            gaps = domain.check_targets(uow, rollout_id, json_body(request, optional=True))
-            return TargetGapOut(many=True).dump(gaps)
+            return TargetGapOut(many=True).dump(rollouts.check_targets(CheckTargets(rollout_id, **body), uow))
 
     @timer(interval=3600)
     def check_all_targets(self):
         """Hourly: announce today's target gaps of every open rollout (once a day each)."""
-        with self.db.read() as session:
-            rollout_ids = domain.rollouts_to_check(session)
+        with self.db.read() as uow:
+            rollout_ids = rollouts.rollouts_to_check(uow)
         for rollout_id in rollout_ids:
             with self.db.unit_of_work() as uow:
-                domain.check_targets(uow, rollout_id)
+                rollouts.check_targets(CheckTargets(rollout_id), uow)
 
     # --- participants ----------------------------------------------------------
 
     @api("POST", ROLLOUT + "/participants", body=ParticipantIn, response=ParticipantOut, status=201)
-    def register_participant(self, request, rollout_id):
+    def register_participant(self, request, rollout_id, body):
         with self.db.unit_of_work() as uow:
-            participant = domain.register_participant(uow, rollout_id, json_body(request))
+            participant = participants.register_participant(RegisterParticipant.from_input(rollout_id, body), uow)
             return 201, ParticipantOut().dump(participant)
 
     @api("POST", ROLLOUT + "/participants/import", body="file", response=ImportOut, status=201)
-    def import_participants(self, request, rollout_id):
-        rows = domain.read_participant_file(request.get_data())
+    def import_participants(self, request, rollout_id, body):
+        sheet = imports.read_participant_file(body)
         with self.db.unit_of_work() as uow:
-            imported = domain.import_participants(uow, rollout_id, rows)
-            waitlisted = sum(p.status == "waitlisted" for p in imported)
-            return 201, {"imported": len(imported), "registered": len(imported) - waitlisted,
-                         "waitlisted": waitlisted, "codes": [p.code for p in imported]}
+            return 201, ImportOut().dump(imports.import_participants(ImportParticipants(rollout_id, sheet), uow))
 
     @api("GET", ROLLOUT + "/participants", query=ParticipantQuery, response=ParticipantOut, many=True)
-    def list_participants(self, request, rollout_id):
-        query = domain.validated(ParticipantQuery(), request.args.to_dict())
-        with self.db.read() as session:
-            return ParticipantOut(many=True).dump(domain.list_participants(session, rollout_id, **query))
+    def list_participants(self, request, rollout_id, query):
+        with self.db.read() as uow:
+            found = participants.list_participants(ListParticipants(rollout_id, **query), uow)
+            return ParticipantOut(many=True).dump(found)
 
     @api("GET", PARTICIPANT, response=ParticipantOut)
     def show_participant(self, request, rollout_id, participant_id):
-        with self.db.read() as session:
-            return ParticipantOut().dump(domain.get_participant(session, rollout_id, participant_id))
+        with self.db.read() as uow:
+            found = participants.show_participant(ShowParticipant(rollout_id, participant_id), uow)
+            return ParticipantOut().dump(found)
 
     @api("PATCH", PARTICIPANT, body=ParticipantEdit, response=ParticipantOut)
-    def edit_participant(self, request, rollout_id, participant_id):
+    def edit_participant(self, request, rollout_id, participant_id, body):
         with self.db.unit_of_work() as uow:
-            return ParticipantOut().dump(domain.edit_participant(uow, rollout_id, participant_id, json_body(request)))
+            edited = participants.edit_participant(EditParticipant(rollout_id, participant_id, body), uow)
+            return ParticipantOut().dump(edited)
 
     @api("POST", PARTICIPANT + "/cancel", response=ParticipantOut)
     def cancel_participant(self, request, rollout_id, participant_id):
         with self.db.unit_of_work() as uow:
-            return ParticipantOut().dump(domain.cancel_participant(uow, rollout_id, participant_id))
+            cancelled = participants.cancel_participant(CancelParticipant(rollout_id, participant_id), uow)
+            return ParticipantOut().dump(cancelled)
 
     @api("POST", PARTICIPANT + "/check-in", body=CheckInIn, body_required=False, response=CheckInOut, status=201)
-    def check_in(self, request, rollout_id, participant_id):
+    def check_in(self, request, rollout_id, participant_id, body):
         with self.db.unit_of_work() as uow:
-            return 201, CheckInOut().dump(domain.check_in(uow, rollout_id, participant_id,
-                                                          json_body(request, optional=True)))
+            record = participants.check_in(CheckInParticipant(rollout_id, participant_id, **body), uow)
+            return 201, CheckInOut().dump(record)
 
     # --- for the other services ------------------------------------------
 
     @rpc
     def committee_list(self, rollout_id):
-        with self.db.read() as session:
-            return domain.committee_list(session, rollout_id)
+        with self.db.read() as uow:
+            return participants.committee_list(GetCommitteeList(rollout_id), uow)
 
     @rpc
     def participant_by_code(self, code):
-        with self.db.read() as session:
-            return domain.participant_by_code(session, code)
+        with self.db.read() as uow:
+            return participants.participant_by_code(FindParticipantByCode(code), uow)

@@ -5,7 +5,10 @@ it) and as a file beside the Markdown.  Every id in a chart starts with the
 chart's own id, so charts side by side on one page never share one; text asks
 for the browser's fonts (DejaVu Sans, which the PDF embeds, then any sans-serif);
 labels are wrapped onto as many lines as they need, never cut; every bar is
-drawn, a zero as a hairline over the axis so it is seen to be there.
+drawn, a zero as a hairline over the axis so it is seen to be there.  A value
+that is not a number (None where a percentage was not measured or rests on a
+hidden count; "<5" or "x" for a count a public report hides) gets no bar, only
+its mark, so it is never read as a zero.
 """
 import re
 import textwrap
@@ -33,6 +36,7 @@ class Bar:
     colour: str
     value: str  # as printed at the bar's end
     series: str
+    drawn: bool = True  # False for a value that is not a number: its mark is printed, no bar
 
 
 @dataclass
@@ -59,7 +63,7 @@ class Chart:
 
     @property
     def bar_count(self) -> int:
-        return sum(len(row.bars) for row in self.rows)
+        return sum(bar.drawn for row in self.rows for bar in row.bars)
 
     def svg(self) -> Markup:
         """The chart as an inline SVG element (no XML declaration)."""
@@ -74,6 +78,11 @@ def _template():
     environment = Environment(loader=PackageLoader("services.reporting", "templates"), autoescape=True,
                               undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     return environment.get_template("chart.svg.j2")
+
+
+def is_value(value) -> bool:
+    """Whether ``value`` is a number a bar can show (not None, "<5" or "x")."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def chart_id(*parts: str) -> str:
@@ -95,6 +104,9 @@ def _layout(chart_id_: str, title, value_axis, row_axis, n_note, labelled, serie
         bars_top = y + (block - len(values) * (BAR + 2)) / 2
         bars = []
         for i, ((name, colour), value) in enumerate(zip(series, values)):
+            if not is_value(value):
+                bars.append(Bar(bars_top + i * (BAR + 2), 0, colour, shown(value), name, drawn=False))
+                continue
             length = 0 if not value or not maximum else PLOT * value / maximum
             bars.append(Bar(bars_top + i * (BAR + 2), max(length, 2), colour, shown(value), name))
         label_top = y + (block - len(lines) * LINE) / 2 + LINE - 3
@@ -115,10 +127,10 @@ def pre_post(chart_id_: str, title: str, rows: list[tuple[str, float | None, flo
                    [(pre, PRE), (post, POST)], 100, shown, [(t, shown(t)) for t in range(0, 101, 20)])
 
 
-def counts(chart_id_: str, title: str, rows: list[tuple[str, int]], *, value_axis: str, row_axis: str,
+def counts(chart_id_: str, title: str, rows: list[tuple[str, int | str]], *, value_axis: str, row_axis: str,
            n_note: str, shown) -> Chart:
     """One bar per (label, count)."""
-    largest = max((n for _, n in rows), default=0)
+    largest = max((n for _, n in rows if is_value(n)), default=0)
     step = max(1, _nice_step(largest))
     top = step * -(-largest // step) if largest else 1
     return _layout(chart_id_, title, value_axis, row_axis, n_note, [(label, [n]) for label, n in rows],

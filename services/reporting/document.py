@@ -22,6 +22,7 @@ from services.reporting.report import Report, Words
 FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu"),
              Path("/usr/local/share/fonts/dejavu"))
 FONT_FILES = {"normal": "DejaVuSans.ttf", "bold": "DejaVuSans-Bold.ttf"}
+MANY = 5  # the plural form a marker ("<5": 1 to 4 people, "x": hidden) is written with
 
 
 # --- HTML -------------------------------------------------------------------
@@ -45,10 +46,11 @@ def _environment(kind: str, lang: str) -> Environment:
         environment.filters["md"] = MarkdownText
         environment.filters["cell"] = markdown_cell
     # gettext's own "%(num)s" is the bare integer: plurals print it as Babel formats it for the language.
+    # A public report's count may be a marker ("<5", "x"): it is printed as it is, in the plural form.
     environment.install_gettext_callables(
         gettext=words.catalogue.gettext,
-        ngettext=lambda singular, plural, n: words.catalogue.ngettext(singular, plural, n).replace(
-            "%(num)s", words.number(n)),
+        ngettext=lambda singular, plural, n: words.catalogue.ngettext(
+            singular, plural, n if isinstance(n, int) else MANY).replace("%(num)s", words.number(n)),
         newstyle=True)
     environment.globals.update(words=words, lang=lang)
     return environment

@@ -1,8 +1,10 @@
 """The report's tables as CSV files and as an XLSX workbook.
 
 A coordinator's export has the exact figures; a public one (``public=True``,
-for partners) shows any count under 5 people as "<5" and leaves out the
-percentages and gains that rest on such a count.
+for partners) is made from a report built on the released public figures
+(``report.build(..., public=True)``, which reads ``publication``): "<5" for 1 to 4
+people, "x" for a cell hidden to protect one, no percentage or gain resting on a
+hidden count, and a note at the foot explaining both markers.
 
 Every cell goes through ``shared.spreadsheets``: text a spreadsheet would run as a
 formula (a facilitator named ``=HYPERLINK(...)``) is written as plain text.  Files
@@ -14,19 +16,32 @@ from pathlib import Path
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
+from services.reporting import publication
 from services.reporting.report import Words
 from shared.errors import NotFound
 from shared.spreadsheets import append_rows, csv_text
 
 
 def _rows(table, public):
-    rows = table.public_rows() if public else table.rows
-    return [[heading for heading, _ in table.columns]] + rows
+    rows = [[heading for heading, _ in table.columns]] + (table.public_rows() if public else table.rows)
+    if public:  # every public file explains its two markers
+        rows += [[]] + [[f"{marker}: {meaning}"] for lang in ("id", "en")
+                        for marker, meaning in publication.MARKERS[lang].items()]
+    return rows
 
 
 def _suffix(report, public):
+    """A public report's stem already says so; an internal report's public name (never its rows) says it here."""
+    if not public or report.public:
+        return ""
     _ = Words(report.lang)
-    return f"-{_('public')}" if public else ""
+    return f"-{_('public')}"
+
+
+def _publishable(report, public):
+    """A public file is made only of the released figures: never of an internal report's exact ones."""
+    if public and not report.public:
+        raise ValueError("a public export is made from a report built with public=True (the released figures)")
 
 
 def table(report, name):
@@ -45,6 +60,7 @@ def table_csv(table, public=False):
 
 def write_csv(report, directory, public=False):
     """One UTF-8 CSV per table, named after the report and the table; returns their paths."""
+    _publishable(report, public)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -57,6 +73,7 @@ def write_csv(report, directory, public=False):
 
 def workbook_bytes(report, public=False):
     """One workbook, a sheet per table, as the bytes of an XLSX file."""
+    _publishable(report, public)
     workbook = Workbook()
     workbook.remove(workbook.active)
     for table in report.tables.values():

@@ -12,6 +12,7 @@ from services.reporting.models import (
     AttendanceFact,
     NotificationFact,
     ParticipantFact,
+    PublicRelease,
     RolloutFact,
     ScoreFact,
     ScorePair,
@@ -59,6 +60,30 @@ class FakeCityChanges:
 
     def cities(self) -> list[str]:
         return sorted(self.counts)
+
+
+class FakeReleases:
+    def __init__(self):
+        self.rows = []
+
+    def lock(self) -> None:
+        pass
+
+    def all(self) -> list:
+        return list(self.rows)
+
+    def latest(self, city: str):
+        return next((r for r in reversed(self.rows) if r.city == city), None)
+
+    def add(self, city, inner, shown, figures, summaries):
+        before = self.latest(city)
+        release = PublicRelease(id=len(self.rows) + 1, city=city, sequence=before.sequence + 1 if before else 1,
+                                inner=inner, shown=shown, figures=figures, summaries=summaries)
+        self.rows.append(release)
+        return release
+
+    def cities(self) -> list[str]:
+        return sorted({r.city for r in self.rows})
 
 
 class FakeReadModels:
@@ -215,3 +240,4 @@ class FakeReportingUnitOfWork(FakeUnitOfWork):
         self.event_log = FakeEventLog()
         self.read_models = FakeReadModels()
         self.city_changes = FakeCityChanges()
+        self.releases = FakeReleases()

@@ -216,3 +216,25 @@ class CityChanges(Base):
     city: Mapped[str] = mapped_column(String(100), primary_key=True)
     changes: Mapped[int] = mapped_column(Integer, default=0)
     published: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PublicRelease(Base):
+    """What the public was shown of a city (or the nation) in one publication round.
+
+    Not a read model: the released history is a fact that a rebuild keeps, since
+    later releases are suppressed against it (``publication``).  ``inner`` holds the
+    exact inner cells the release was made from (never published), ``shown`` each
+    public cell as published (a number, "<5" or "x"), ``figures`` the public
+    figures per scope and ``summaries`` the summary bodies sent.
+    """
+
+    __tablename__ = "public_releases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    city: Mapped[str] = mapped_column(String(100), index=True)
+    sequence: Mapped[int] = mapped_column(Integer)  # 1, 2, ... per city
+    released_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    inner: Mapped[dict] = mapped_column(JSON)
+    shown: Mapped[dict] = mapped_column(JSON)
+    figures: Mapped[dict] = mapped_column(JSON)
+    summaries: Mapped[dict] = mapped_column(JSON)

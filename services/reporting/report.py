@@ -75,7 +75,10 @@ def rentang(start: date, end: date, lang: str = "id") -> str:
     return f"{tanggal(start, lang)} - {tanggal(end, lang)}"
 
 
-def number(value: int | None, lang: str = "id") -> str:
+def number(value: int | float | str | None, lang: str = "id") -> str:
+    """A count as the language writes it; a public report's marker ("<5", "x") as it is."""
+    if isinstance(value, str):
+        return value
     return "-" if value is None else babel_numbers.format_decimal(value, "#,##0", locale=lang)
 
 
@@ -101,8 +104,9 @@ def local(text: Any, lang: str) -> str | None:
 class Table:
     """A report table: raw values, with each column's kind saying how to show and publish it.
 
-    Kinds: ``text``; ``count`` (people: suppressed under 5 in public exports);
-    ``percent`` and ``gain`` (hidden in public exports when the row's ``n`` column is).
+    Kinds: ``text``; ``count`` (people); ``percent`` and ``gain``.  A public report is built
+    from the released public figures (``publication``), so its counts are already numbers,
+    "<5" or "x", and no percentage rests on a hidden count.
     """
 
     name: str
@@ -126,34 +130,8 @@ class Table:
         return self.total and index == len(self.rows) - 1
 
     def public_rows(self):
-        """Rows as a partner may see them: people counts under 5 become "<5", and what rests on them.
-
-        Parts of a whole are suppressed together (``publication.suppress_breakdown``),
-        so a hidden cell cannot be recovered by subtracting the others from the total.
-        """
-        rows = []
-        for row in self.rows:
-            small = self.n_column is not None and _small(row[self.n_column])
-            shown = [publication.suppress(value) if kind == "count" and isinstance(value, int)
-                     else None if kind in ("percent", "gain") and small else value
-                     for value, (_, kind) in zip(row, self.columns)]
-            parts = publication.suppress_breakdown({c: row[c] for c in self.part_columns if isinstance(row[c], int)})
-            shown = [parts.get(c, value) for c, value in enumerate(shown)]
-            rows.append(shown)
-        if self.breakdown:
-            data = range(len(rows) - 1 if self.total else len(rows))
-            for c, (_, kind) in enumerate(self.columns):
-                if kind == "count":
-                    parts = publication.suppress_breakdown({i: self.rows[i][c] for i in data
-                                                       if isinstance(self.rows[i][c], int)})
-                    for i, value in parts.items():
-                        if isinstance(value, str):  # only ever hide more than the rows did
-                            rows[i][c] = value
-        return rows
-
-
-def _small(n):
-    return isinstance(n, int) and 0 < n < events.SMALL_CELL
+        """Rows as a partner may see them: those of a report built with ``public=True``."""
+        return self.rows
 
 
 def _show(value, kind, lang):
@@ -179,6 +157,7 @@ class Report:
     context: dict = field(default_factory=dict)
     tables: dict = field(default_factory=dict)  # name -> Table
     charts: dict = field(default_factory=dict)  # file name -> charts.Chart
+    public: bool = False  # built from the released public figures; otherwise internal (exact figures)
 
     @cached_property
     def markdown(self) -> str:
@@ -207,7 +186,7 @@ class Words:
     def date(self, day: date | None) -> str:
         return "-" if day is None else tanggal(day, self.lang)
 
-    def number(self, n: int | None) -> str:
+    def number(self, n: int | float | str | None) -> str:
         return number(n, self.lang)
 
     def percent(self, value: float | None) -> str:
@@ -221,8 +200,9 @@ def _labelled(counts, labels, words):
     return [[words.label(labels, key), n] for key, n in counts.items()]
 
 
-def _with_total(rows, label):
-    return rows + [[label, sum(n for _, n in rows)]] if rows else rows
+def _with_total(rows, label, total=None):
+    """The rows and their total (a public report gives the published total: its rows may hold "<5" or "x")."""
+    return rows + [[label, sum(n for _, n in rows) if total is None else total]] if rows else rows
 
 
 def _known(counts):
@@ -249,11 +229,12 @@ def _common_tables(figures, words):
     plans = figures["action_plans"]
     tables = {
         "categories": Table("categories", [(_("Participant category"), "text"), (_("Number"), "count")],
-                            _with_total(_labelled(figures["by_category"], CATEGORIES, words), _("Total")),
+                            _with_total(_labelled(figures["by_category"], CATEGORIES, words), _("Total"),
+                                        figures["participants"]),
                             breakdown=True, total=True, sheet=_("categories")),
         **_test_tables(figures["tests"], words),
         "action_plans": Table("action_plans", [(_("Status"), "text"), (_("Number"), "count")],
-                              _with_total(_labelled(plans["by_status"], STATUSES, words), _("Total")),
+                              _with_total(_labelled(plans["by_status"], STATUSES, words), _("Total"), plans["total"]),
                               breakdown=True, total=True, sheet=_("action-plans")),
     }
     if _known(figures["by_sex"]):
@@ -276,18 +257,21 @@ def _charts(stem, figures, words, people="topics"):
     _ = words
     tests, by_category = figures["tests"], figures["by_category"]
     drawn = {}
-    if tests["by_topic"]:
+    # A public report's percentages resting on a hidden count are None: such a bar is marked "-", never
+    # drawn as 0, and a chart with nothing left to draw is left out.
+    topics = [(t["topic"], t["pre_percent"], t["post_percent"]) for t in tests["by_topic"]]
+    if any(charts.is_value(v) for _topic, *values in topics for v in values):
         drawn[f"{stem}-{_('topics')}.svg"] = charts.pre_post(
-            charts.chart_id(stem, "topics"), _("Mean pre-test and post-test score per topic (%)"),
-            [(t["topic"], t["pre_percent"], t["post_percent"]) for t in tests["by_topic"]],
+            charts.chart_id(stem, "topics"), _("Mean pre-test and post-test score per topic (%)"), topics,
             pre=_("Pre-test"), post=_("Post-test"), value_axis=_("Mean score (%)"), row_axis=_("Topic"),
             n_note=_n_note(words, **{_("took both tests"): tests["paired"]}), shown=words.number)
-    if by_category:
+    # A hidden count ("<5" or "x") gets its marker and no bar; n is the published total, never a sum.
+    if any(charts.is_value(n) for n in by_category.values()):
         drawn[f"{stem}-{_('categories')}.svg"] = charts.counts(
             charts.chart_id(stem, "categories"), _("Participants by category"),
             [(words.label(CATEGORIES, c), n) for c, n in by_category.items()],
             value_axis=_("Participants"), row_axis=_("Category"),
-            n_note=_n_note(words, **{_("registered"): sum(by_category.values())}), shown=words.number)
+            n_note=_n_note(words, **{_("registered"): figures["participants"]}), shown=words.number)
     return drawn
 
 
@@ -316,16 +300,19 @@ def _narrative(rollout, lang):
 
 # --- the city report ----------------------------------------------------------
 
-def city_report(uow, city, lang="id", rollout_id=None):
-    """The report of the city's latest rollout (or of ``rollout_id``), or None if there is none."""
+def city_report(uow, city, lang="id", rollout_id=None, public=False):
+    """The report of the city's latest rollout (or of ``rollout_id``), or None if there is none.
+
+    ``public``: from the figures last released to the public instead of the exact ones."""
     rollouts = read.rollouts_in(uow, city, rollout_id)
     if not rollouts:
         return None
     rollout = rollouts[-1]
     words = _ = Words(lang)
-    figures = read.city_figures(uow, city, rollout.rollout_id)
+    figures = (publication.released_figures(uow, city, rollout.rollout_id) if public
+               else read.city_figures(uow, city, rollout.rollout_id))
     attended = {a["day"]: a["checked_in"] for a in figures["attendance"]}
-    stem = f"{_('report')}-{city}-{rollout.starts_on.year}"  # laporan-pontianak-2019 in Bahasa Indonesia
+    stem = _stem(words, city, rollout.starts_on.year, public)  # laporan-pontianak-2019 in Bahasa Indonesia
     tables = _common_tables(figures, words)
     sessions = []
     for s in rollout.sessions:
@@ -333,6 +320,8 @@ def city_report(uow, city, lang="id", rollout_id=None):
         counts = figures["by_session"].get(key, {})
         ordered = {c: counts[c] for c in read.CATEGORY_ORDER if c in counts}
         ordered.update({c: n for c, n in counts.items() if c not in ordered})
+        totals = figures.get("by_session_total")  # a public report's (its counts may be "<5" or "x")
+        registered = totals.get(key, 0) if totals is not None else sum(counts.values())
         session_tables = {
             "topics": Table(f"{key}_topics", [(_("No"), "text"), (_("Topic"), "text"),
                                               (_("Facilitators / speakers"), "text")],
@@ -340,7 +329,7 @@ def city_report(uow, city, lang="id", rollout_id=None):
                                                             for f in t["facilitators"])]
                              for i, t in enumerate(s["topics"], 1)], sheet=f"{key}-{_('topics')}"),
             "categories": Table(f"{key}_categories", [(_("Participant category"), "text"), (_("Number"), "count")],
-                                _with_total(_labelled(ordered, CATEGORIES, words), _("Total")),
+                                _with_total(_labelled(ordered, CATEGORIES, words), _("Total"), registered),
                                 breakdown=True, total=True, sheet=f"{key}-{_('categories')}"),
         }
         sex = figures["by_session_sex"].get(key, {})
@@ -357,22 +346,24 @@ def city_report(uow, city, lang="id", rollout_id=None):
         sessions.append({"key": key, "day": s["day"], "date": day, "title": s["title"],
                          "audience": s["audience"], "opened_by": opened_by or None,
                          "summary": [local(text, lang) for text in s.get("summary") or []],
-                         "registered": sum(counts.values()), "attended": attended.get(s["day"]),
+                         "registered": registered, "attended": attended.get(s["day"]),
                          "tables": session_tables})
     tables["attendance"] = Table("attendance", [(_("Day"), "text"), (_("Date"), "text"), (_("Session"), "text"),
                                                 (_("Registered"), "count"), (_("Attended (checked in)"), "count")],
                                  [[str(s["day"]), words.date(s["date"]), s["title"], s["registered"], s["attended"]]
                                   for s in sessions], sheet=_("attendance"))
-    plans = [{"owner": plan.group_name if plan.owner == "group" and plan.group_name
+    # Each plan is one person's or group's: a public report lists none (its count may be "<5").
+    plans = [] if public else [{"owner": plan.group_name if plan.owner == "group" and plan.group_name
               else words.label(OWNERS, plan.owner),
               "commitment": plan.commitment, "due_on": words.date(plan.due_on),
               "status": words.label(STATUSES, plan.status)}
              for plan in uow.read_models.action_plans(city, rollout.rollout_id)]
-    tables["action_plan_list"] = Table(
-        "action_plan_list", [(_("No"), "text"), (_("Owner"), "text"), (_("Commitment"), "text"),
-                             (_("Due date"), "text"), (_("Status"), "text")],
-        [[str(i), p["owner"], p["commitment"] or _("(not recorded)"), p["due_on"], p["status"]]
-         for i, p in enumerate(plans, 1)], sheet=_("action-plan-list"))
+    if not public:
+        tables["action_plan_list"] = Table(
+            "action_plan_list", [(_("No"), "text"), (_("Owner"), "text"), (_("Commitment"), "text"),
+                                 (_("Due date"), "text"), (_("Status"), "text")],
+            [[str(i), p["owner"], p["commitment"] or _("(not recorded)"), p["due_on"], p["status"]]
+             for i, p in enumerate(plans, 1)], sheet=_("action-plan-list"))
     drawn = _charts(stem, figures, words)
     narrative = _narrative(rollout, lang)
     title = _("Activity report: %(program)s in %(city)s", program=rollout.program, city=rollout.city_name)
@@ -382,12 +373,14 @@ def city_report(uow, city, lang="id", rollout_id=None):
         "issued": words.date(narrative["issued_on"] or rollout.ends_on),
         "author": rollout.author, "editor": rollout.editor, "narrative": narrative, "sessions": sessions,
         "people": figures, "tests": figures["tests"], "plans": plans, "plan_figures": figures["action_plans"],
-        "attended": sum(attended.values()) if attended else None,
-        "notifications": [{"count": n.participant_count, "channel": words.label(CHANNELS, n.channel)}
+        **_attendances(attended.values()),
+        # The size of a committee's list is not published.
+        "notifications": [{"count": None if public else n.participant_count,
+                           "channel": words.label(CHANNELS, n.channel)}
                           for n in read.notifications_in(uow, city, rollout.rollout_id)],
         "pass_percent": rollout.pass_percent, "chart_files": _chart_files(drawn, stem, words),
     }
-    return Report("activity", stem, lang, title, context, tables, drawn)
+    return Report("activity", stem, lang, title, _classified(context, public, lang), tables, drawn, public)
 
 
 def activity_report(uow, city, lang="id", rollout_id=None):
@@ -402,15 +395,17 @@ def _date(value):
 
 # --- the national roll-up -----------------------------------------------------
 
-def national_report(uow, lang="id"):
-    """The roll-up over every city's live rollouts, or None before the first launch."""
-    figures = read.national_figures(uow)
+def national_report(uow, lang="id", public=False):
+    """The roll-up over every city's live rollouts, or None before the first launch.
+
+    ``public``: from the figures last released to the public instead of the exact ones."""
+    figures = publication.released_figures(uow, events.NATIONAL) if public else read.national_figures(uow)
     if not figures["rollouts"]:
         return None
     words = _ = Words(lang)
     first = min(date.fromisoformat(r["starts_on"]) for r in figures["rollouts"])
     last = max(date.fromisoformat(r["ends_on"]) for r in figures["rollouts"])
-    stem = f"{_('report')}-{_('national')}-{last.year}"
+    stem = _stem(words, _("national"), last.year, public)
     tables = _common_tables(figures, words)
     tables["cities"] = Table("cities", [
         (_("City"), "text"), (_("Rollouts"), "text"), (_("Participants"), "count"),
@@ -435,28 +430,50 @@ def national_report(uow, lang="id"):
         "title": title, "program": program, "period": rentang(first, last, lang), "issued": words.date(last),
         "cities": len(figures["cities"]), "rollouts": len(figures["rollouts"]), "people": figures,
         "tests": figures["tests"], "plan_figures": figures["action_plans"],
-        "attended": sum(a["checked_in"] for a in figures["attendance"]) if figures["attendance"] else None,
+        **_attendances(a["checked_in"] for a in figures["attendance"]),
         "chart_files": _chart_files(drawn, stem, words),
     }
-    return Report("national", stem, lang, title, context, tables, drawn)
+    return Report("national", stem, lang, title, _classified(context, public, lang), tables, drawn, public)
 
 
-def build(uow, city, lang="id", rollout_id=None):
+def _stem(words, place, year, public):
+    """laporan-pontianak-2019, report-national-2019-public: a public name never overwrites an internal one."""
+    _ = words
+    return f"{_('report')}-{place}-{year}" + (f"-{_('public')}" if public else "")
+
+
+def _attendances(per_day):
+    """The check-ins of every day added up: None when none were taken, and not published
+    (``attended_hidden``) when a day's count is a marker, which is never added up."""
+    days = list(per_day)
+    if not all(publication.is_number(n) for n in days):
+        return {"attended": None, "attended_hidden": True}
+    return {"attended": sum(days) if days else None, "attended_hidden": False}
+
+
+def _classified(context, public, lang):
+    """What the templates print about the figures: a public report explains its two markers,
+    an internal one says on every page that it is internal."""
+    return {**context, "public": public,
+            "markers": list(publication.MARKERS[lang].items()) if public else []}
+
+
+def build(uow, city, lang="id", rollout_id=None, public=False):
     """The city's report (of its latest rollout, or of ``rollout_id``), or the national one for ``national``;
-    None when there is nothing to report."""
+    None when there is nothing to report.  ``public``: from the released public figures."""
     if lang not in LANGUAGES:
         raise ValueError(f"lang must be one of {', '.join(LANGUAGES)}")
     if city == events.NATIONAL:
-        return national_report(uow, lang)
-    return city_report(uow, city, lang, rollout_id)
+        return national_report(uow, lang, public)
+    return city_report(uow, city, lang, rollout_id, public)
 
 
-def required(uow, city, lang="id", rollout_id=None):
+def required(uow, city, lang="id", rollout_id=None, public=False):
     """``build``, or the refusal naming what is wrong or missing."""
     if city == events.NATIONAL and rollout_id is not None:
         problem = "chooses one of a city's rollouts; the national report has them all"
         raise InvalidInput(f"rollout_id {problem}", fields={"rollout_id": [problem]})
-    written = build(uow, city, lang, rollout_id)
+    written = build(uow, city, lang, rollout_id, public)
     if written is None and rollout_id is not None:
         raise NotFound(f"{city} has no launched rollout {rollout_id}", field="rollout_id")
     if written is None:

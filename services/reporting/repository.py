@@ -16,6 +16,7 @@ from services.reporting.models import (
     EventLog,
     NotificationFact,
     ParticipantFact,
+    PublicRelease,
     RolloutFact,
     ScoreFact,
     ScorePair,
@@ -24,7 +25,7 @@ from services.reporting.models import (
     TopicTotal,
 )
 from shared import events
-from shared.database import UnitOfWork
+from shared.database import UnitOfWork, utcnow
 
 REPLAY_PAGE = 1000
 
@@ -91,6 +92,36 @@ class SqlCityChanges:
 
     def cities(self) -> list[str]:
         return list(self.session.scalars(select(CityChanges.city).order_by(CityChanges.city)))
+
+
+class SqlReleases:
+    """The public releases, oldest first; one publication round at a time."""
+
+    def __init__(self, session):
+        self.session = session
+
+    def lock(self) -> None:
+        """Hold the release history for this transaction: a round reads it all and adds to it."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(text("SELECT pg_advisory_xact_lock(hashtext('reporting.public_releases'))"))
+
+    def all(self) -> list[PublicRelease]:
+        return list(self.session.scalars(select(PublicRelease).order_by(PublicRelease.id)))
+
+    def latest(self, city: str) -> PublicRelease | None:
+        return self.session.scalars(select(PublicRelease).where(PublicRelease.city == city)
+                                    .order_by(PublicRelease.id.desc()).limit(1)).first()
+
+    def add(self, city: str, inner: dict, shown: dict, figures: dict, summaries: dict) -> PublicRelease:
+        before = self.latest(city)
+        release = PublicRelease(city=city, sequence=before.sequence + 1 if before else 1, released_at=utcnow(),
+                                inner=inner, shown=shown, figures=figures, summaries=summaries)
+        self.session.add(release)
+        self.session.flush()
+        return release
+
+    def cities(self) -> list[str]:
+        return list(self.session.scalars(select(PublicRelease.city).distinct().order_by(PublicRelease.city)))
 
 
 class SqlReadModels:
@@ -296,3 +327,4 @@ class ReportingUnitOfWork(UnitOfWork):
         self.event_log = SqlEventLog(session)
         self.read_models = SqlReadModels(session)
         self.city_changes = SqlCityChanges(session)
+        self.releases = SqlReleases(session)

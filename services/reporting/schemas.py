@@ -43,10 +43,16 @@ class ReportQuery(Strict):
                                   "default: the city's latest, or the national roll-up.")
 
 
+def public_field():
+    return fields.Boolean(load_default=False, metadata={"description": (
+        'For partners: the figures last released to the public, a cell of 1 to 4 people as "<5" and a cell '
+        'hidden so that such a cell cannot be worked out as "x"; without it, the exact (internal) figures.')})
+
+
 class ActivityReportQuery(ReportQuery):
     format = CommaSeparated(FORMATS, load_default=("md",), metadata={"description": "e.g. md,html,pdf"})
+    public = public_field()
 
 
 class ExportQuery(ReportQuery):
-    public = fields.Boolean(load_default=False,
-                            metadata={"description": 'For partners: cells under 5 people as "<5".'})
+    public = public_field()

@@ -9,18 +9,29 @@ from services.reporting.schemas import ActivityReportQuery, ExportQuery, Figures
 from shared import events
 from shared.consumer import batched, consume_events, served_cities
 from shared.dependencies import Database, Metrics
+from shared.health import HealthEndpoints
 from shared.outbox import OutboxRelay
 from shared.web import PrometheusEndpoint, api
 
 
-class ReportingService(PrometheusEndpoint):
+class SummaryRelay(OutboxRelay):
+    """Reporting's outbox relay: before it stops, the summaries still due are released and sent,
+    so a subscriber's last summary is the figures the service stopped with."""
+
+    def last_round(self):
+        _, served, takes_others = served_cities(self.container.config)
+        with self.store.unit_of_work("reporting.final_summaries") as uow:
+            publication.publish_changed_summaries(uow, None if takes_others else served)
+
+
+class ReportingService(PrometheusEndpoint, HealthEndpoints):
     """Events in, kept in reporting's log and applied to its read models; figures, reports,
     exports and public summaries out."""
 
     name = "reporting"
 
     db = Database(Base.metadata, unit_of_work=ReportingUnitOfWork)
-    outbox = OutboxRelay()
+    outbox = SummaryRelay()
     metrics = Metrics()
     config = Config()
 
@@ -62,7 +73,8 @@ class ReportingService(PrometheusEndpoint):
 
     @api("GET", "/summaries/<city>")
     def summaries(self, request, city):
-        """The public summaries as they stand now, for a subscriber that just arrived."""
+        """The city's last summaries, the very messages (event ids and all), for a subscriber that just
+        arrived; 404 for a city with none."""
         with self.db.read() as uow:
             return publication.current_summaries(uow, city)
 
@@ -70,14 +82,14 @@ class ReportingService(PrometheusEndpoint):
     def write_activity_report(self, request, city, query):
         """Write the city's (or ``national``) report in the languages and formats asked for."""
         with self.db.read() as uow:
-            written = report.required(uow, city, query["lang"], query["rollout_id"])
+            written = report.required(uow, city, query["lang"], query["rollout_id"], public=query["public"])
         return 201, report.write_and_describe(written, self.config["REPORTS_DIR"], query["format"])
 
     @api("GET", "/reports/<city>/export.xlsx", query=ExportQuery, produces=exports.XLSX)
     def export_workbook(self, request, city, query):
-        """The report's tables as one workbook; ``public`` for partners (cells under 5 as "<5")."""
+        """The report's tables as one workbook; ``public`` for partners (the released public figures)."""
         with self.db.read() as uow:
-            written = report.required(uow, city, query["lang"], query["rollout_id"])
+            written = report.required(uow, city, query["lang"], query["rollout_id"], public=query["public"])
         return Response(exports.workbook_bytes(written, query["public"]), mimetype=exports.XLSX, headers={
             "Content-Disposition": f'attachment; filename="{exports.workbook_name(written, query["public"])}"'})
 
@@ -85,6 +97,6 @@ class ReportingService(PrometheusEndpoint):
     def export_table(self, request, city, name, query):
         """One table of the report as CSV; ``public`` for partners."""
         with self.db.read() as uow:
-            written = report.required(uow, city, query["lang"], query["rollout_id"])
+            written = report.required(uow, city, query["lang"], query["rollout_id"], public=query["public"])
         return Response(exports.table_csv(exports.table(written, name), query["public"]),
                         content_type="text/csv; charset=utf-8")

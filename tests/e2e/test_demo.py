@@ -6,10 +6,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
 from tests.support.cluster import Vhost
+from tests.support.summaries import SummarySubscriber
 
 CAMPAIGN = str(Path(sys.executable).parent / "campaign")
 WORKSHOP = {"Tenaga pendidikan": 24, "SKPD": 16, "PATBM": 14, "Unit PPA": 8, "LSM": 12, "Forum Anak": 12}
@@ -60,15 +62,35 @@ def test_the_demo_committee_gets_one_mail_with_everyone(embedded_demo):
     assert len(rows) == 1 + 86 + 120
 
 
-def test_the_demo_through_rabbitmq_gives_the_same_report(embedded_demo, tmp_path):
+def test_the_demo_through_rabbitmq_gives_the_same_report_and_a_subscriber_its_final_figures(embedded_demo,
+                                                                                            tmp_path):
     vhost = Vhost()
     try:
+        # An independent subscriber, bound before the demo starts (no heartbeats: it idles meanwhile).
+        subscriber = SummarySubscriber(f"{vhost.amqp_uri}?heartbeat=0", "summary.*.pontianak",
+                                       "summary.*.national")
         stdout, report = run_demo(tmp_path, AMQP_URI=vhost.amqp_uri)
         queues = vhost.queues()
+        # The services have stopped: whatever they sent is in the queue already.
+        subscriber.collect_until(lambda received: subscriber.latest("summary.tests.pontianak"), timeout=10)
+        subscriber.drain()
+        subscriber.close()
     finally:
         vhost.delete()
-    assert "broker: 127.0.0.1:5672" in stdout
+    broker = urlsplit(vhost.amqp_uri)
+    assert f"broker: {broker.hostname}:{broker.port}/" in stdout
     assert report == embedded_demo[2]
+    # Its last Pontianak summaries are the report's figures, not those of a second before the stop.
+    people, tests = subscriber.latest("summary.participants.pontianak"), subscriber.latest("summary.tests.pontianak")
+    assert people["participants"] == 206 and people["by_audience"] == {"activists": 86, "students": 120}
+    assert people["by_category"] == {"educator": 24, "skpd": 16, "patbm": 14, "unit_ppa": 8, "lsm": 12,
+                                     "forum_anak": 12, "student": 120}
+    assert (tests["pre"]["n"], tests["post"]["n"], tests["paired"]) == (120, 114, 114)
+    assert "| Post-test | 114 |" in report and f"post 114 (mean {tests['post']['mean_percent']}%)" in stdout
+    envelope = {"event_id", "occurred_at", "city"}
+    national = subscriber.latest("summary.tests.national")
+    assert {k: v for k, v in national.items() if k not in envelope} == {
+        k: v for k, v in tests.items() if k not in envelope}  # one city: the nation is Pontianak
     # Reporting takes every kind of event through one queue per city (consume_events).
     assert "reporting.pontianak" in queues and "reporting.other-cities" in queues
     assert not [name for name in queues if name.endswith(("--reporting.on_participant_registered",

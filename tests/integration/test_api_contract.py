@@ -157,12 +157,21 @@ def test_the_document_covers_every_api_operation_of_every_service(document):
     assert declared == listed and len(listed) >= 20
 
 
+GOOD_BODIES = {
+    "/rollouts/{rollout_id}/clone": {"city_name": "Sambas", "starts_on": "2020-01-06",
+                                     "committee_email": "panitia@sambas.example"},
+    "/rollouts/{rollout_id}/participants": {"full_name": "Ani", "category": "educator"},
+}
+
+
 def test_bad_input_on_every_endpoint_is_a_4xx_naming_the_field(api, document):
     """Each operation refused with the field named: a stray field, a wrong query value, a missing id."""
     # Its own rollout: the generated requests may have closed or cancelled the shared one.
     rollout_id, participant_id = launched_with_a_participant(api, "Sambas")
     checked = 0
     for path, method, operation in operations(document):
+        if operation.get("security"):
+            continue  # needs a token, so an anonymous request is refused (401) before its input is read
         values = {"rollout_id": rollout_id, "participant_id": participant_id, "city": "pontianak"}
         url = api + path.format_map(_Fill(values))
         content = operation.get("requestBody", {}).get("content", {})
@@ -179,7 +188,8 @@ def test_bad_input_on_every_endpoint_is_a_4xx_naming_the_field(api, document):
             # Elsewhere an unknown id may rightly read as nothing (e.g. no disclosures yet).
             if operation["tags"] == ["registration"] and parameter["in"] == "path" \
                     and parameter["schema"]["type"] == "integer":
-                body = {"json": {}} if "application/json" in content else (
+                # The body is checked before the id is looked up: a good one, so the id is what is refused.
+                body = {"json": GOOD_BODIES.get(path, {})} if "application/json" in content else (
                     {"data": b"full_name,category\nAni,educator\n"} if "text/csv" in content else {})
                 missing = api + path.format_map(_Fill({**values, parameter["name"]: 2**31 - 2}))
                 tries.append(({"url": missing, **body}, parameter["name"]))
@@ -187,8 +197,6 @@ def test_bad_input_on_every_endpoint_is_a_4xx_naming_the_field(api, document):
             target = kwargs.pop("url", url)
             answer = requests.request(method.upper(), target, timeout=30, **kwargs)
             assert 400 <= answer.status_code < 500, f"{method.upper()} {target} {kwargs}: {answer.status_code}"
-            if target != url and answer.status_code == 422:
-                field = "fields"  # the declared body is checked before the id is looked up: its fields named
             assert field in json.dumps(answer.json()["error"]), (method, path, field, answer.text)
             checked += 1
     assert checked >= 30

@@ -13,7 +13,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 from alembic.script import ScriptDirectory
-from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, inspect, insert, select, text
+from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, insert, inspect, select, text
 from sqlalchemy.pool import NullPool
 
 from shared import migrations

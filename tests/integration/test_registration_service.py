@@ -123,7 +123,8 @@ def test_every_lifecycle_change_is_announced(cluster, tap):
 
 
 def test_waitlist_duplicates_minors_and_check_in(cluster, tap):
-    events = tap(*(f"participant_{change}.bandung" for change in ("registered", "cancelled", "promoted", "checked_in", "updated")))
+    changes = ("registered", "cancelled", "promoted", "checked_in", "updated")
+    events = tap(*(f"participant_{change}.bandung" for change in changes))
     rollout = plan(cluster, "Bandung", socialisation={"capacity": 2})
     base = f"/rollouts/{rollout['id']}"
     ok(cluster.post("registration", base + "/launch"))
@@ -233,6 +234,56 @@ def test_a_file_with_one_bad_row_imports_nothing_and_names_it(cluster):
                                                         ".spreadsheetml.sheet"}), 201)
     assert (imported["imported"], imported["waitlisted"]) == (2000, 0)
     assert len(ok(cluster.get("registration", base + "/participants"))) == 2000
+
+
+def test_a_returning_participant_joins_a_later_rollout_in_the_same_city_linked_to_their_earlier_record(cluster):
+    first = plan(cluster, "Kupang")
+    ok(cluster.post("registration", f"/rollouts/{first['id']}/launch"))
+    earlier = ok(cluster.post("registration", f"/rollouts/{first['id']}/participants",
+                              json=student("Yohana Lede", "SMP Negeri 2")), 201)
+    later = ok(cluster.post("registration", f"/rollouts/{first['id']}/clone", json={
+        "city_name": "Kupang", "starts_on": "2020-05-02", "committee_email": "panitia@kupang.example"}), 201)
+    base = f"/rollouts/{later['id']}"
+    ok(cluster.post("registration", base + "/launch"))
+
+    # The same child a year later, typed differently: welcome, and linked to last year's record.
+    again = ok(cluster.post("registration", base + "/participants", json=student(" YOHANA  lede", "smp negeri 2")), 201)
+    assert (again["status"], again["returning_of"]) == ("registered", earlier["id"])
+    assert ok(cluster.get("registration", f"/rollouts/{first['id']}/participants"))[0]["returning_of"] is None
+    assert again["code"] != earlier["code"]
+    # Twice in the same rollout is still a duplicate.
+    error = refused(cluster.post("registration", base + "/participants", json=student("Yohana Lede", "SMP Negeri 2")),
+                    409, "full_name")
+    assert error["existing_participant_id"] == again["id"]
+    # A file brings returning participants the same way.
+    imported = ok(cluster.post("registration", base + "/participants/import", data=as_csv([
+        ["Yohana Lede", "student", "SMP Negeri 3", "F", "13-15", "", "", "school"]])), 201)
+    assert imported["imported"] == 1
+    listed = ok(cluster.get("registration", base + "/participants"))
+    assert [p["returning_of"] for p in listed] == [earlier["id"], None]
+
+
+def test_a_file_lists_every_problem_at_once_and_imports_nothing(cluster):
+    data = rollout_for("Jayapura", f"jayapura-{cluster.backend}@committee.example")
+    data["sessions"] = [s for s in data["sessions"] if s["audience"] == "students"]
+    rollout = ok(cluster.post("registration", "/rollouts", json=data), 201)
+    base = f"/rollouts/{rollout['id']}"
+    ok(cluster.post("registration", base + "/launch"))
+    ani = ok(cluster.post("registration", base + "/participants", json=student("Ani")), 201)
+
+    error = refused(cluster.post("registration", base + "/participants/import", data=as_csv([
+        ["Budi", "student", "SMP Negeri 1", "M", "13-15", "", "", "school"],                # line 2: good
+        ["Cici", "student", "SMP Negeri 1", "F", "13-15", "cici@example.org", "", "school"],  # 3: a minor's e-mail
+        ["budi", "student", "SMP  negeri 1", "M", "13-15", "", "", "school"],              # 4: line 2 again
+        ["ANI", "student", "SMP Negeri 1", "F", "13-15", "", "", "school"],                 # 5: registered already
+        ["Umi Farida", "educator", "ECPAT", "F", "25-39", "", "", ""],                     # 6: no workshop here
+    ])), 422, "rows")
+    assert [(r["line"], r["field"]) for r in error["rows"]] == [
+        (3, "email"), (4, "full_name"), (5, "full_name"), (6, "category")]
+    assert error["rows"][1]["problem"] == "the same person as line 2"
+    assert error["rows"][2]["existing_participant_id"] == ani["id"]
+    assert "4 problem(s)" in error["message"]
+    assert [p["id"] for p in ok(cluster.get("registration", base + "/participants"))] == [ani["id"]]
 
 
 @pytest.fixture

@@ -144,7 +144,7 @@ def test_events_in_summaries_out_and_a_rebuild_gives_the_same_figures(reporting)
     pontianak_only.collect_until(latest_has(pontianak_only, "summary.tests.pontianak",
                                             lambda body: body["paired"] == 6))
     pontianak_only.collect_until(latest_has(pontianak_only, "summary.participants.pontianak",
-                                            lambda body: body["participants"] == 8))
+                                            lambda body: body["by_category"].get("student") == 7))
     national_tests.collect_until(latest_has(national_tests, "summary.tests.national",
                                             lambda body: body["paired"] == 6))
     national_tests.collect_until(latest_has(national_tests, "summary.participants.medan",
@@ -154,16 +154,22 @@ def test_events_in_summaries_out_and_a_rebuild_gives_the_same_figures(reporting)
     assert {k for k, _, _ in national_tests.received} == {"summary.tests.national", "summary.participants.medan"}
     for key, raw, body in pontianak_only.received + national_tests.received:
         assert contracts.problems(key, body) == [], (key, body)
-    assert pontianak_only.latest("summary.participants.pontianak")["by_category"] == {
-        "educator": "<5", "student": "<5"}  # 1 educator: the 7 students would give it away
+    people = pontianak_only.latest("summary.participants.pontianak")
+    # 1 educator is "<5"; the total of 8 less the 7 students would give it away, so the total is "x".
+    assert people["by_category"] == {"educator": "<5", "student": 7} and people["participants"] == "x"
     pontianak_only.close()
     national_tests.close()
 
-    # A new subscriber asks for the snapshot instead of waiting for the next change.
+    # A new subscriber asks for the snapshot instead of waiting for the next change: the very
+    # messages last sent, so a second snapshot (nothing changed) carries the same event ids.
     snapshot = requests.get(f"{reporting.url}/summaries/pontianak", timeout=30).json()
     assert set(snapshot) == {"summary.participants.pontianak", "summary.tests.pontianak"}
     for key, body in snapshot.items():
         assert contracts.problems(key, body) == []
+        assert body == pontianak_only.latest(key)
+    assert requests.get(f"{reporting.url}/summaries/pontianak", timeout=30).json() == snapshot
+    unknown = requests.get(f"{reporting.url}/summaries/atlantis", timeout=30)
+    assert unknown.status_code == 404 and unknown.json()["error"]["field"] == "city"
     env = {**reporting.env, "AMQP_URI": amqp}
     watched = subprocess.run([CAMPAIGN, "subscribe", "summary.*.medan", "--snapshot", reporting.url,
                               "--count", "2", "--timeout", "20"], env=env, capture_output=True, text=True,
@@ -208,8 +214,9 @@ def test_events_in_summaries_out_and_a_rebuild_gives_the_same_figures(reporting)
     assert exact.text.splitlines()[1:3] == ["Tenaga pendidikan,1", "Pelajar,7"]
     chosen = requests.get(f"{reporting.url}/reports/pontianak/tables/categories.csv?rollout_id=1", timeout=30)
     assert chosen.text == exact.text  # Pontianak's only rollout, named
-    # 1 educator of 8 would be 8 - 7: the students' cell is hidden with it.
-    assert public.text.splitlines()[1:4] == ["Tenaga pendidikan,<5", "Pelajar,<5", "Jumlah,8"]
+    # 1 educator of 8 would be 8 - 7: the total is hidden with it, and both markers are explained.
+    assert public.text.splitlines()[1:4] == ["Tenaga pendidikan,<5", "Pelajar,7", "Jumlah,x"]
+    assert public.text.splitlines()[-2].startswith("<5: ") and public.text.splitlines()[-1].startswith("x: ")
     workbook = requests.get(f"{reporting.url}/reports/national/export.xlsx?public=1&lang=en", timeout=30)
     assert workbook.status_code == 200 and workbook.content.startswith(b"PK")  # an XLSX is a zip
     unknown = requests.get(f"{reporting.url}/reports/pontianak/tables/names.csv", timeout=30)

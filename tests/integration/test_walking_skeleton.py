@@ -52,7 +52,8 @@ def test_a_rollout_flows_from_launch_to_report(cluster, smtp, launch):
         codes.append(answer.json()["code"])
     medan_people = ["Hendra Siregar", "Maria Simanjuntak"]
     for name in medan_people:
-        answer = cluster.post("registration", f"/rollouts/{medan['id']}/participants", json=student(name, "SMP 2 Medan"))
+        answer = cluster.post("registration", f"/rollouts/{medan['id']}/participants",
+                              json=student(name, "SMP 2 Medan"))
         assert answer.status_code == 201, answer.text
 
     # Pre- and post-tests are scored.

@@ -31,6 +31,14 @@ class SummarySubscriber:
             self.received.append((method.routing_key, body, json.loads(body)))
         return self.received
 
+    def drain(self):
+        """Receive whatever is in the queue now (once the publishers have stopped: everything)."""
+        while True:
+            method, _, body = self.channel.basic_get(self.queue, auto_ack=True)
+            if method is None:
+                return self.received
+            self.received.append((method.routing_key, body, json.loads(body)))
+
     def latest(self, routing_key):
         bodies = [parsed for key, _, parsed in self.received if key == routing_key]
         return bodies[-1] if bodies else None

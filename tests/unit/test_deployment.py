@@ -1,24 +1,239 @@
-"""docker-compose.yml describes the system as it runs: a broker, a database, four services."""
+"""What deploy/ and docker-compose.yml describe is valid as written, checked offline:
+every overlay builds with kustomize, every manifest passes Kubernetes' schemas (or its
+operator's CRD schema, kept in deploy/k8s/schemas), the Prometheus rules and configuration
+pass promtool, and everything the rules and the dashboard read is a metric the code exports."""
+import json
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
+import jsonschema
+import kubernetes_validate
+import pytest
 import yaml
+from prometheus_client import REGISTRY
 
+from shared import metrics  # noqa: F401 (registers the collectors the rules read)
 from shared.config import SERVICES
 
-COMPOSE = Path(__file__).parents[2] / "docker-compose.yml"
+ROOT = Path(__file__).parents[2]
+COMPOSE = ROOT / "docker-compose.yml"
+K8S = ROOT / "deploy" / "k8s"
+PROMETHEUS = ROOT / "deploy" / "prometheus"
+SCHEMAS = K8S / "schemas"
+KUBERNETES_VERSION = "1.30.0"
+OVERLAYS = ["postgres-cnpg", "postgres-external", "city-surabaya"]
+ALL_SERVICES = SERVICES  # identity included
+CONSUMERS = ("assessment", "notification", "reporting")
 
 
-def test_compose_runs_each_service_on_its_own_database():
-    compose = yaml.safe_load(COMPOSE.read_text())
-    services = compose["services"]
-    assert {"rabbitmq", "postgres", *SERVICES} <= set(services)
-    assert "management" in services["rabbitmq"]["image"]
-    databases = set()
-    for name in SERVICES:
+def kustomize_command():
+    """kustomize itself, or kubectl's built-in copy of it."""
+    if shutil.which("kustomize"):
+        return ["kustomize", "build"]
+    if shutil.which("kubectl"):
+        return ["kubectl", "kustomize"]
+    pytest.skip("neither kustomize nor kubectl is installed (.ci/run installs kubectl where apt has it)")
+
+
+def build(folder):
+    done = subprocess.run([*kustomize_command(), str(folder)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
+
+
+def promtool(*args):
+    if not shutil.which("promtool"):
+        pytest.skip("promtool is not installed (.ci/run installs Debian's prometheus package)")
+    done = subprocess.run(["promtool", *args], capture_output=True, text=True, timeout=120, cwd=PROMETHEUS)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def crd_schema(document):
+    group, _, version = document["apiVersion"].rpartition("/")
+    path = SCHEMAS / group / f"{document['kind'].lower()}_{version}.json"
+    return json.loads(path.read_text()) if group and path.exists() else None
+
+
+def validate(document):
+    schema = crd_schema(document)
+    if schema is not None:
+        jsonschema.validate(document, schema)
+    else:  # a kind of Kubernetes itself; an unknown kind raises SchemaNotFoundError
+        kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+
+
+@pytest.fixture(scope="module", params=OVERLAYS)
+def overlay(request):
+    return request.param, build(K8S / "overlays" / request.param)
+
+
+def of_kind(documents, kind):
+    return {d["metadata"]["name"]: d for d in documents if d["kind"] == kind}
+
+
+def test_every_manifest_of_every_overlay_passes_its_schema(overlay):
+    name, documents = overlay
+    assert documents, f"{name} built nothing"
+    for document in documents:
+        try:
+            validate(document)
+        except Exception as error:
+            pytest.fail(f"{name}: {document['kind']} {document['metadata']['name']}: {error}")
+
+
+def test_a_manifest_with_a_mistake_is_refused():
+    cluster = build(K8S / "base")
+    scaled = next(d for d in build(K8S / "overlays" / "city-surabaya") if d["kind"] == "ScaledObject")
+    rabbitmq = next(d for d in cluster if d["kind"] == "RabbitmqCluster")
+    deployment = next(d for d in cluster if d["kind"] == "Deployment")
+    broken = [
+        {**rabbitmq, "spec": {**rabbitmq["spec"], "replica": 3}},  # misspelt
+        {**scaled, "spec": {**scaled["spec"], "triggers": [{"type": "rabbitmq", "metadata": {"mode": "QueueLength"}}]}},
+        {**deployment, "spec": {**deployment["spec"], "replicas": "two"}},
+    ]
+    for document in broken:
+        with pytest.raises((jsonschema.ValidationError, kubernetes_validate.ValidationError)):
+            validate(document)
+
+
+def test_the_databases_come_from_cloudnativepg_or_from_outside_under_the_same_secret(overlay):
+    name, documents = overlay
+    if name == "city-surabaya":
+        return
+    clusters = of_kind(documents, "Cluster")
+    deployments = of_kind(documents, "Deployment")
+    assert set(ALL_SERVICES) <= set(deployments)
+    for service in ALL_SERVICES:
+        env = {e["name"]: e for e in deployments[service]["spec"]["template"]["spec"]["containers"][0]["env"]}
+        assert env[f"{service.upper()}_DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {"name": f"{service}-db-app",
+                                                                                       "key": "uri"}
+    if name == "postgres-cnpg":  # CloudNativePG writes <cluster>-app with the key uri
+        assert set(clusters) == {f"{service}-db" for service in ALL_SERVICES}
+    else:
+        assert clusters == {}
+
+
+def test_each_service_runs_unprivileged_with_probes_limits_and_a_disruption_budget(overlay):
+    _, documents = overlay
+    budgets = of_kind(documents, "PodDisruptionBudget")
+    for deployment in of_kind(documents, "Deployment").values():
+        pod = deployment["spec"]["template"]["spec"]
+        container = pod["containers"][0]
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert container["securityContext"]["allowPrivilegeEscalation"] is False
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+        assert container["readinessProbe"]["httpGet"]["path"] == "/health/ready"
+        assert container["livenessProbe"]["httpGet"]["path"] == "/health/live"
+        assert {"cpu", "memory"} <= set(container["resources"]["requests"]) & set(container["resources"]["limits"])
+        labels = deployment["spec"]["selector"]["matchLabels"]
+        assert any(b["spec"]["selector"]["matchLabels"] == labels for b in budgets.values()), deployment["metadata"]
+        for variable in container["env"]:
+            secret_like = re.search(r"AMQP_URI|DATABASE_URL|PASSWORD", variable["name"])
+            assert not (secret_like and "value" in variable), f"{variable['name']} must come from a Secret"
+
+
+def test_no_secret_value_is_committed_in_the_manifests():
+    for overlay in [K8S / "base", *(K8S / "overlays" / o for o in OVERLAYS)]:
+        kinds = {d["kind"] for d in build(overlay)}
+        assert "Secret" not in kinds, overlay
+
+
+def test_the_broker_is_three_rabbitmq_nodes_with_quorum_queues_on_all_three():
+    rabbitmq = of_kind(build(K8S / "base"), "RabbitmqCluster")["campaign-rabbitmq"]
+    assert rabbitmq["spec"]["replicas"] == 3
+    assert "quorum_queue.initial_cluster_size = 3" in rabbitmq["spec"]["rabbitmq"]["additionalConfig"]
+
+
+def test_a_city_overlay_scales_each_consumer_of_that_city_on_its_own_queue_down_to_zero():
+    documents = build(K8S / "overlays" / "city-surabaya")
+    deployments = of_kind(documents, "Deployment")
+    scaled = of_kind(documents, "ScaledObject")
+    city_config = next(d for d in documents if d["kind"] == "ConfigMap")
+    assert city_config["data"] == {"CITY": "surabaya"}
+    assert {s["spec"]["triggers"][0]["metadata"]["queueName"] for s in scaled.values()} == {
+        f"{service}.surabaya" for service in CONSUMERS}
+    for scaled_object in scaled.values():
+        target = deployments[scaled_object["spec"]["scaleTargetRef"]["name"]]
+        service = target["spec"]["template"]["spec"]["containers"][0]["args"][0]
+        trigger = scaled_object["spec"]["triggers"][0]
+        assert trigger["type"] == "rabbitmq" and trigger["metadata"]["queueName"] == f"{service}.surabaya"
+        assert scaled_object["spec"]["minReplicaCount"] == 0
+        city = next(e for e in target["spec"]["template"]["spec"]["containers"][0]["env"] if e["name"] == "CITY")
+        assert city["valueFrom"]["configMapKeyRef"]["name"] == city_config["metadata"]["name"]
+
+
+def test_prometheus_configuration_and_rules_pass_promtool_and_each_alert_fires_when_it_should():
+    assert "SUCCESS" in promtool("check", "config", "prometheus.yml")
+    assert "SUCCESS: 6 rules found" in promtool("check", "rules", "rules.yml")
+    assert "SUCCESS" in promtool("test", "rules", "rules_test.yml")
+
+
+def test_the_operator_rules_in_the_cluster_are_the_rules_promtool_checked():
+    rule = of_kind(build(K8S / "monitoring"), "PrometheusRule")["campaign"]
+    assert rule["spec"] == yaml.safe_load((PROMETHEUS / "rules.yml").read_text())
+    for document in build(K8S / "monitoring"):
+        validate(document)
+
+
+def exported_metric_names():
+    names = set()
+    for family in REGISTRY.collect():
+        names |= {family.name, f"{family.name}_total", *(sample.name for sample in family.samples)}
+    return names
+
+
+def test_every_metric_the_alerts_and_the_dashboard_read_is_one_the_services_export():
+    dashboard = json.loads((ROOT / "deploy" / "grafana" / "campaign.json").read_text())
+    expressions = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    rules = yaml.safe_load((PROMETHEUS / "rules.yml").read_text())
+    expressions += [rule["expr"] for group in rules["groups"] for rule in group["rules"]]
+    read = {name for expression in expressions for name in re.findall(r"\bcampaign_[a-z_]+", expression)}
+    assert read and read <= exported_metric_names(), read - exported_metric_names()
+
+
+def compose():
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+def test_compose_runs_each_service_on_its_own_database_and_its_own_broker_user():
+    services = compose()["services"]
+    assert {"rabbitmq", "postgres", "broker-setup", "prometheus", "grafana", *ALL_SERVICES} <= set(services)
+    databases, users = set(), set()
+    for name in ALL_SERVICES:
         service = services[name]
         assert service["command"] == [name]
         assert service["build"]["dockerfile"] == "deploy/Dockerfile"
-        assert service["environment"]["AMQP_URI"].startswith("amqp://")
-        databases.add(service["environment"][f"{name.upper()}_DATABASE_URL"])
-        assert set(service["depends_on"]) == {"rabbitmq", "postgres"}
-    assert len(databases) == len(SERVICES)
+        amqp_uri = service["environment"]["AMQP_URI"]
+        assert amqp_uri.startswith(f"amqp://{name}:${{{name.upper()}_BROKER_PASSWORD")
+        users.add(amqp_uri.split(":")[1])
+        databases.add(service["environment"][f"{name.upper()}_DATABASE_URL"].rsplit("/", 1)[1])
+        assert service["depends_on"]["broker-setup"]["condition"] == "service_completed_successfully"
+        assert "/health/ready" in " ".join(service["healthcheck"]["test"])
+    assert len(databases) == len(users) == len(ALL_SERVICES)
+    assert services["broker-setup"]["command"] == ["broker", "setup"]
+
+
+def test_compose_has_no_guest_account_and_no_password_written_in_it():
+    text = COMPOSE.read_text()
+    assert "guest" not in re.sub(r"#.*", "", text)
+    rabbitmq = compose()["services"]["rabbitmq"]["environment"]
+    assert rabbitmq["RABBITMQ_DEFAULT_PASS"].startswith("${BROKER_ADMIN_PASSWORD:?")
+    assert not re.search(r"://\w+:(?!\$\{)[^@\s]+@", text), "a password written into a URL"
+
+
+def test_the_surabaya_profile_adds_workers_that_consume_surabaya_alone():
+    services = compose()["services"]
+    workers = {name: s for name, s in services.items() if "surabaya" in s.get("profiles", [])}
+    assert {s["command"][0] for s in workers.values()} == set(CONSUMERS)
+    assert all(s["environment"]["CITY"] == "surabaya" for s in workers.values())
+    assert all("profiles" not in services[name] for name in ALL_SERVICES)
+
+
+def test_compose_prometheus_and_grafana_read_the_files_checked_here():
+    services = compose()["services"]
+    assert "./deploy/prometheus:/etc/prometheus:ro" in services["prometheus"]["volumes"]
+    mounted = " ".join(services["grafana"]["volumes"])
+    assert "deploy/grafana/campaign.json" in mounted and "provisioning-datasources.yml" in mounted

@@ -28,11 +28,14 @@ def cancelled(city="pontianak", rollout_id=1):
 def test_dispatch_hands_runs_of_one_kind_to_their_handler_in_order():
     seen = []
     handlers = {
-        events.REGISTRATION_CLOSED: batched(lambda uow, batch: seen.append(("closed", [e["rollout_id"] for e in batch]))),
+        events.REGISTRATION_CLOSED: batched(
+            lambda uow, batch: seen.append(("closed", [e["rollout_id"] for e in batch]))),
         events.ROLLOUT_CANCELLED: lambda uow, event: seen.append(("cancelled", event["rollout_id"])),
     }
-    deliveries = [(events.REGISTRATION_CLOSED, closed(rollout_id=1)), (events.REGISTRATION_CLOSED, closed(rollout_id=2)),
-                  ("rollout_cancelled", cancelled(rollout_id=2)), (events.REGISTRATION_CLOSED, closed(rollout_id=3))]
+    deliveries = [(events.REGISTRATION_CLOSED, closed(rollout_id=1)),
+                  (events.REGISTRATION_CLOSED, closed(rollout_id=2)),
+                  ("rollout_cancelled", cancelled(rollout_id=2)),
+                  (events.REGISTRATION_CLOSED, closed(rollout_id=3))]
     assert dispatch(FakeUnitOfWork(), handlers, deliveries) == 4
     assert seen == [("closed", [1, 2]), ("cancelled", 2), ("closed", [3])]
 

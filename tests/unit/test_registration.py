@@ -1,13 +1,28 @@
+"""Rollouts through their handlers, against in-memory repositories: lifecycle, edits, clones, targets."""
 import copy
-import json
+from datetime import date
 
 import pytest
-from sqlalchemy import func, select
 
-from services.registration import domain
-from services.registration.models import Base, Participant
+from services.registration import participants, rollouts
+from services.registration.commands import (
+    CancelRollout,
+    CheckTargets,
+    CloneRollout,
+    CloseRegistration,
+    CompleteRollout,
+    EditRollout,
+    FindParticipantByCode,
+    GetCommitteeList,
+    LaunchRollout,
+    ListRollouts,
+    PlanRollout,
+    RegisterParticipant,
+    StartRollout,
+)
+from services.registration.fakes import FakeRegistrationUnitOfWork
+from services.registration.schemas import CloneIn, ParticipantIn, RolloutEdit, RolloutIn
 from shared import events
-from shared.database import OutboxMessage
 from shared.errors import Conflict, InvalidInput, NotFound
 
 ROLLOUT = {
@@ -29,257 +44,224 @@ ADULT = {"full_name": "Umi Farida", "category": "educator", "email": "umi@exampl
 CHILD = {"full_name": "Siti Aminah", "category": "student", "age_band": "13-15", "consent_by": "school"}
 
 
+def planned(uow, data=ROLLOUT, **session_changes):
+    """A draft, from the API's JSON as the edge loads it."""
+    data = copy.deepcopy(data)
+    for session in data["sessions"]:
+        session.update(session_changes.get(session["key"], {}))
+    return rollouts.plan_rollout(PlanRollout.from_input(RolloutIn().load(data)), uow)
+
+
+def launched(uow, data=ROLLOUT, **session_changes):
+    rollout = planned(uow, data, **session_changes)
+    return rollouts.launch_rollout(LaunchRollout(rollout.id), uow)
+
+
+def register(uow, rollout_id, data):
+    return participants.register_participant(RegisterParticipant.from_input(rollout_id, ParticipantIn().load(data)),
+                                             uow)
+
+
+def emitted(uow, event):
+    """(city, fields) of each ``event`` the handlers emitted, in order."""
+    return [(city, fields) for e, city, fields in uow.events if e is event]
+
+
 @pytest.fixture
-def store(make_store):
-    return make_store(Base.metadata, consumer="registration")
+def uow():
+    return FakeRegistrationUnitOfWork()
 
 
-def launched(store, data=ROLLOUT):
-    with store.unit_of_work() as uow:
-        rollout_id = domain.plan_rollout(uow, copy.deepcopy(data)).id
-    with store.unit_of_work() as uow:
-        domain.launch_rollout(uow, rollout_id)
-    return rollout_id
-
-
-def outbox(store, routing_key=None):
-    with store.read() as session:
-        query = select(OutboxMessage).order_by(OutboxMessage.id)
-        if routing_key:
-            query = query.where(OutboxMessage.routing_key == routing_key)
-        return [json.loads(row.payload) for row in session.scalars(query)]
-
-
-def participant_count(store):
-    with store.read() as session:
-        return session.scalar(select(func.count()).select_from(Participant))
-
-
-def refused_fields(store, rollout_id, data):
+def test_a_city_name_without_a_slug_is_refused_when_planned(uow):
     with pytest.raises(InvalidInput) as raised:
-        with store.unit_of_work() as uow:
-            domain.register_participant(uow, rollout_id, data)
-    return raised.value.details["fields"]
-
-
-def test_slugify():
-    assert domain.slugify("Pontianak") == "pontianak"
-    assert domain.slugify("Kota Bandar Lampung") == "kota-bandar-lampung"
-    assert domain.slugify("Banda Aceh  (NAD)") == "banda-aceh-nad"
-    assert domain.slugify("Bénézet") == "benezet"
-
-
-def test_city_name_without_a_slug_is_refused_when_planned(store):
-    with pytest.raises(InvalidInput) as raised:
-        with store.unit_of_work() as uow:
-            domain.plan_rollout(uow, {**copy.deepcopy(ROLLOUT), "city_name": "  "})
+        planned(uow, {**ROLLOUT, "city_name": "  "})
     assert "city_name" in raised.value.details["fields"]
+    assert uow.rollouts.list() == []
 
 
-def test_planned_rollout_is_a_draft_and_announces_nothing(store):
-    with store.unit_of_work() as uow:
-        rollout = domain.plan_rollout(uow, copy.deepcopy(ROLLOUT))
+def test_a_planned_rollout_is_a_draft_and_announces_nothing(uow):
+    rollout = planned(uow)
 
-    assert rollout.status == "draft"
-    assert rollout.city == "pontianak"
+    assert (rollout.status, rollout.city, rollout.registration_open) == ("draft", "pontianak", True)
     assert [s.key for s in rollout.sessions] == ["workshop", "socialisation"]
-    assert outbox(store) == []
+    assert uow.events == []
 
 
-def test_launch_emits_rollout_launched(store):
-    rollout_id = launched(store)
+def test_launch_announces_the_whole_agenda(uow):
+    rollout = launched(uow)
 
-    [payload] = outbox(store)
-    event = events.ROLLOUT_LAUNCHED.load(payload)
-    assert event["rollout_id"] == rollout_id
-    assert event["city"] == "pontianak"
-    assert event["city_name"] == "Pontianak"
-    assert [s["key"] for s in event["sessions"]] == ["workshop", "socialisation"]
-    assert event["sessions"][1]["topics"] == [{"title": "Jejak Digital", "facilitators": []}]
-    assert outbox(store, "rollout_launched.pontianak") == [payload]
+    [(city, fields)] = emitted(uow, events.ROLLOUT_LAUNCHED)
+    assert (city, fields["rollout_id"], fields["city_name"]) == ("pontianak", rollout.id, "Pontianak")
+    assert [s["key"] for s in fields["sessions"]] == ["workshop", "socialisation"]
+    assert fields["sessions"][1]["topics"] == [{"title": "Jejak Digital", "facilitators": []}]
 
 
-def test_launch_twice_is_a_conflict(store):
-    rollout_id = launched(store)
+def test_launching_twice_is_a_conflict_announced_once(uow):
+    rollout = launched(uow)
 
-    with pytest.raises(Conflict):
-        with store.unit_of_work() as uow:
-            domain.launch_rollout(uow, rollout_id)
-    assert len(outbox(store)) == 1
-
-
-def test_rollout_dates_out_of_order_are_refused(store):
-    with pytest.raises(InvalidInput) as raised:
-        with store.unit_of_work() as uow:
-            domain.plan_rollout(uow, {**copy.deepcopy(ROLLOUT), "ends_on": "2019-05-01"})
-    assert "ends_on" in raised.value.details["fields"]
+    with pytest.raises(Conflict) as raised:
+        rollouts.launch_rollout(LaunchRollout(rollout.id), uow)
+    assert raised.value.details["field"] == "status"
+    assert len(emitted(uow, events.ROLLOUT_LAUNCHED)) == 1
 
 
-def test_register_adult_and_child(store):
-    rollout_id = launched(store)
-
-    with store.unit_of_work() as uow:
-        adult = domain.register_participant(uow, rollout_id, dict(ADULT))
-        child = domain.register_participant(uow, rollout_id, dict(CHILD))
-
-    assert (adult.minor, adult.session.key, adult.consent_at) == (False, "workshop", None)
-    assert (child.minor, child.session.key) == (True, "socialisation")
-    assert child.consent_at is not None
-    assert adult.code.startswith("PON-") and len(adult.code) == 10
-    registered = outbox(store, "participant_registered.pontianak")
-    assert [(p["participant_id"], p["minor"]) for p in registered] == [(adult.id, False), (child.id, True)]
-    assert all("full_name" not in p and "Umi" not in json.dumps(p) for p in registered)
-
-
-@pytest.mark.parametrize("data, field", [
-    ({"category": "educator"}, "full_name"),
-    ({**ADULT, "category": "teacher"}, "category"),
-    ({**CHILD, "email": "siti@example.org"}, "email"),
-    ({**CHILD, "phone": "+62 812 3456 789"}, "phone"),
-    ({**CHILD, "consent_by": None}, "consent_by"),
-    ({**CHILD, "consent_by": ""}, "consent_by"),
-    ({"full_name": "Budi", "category": "forum_anak"}, "consent_by"),
-    ({**ADULT, "nickname": "Umi"}, "nickname"),
-])
-def test_register_refuses_naming_the_field(store, data, field):
-    rollout_id = launched(store)
-
-    assert field in refused_fields(store, rollout_id, data)
-    assert participant_count(store) == 0
-    assert outbox(store, "participant_registered.pontianak") == []
-
-
-def test_adult_student_may_give_an_email(store):
-    rollout_id = launched(store)
-
-    with store.unit_of_work() as uow:
-        student = domain.register_participant(
-            uow, rollout_id, {"full_name": "Rina", "category": "student", "age_band": "18-24",
-                              "email": "rina@example.org"})
-    assert student.minor is False
-
-
-def test_unknown_rollout_is_not_found(store):
+def test_an_unknown_rollout_is_not_found_naming_the_field(uow):
     with pytest.raises(NotFound) as raised:
-        with store.unit_of_work() as uow:
-            domain.register_participant(uow, 999, dict(ADULT))
+        rollouts.launch_rollout(LaunchRollout(404), uow)
     assert raised.value.details["field"] == "rollout_id"
 
 
-def test_draft_rollout_takes_no_registrations(store):
-    with store.unit_of_work() as uow:
-        rollout_id = domain.plan_rollout(uow, copy.deepcopy(ROLLOUT)).id
+def test_the_lifecycle_draft_launched_running_completed_is_each_announced(uow):
+    rollout = launched(uow)
+    assert rollouts.start_rollout(StartRollout(rollout.id), uow).status == "running"
+    assert rollouts.complete_rollout(CompleteRollout(rollout.id), uow).status == "completed"
 
+    assert [(f["status"], f["changed"]) for _, f in emitted(uow, events.ROLLOUT_UPDATED)] == [
+        ("running", ["status"]), ("completed", ["status"])]
+    assert rollout.registration_open is False
     with pytest.raises(Conflict):
-        with store.unit_of_work() as uow:
-            domain.register_participant(uow, rollout_id, dict(ADULT))
+        rollouts.cancel_rollout(CancelRollout(rollout.id), uow)
 
 
-def test_category_without_a_session_is_refused(store):
-    activists_only = {**copy.deepcopy(ROLLOUT), "sessions": ROLLOUT["sessions"][:1]}
-    rollout_id = launched(store, activists_only)
-
-    assert "category" in refused_fields(store, rollout_id, dict(CHILD))
-
-
-GOOD_CSV = (
-    "full_name,category,organisation,sex,age_band,email,phone,consent_by\r\n"
-    "Umi Farida,educator,SMPN 1,F,25-39,umi@example.org,,\r\n"
-    "Dédé Kurniawan,skpd,Dinas PPA,M,40-59,,+62 561 123456,\r\n"
-    "Siti Aminah,student,SMPN 3,F,13-15,,,guardian\r\n"
-)
+@pytest.mark.parametrize("step", [StartRollout, CompleteRollout])
+def test_steps_out_of_order_are_conflicts_and_announce_nothing(uow, step):
+    rollout = planned(uow)
+    handler = {StartRollout: rollouts.start_rollout, CompleteRollout: rollouts.complete_rollout}[step]
+    with pytest.raises(Conflict) as raised:
+        handler(step(rollout.id), uow)
+    assert raised.value.details["field"] == "status"
+    assert uow.events == []
 
 
-def test_good_csv_imports_every_row(store):
-    rollout_id = launched(store)
+def test_a_cancellation_is_announced_with_its_reason_and_closes_registration(uow):
+    rollout = launched(uow)
+    assert rollouts.cancel_rollout(CancelRollout(rollout.id, "banjir"), uow).status == "cancelled"
 
-    rows = domain.read_participant_csv(GOOD_CSV)
-    with store.unit_of_work() as uow:
-        imported = domain.import_participants(uow, rollout_id, rows)
-
-    assert [p.full_name for p in imported] == ["Umi Farida", "Dédé Kurniawan", "Siti Aminah"]
-    assert imported[0].phone is None and imported[1].email is None  # blank cells are missing
-    assert participant_count(store) == 3
-    assert len(outbox(store, "participant_registered.pontianak")) == 3
+    assert [f["reason"] for _, f in emitted(uow, events.ROLLOUT_CANCELLED)] == ["banjir"]
+    with pytest.raises(Conflict):
+        register(uow, rollout.id, CHILD)
 
 
-def test_csv_with_one_bad_row_names_its_line_and_field_and_writes_nothing(store):
-    rollout_id = launched(store)
-    bad = GOOD_CSV + "Budi,student,SMPN 3,M,13-15,budi@example.org,,school\r\n"  # line 5
+def edited(uow, rollout_id, body):
+    return rollouts.edit_rollout(EditRollout.from_input(rollout_id, RolloutEdit().load(body)), uow)
 
+
+def test_an_edit_announces_the_names_of_the_fields_that_changed(uow):
+    rollout = launched(uow)
+    edited(uow, rollout.id, {
+        "venue": "Hotel Mercure", "committee_name": "Panitia Lokal",  # the second is unchanged
+        "sessions": [{"key": "socialisation", "capacity": 300,
+                      "topics": [{"title": "Kejahatan Siber",
+                                  "facilitators": [{"name": "Inayatun", "organisation": "Unit PPA"}]}]}]})
+
+    assert rollout.venue == "Hotel Mercure"
+    [(_, update)] = emitted(uow, events.ROLLOUT_UPDATED)
+    assert update["changed"] == ["venue", "sessions.socialisation.topics", "sessions.socialisation.capacity"]
+    assert update["status"] == "launched"
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"venue": "Aula", "sessions": [{"key": "nope", "capacity": 3}]}, "sessions"),
+    ({"venue": "Aula", "ends_on": "2019-04-01"}, "ends_on"),
+    ({"venue": "Aula", "sessions": [{"key": "workshop", "quotas": [{"category": "student", "minimum": 1}]}]},
+     "sessions"),
+])
+def test_a_bad_edit_names_the_field_and_changes_nothing(uow, body, field):
+    rollout = launched(uow)
     with pytest.raises(InvalidInput) as raised:
-        rows = domain.read_participant_csv(bad)
-        with store.unit_of_work() as uow:
-            domain.import_participants(uow, rollout_id, rows)
-
-    assert raised.value.details["rows"] == [
-        {"line": 5, "field": "email", "problem": "must not be given for a minor"}]
-    assert "line 5" in raised.value.message
-    assert participant_count(store) == 0
-    assert outbox(store, "participant_registered.pontianak") == []
+        edited(uow, rollout.id, body)
+    assert field in raised.value.details["fields"]
+    assert (rollout.venue, rollout.ends_on) == (None, date(2019, 5, 3))
+    assert emitted(uow, events.ROLLOUT_UPDATED) == []
 
 
-def test_csv_line_numbers_count_the_header_and_every_problem_is_listed():
-    text = ("full_name,category\n"
-            "Umi,educator\n"
-            ",educator\n"
-            "Budi,teacher\n")
-
-    with pytest.raises(InvalidInput) as raised:
-        domain.read_participant_csv(text)
-
-    assert [(r["line"], r["field"]) for r in raised.value.details["rows"]] == [(3, "full_name"), (4, "category")]
+def test_a_completed_rollout_can_no_longer_be_edited(uow):
+    rollout = launched(uow)
+    rollouts.start_rollout(StartRollout(rollout.id), uow)
+    rollouts.complete_rollout(CompleteRollout(rollout.id), uow)
+    with pytest.raises(Conflict):
+        edited(uow, rollout.id, {"venue": "Aula"})
 
 
-def test_csv_with_an_unknown_column_is_refused_at_the_header():
-    with pytest.raises(InvalidInput) as raised:
-        domain.read_participant_csv("full_name,category,nik\nUmi,educator,123\n")
+def test_the_template_is_cloned_per_city_with_its_own_dates_venue_and_committee(uow):
+    template = planned(uow, socialisation={"capacity": 150, "quotas": [{"category": "student", "minimum": 100}]})
+    body = CloneIn().load({"city_name": "Medan", "venue": "Aula Dinas PPA", "starts_on": "2020-03-10",
+                           "committee_name": "Panitia Medan", "committee_email": "panitia@medan.example"})
+    medan = rollouts.clone_rollout(CloneRollout(template_id=template.id, **body), uow)
 
-    [problem] = raised.value.details["rows"]
-    assert (problem["line"], problem["field"]) == (1, "header")
-    assert "nik" in raised.value.message
+    assert (medan.city, medan.status, medan.venue, medan.committee_email, medan.program) == (
+        "medan", "draft", "Aula Dinas PPA", "panitia@medan.example", template.program)
+    assert (medan.starts_on, medan.ends_on) == (date(2020, 3, 10), date(2020, 3, 11))
+    assert [(s.key, s.date, s.capacity) for s in medan.sessions] == [
+        ("workshop", date(2020, 3, 10), None), ("socialisation", date(2020, 3, 11), 150)]
+    assert medan.sessions[0].topics[0]["facilitators"] == [{"name": "Ahmad Sofian", "organisation": "ECPAT"}]
+    assert medan.id != template.id
 
 
-def test_csv_without_rows_is_refused():
-    with pytest.raises(InvalidInput):
-        domain.read_participant_csv("full_name,category\n")
+def test_rollouts_are_listed_by_status_and_city_slug(uow):
+    pontianak = launched(uow)
+    planned(uow, {**ROLLOUT, "city_name": "Kota Bandar Lampung"})
+
+    assert [r.id for r in rollouts.list_rollouts(ListRollouts(status="launched"), uow)] == [pontianak.id]
+    assert [r.city for r in rollouts.list_rollouts(ListRollouts(city="Kota Bandar Lampung"), uow)] == [
+        "kota-bandar-lampung"]
 
 
-def test_committee_list_has_only_that_rollouts_participants(store):
-    pontianak = launched(store)
-    singkawang = launched(store, {**copy.deepcopy(ROLLOUT), "city_name": "Singkawang",
-                                  "committee_email": "panitia@singkawang.example"})
-    with store.unit_of_work() as uow:
-        umi = domain.register_participant(uow, pontianak, dict(ADULT))
-        siti = domain.register_participant(uow, pontianak, dict(CHILD))
-        domain.register_participant(uow, singkawang, {"full_name": "Andi", "category": "lsm"})
+def test_closing_registration_counts_the_participants_and_refuses_more(uow):
+    rollout = launched(uow)
+    register(uow, rollout.id, ADULT)
+    rollouts.close_registration(CloseRegistration(rollout.id), uow)
 
-    with store.read() as session:
-        listing = domain.committee_list(session, pontianak)
+    [(_, closed)] = emitted(uow, events.REGISTRATION_CLOSED)
+    assert closed["participant_count"] == 1
+    with pytest.raises(Conflict) as raised:
+        register(uow, rollout.id, CHILD)
+    assert "closed for registration" in raised.value.message
 
-    assert listing["city"] == "pontianak"
-    assert listing["committee_email"] == "panitia@pontianak.example"
+
+def test_a_target_gap_is_announced_once_a_day_as_its_session_nears(uow):
+    rollout = launched(uow, workshop={"quotas": [{"category": "educator", "minimum": 2, "maximum": 30},
+                                                 {"category": "lsm", "minimum": 1}]})
+    register(uow, rollout.id, {"full_name": "Rina", "category": "lsm"})
+    register(uow, rollout.id, {"full_name": "Umi", "category": "educator"})
+
+    def check(today):
+        return rollouts.check_targets(CheckTargets(rollout.id, today=today, within_days=7), uow)
+
+    assert check(date(2019, 4, 1)) == []  # a month ahead: not near yet
+    [gap] = check(date(2019, 4, 28))
+    assert (gap["category"], gap["minimum"], gap["registered"], gap["announced"]) == ("educator", 2, 1, True)
+    assert check(date(2019, 4, 28))[0]["announced"] is False
+    [(_, event)] = emitted(uow, events.TARGET_GAP)
+    assert (event["session_key"], event["category"], event["registered"], event["session_date"]) == (
+        "workshop", "educator", 1, date(2019, 5, 2))
+    assert rollouts.rollouts_to_check(uow) == [rollout.id]
+
+
+def test_the_committee_list_has_only_that_rollouts_participants_and_what_the_committee_needs(uow):
+    pontianak = launched(uow)
+    singkawang = launched(uow, {**ROLLOUT, "city_name": "Singkawang"})
+    umi = register(uow, pontianak.id, ADULT)
+    siti = register(uow, pontianak.id, CHILD)
+    register(uow, singkawang.id, {"full_name": "Andi", "category": "lsm"})
+
+    listing = participants.committee_list(GetCommitteeList(pontianak.id), uow)
+
+    assert (listing["city"], listing["committee_email"]) == ("pontianak", "panitia@pontianak.example")
     assert [p["participant_id"] for p in listing["participants"]] == [umi.id, siti.id]
     assert listing["participants"][0] == {
         "participant_id": umi.id, "code": umi.code, "full_name": "Umi Farida",
         "category": "Tenaga pendidikan", "organisation": "", "session": "Workshop", "day": 1,
     }
-    assert listing["participants"][1]["category"] == "Pelajar"
+    with pytest.raises(NotFound):
+        participants.committee_list(GetCommitteeList(404), uow)
 
 
-def test_committee_list_of_unknown_rollout_is_not_found(store):
-    with store.read() as session, pytest.raises(NotFound):
-        domain.committee_list(session, 404)
+def test_a_participant_is_found_by_code_without_their_name(uow):
+    rollout = launched(uow)
+    siti = register(uow, rollout.id, CHILD)
 
-
-def test_close_registration_counts_participants(store):
-    rollout_id = launched(store)
-    with store.unit_of_work() as uow:
-        domain.register_participant(uow, rollout_id, dict(ADULT))
-        domain.close_registration(uow, rollout_id)
-
-    [closed] = outbox(store, "registration_closed.pontianak")
-    assert closed["participant_count"] == 1
-    with pytest.raises(Conflict):
-        with store.unit_of_work() as uow:
-            domain.register_participant(uow, rollout_id, dict(CHILD))
+    assert participants.participant_by_code(FindParticipantByCode(siti.code), uow) == {
+        "participant_id": siti.id, "code": siti.code, "rollout_id": rollout.id, "city": "pontianak",
+        "session_key": "socialisation", "category": "student"}
+    assert participants.participant_by_code(FindParticipantByCode("PON-NOBODY"), uow) is None

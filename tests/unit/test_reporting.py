@@ -123,22 +123,6 @@ def uow():
 
 # --- pure rules ---------------------------------------------------------------
 
-def test_suppress_small_cells():
-    assert publication.suppress(0) == 0
-    assert publication.suppress(1) == "<5"
-    assert publication.suppress(3) == "<5"
-    assert publication.suppress(4) == "<5"
-    assert publication.suppress(5) == 5
-    assert publication.suppress(120) == 120
-
-
-def test_a_lone_small_cell_takes_the_next_smallest_with_it():
-    assert publication.suppress_breakdown({"a": 2, "b": 7, "c": 9}) == {"a": "<5", "b": "<5", "c": 9}
-    assert publication.suppress_breakdown({"a": 2, "b": 3, "c": 9}) == {"a": "<5", "b": "<5", "c": 9}
-    assert publication.suppress_breakdown({"a": 0, "b": 7, "c": 9}) == {"a": 0, "b": 7, "c": 9}
-    assert publication.suppress_breakdown({"a": 2}) == {"a": "<5"}
-
-
 @pytest.mark.parametrize("pre, post, gain", [
     (40.0, 70.0, 0.5),      # (70-40)/(100-40) = 30/60
     (50.0, 100.0, 1.0),     # everything learnt
@@ -171,19 +155,6 @@ def test_topic_percentages_leave_out_the_unpaired_submissions():
     assert figures.topic_figures(totals, unpaired) == [
         {"topic": "Jejak", "pre_percent": 90.0, "post_percent": 100.0, "gain": 1.0},
         {"topic": "Siber", "pre_percent": 10.0, "post_percent": None, "gain": None},
-    ]
-
-
-def test_a_summary_publishes_no_mean_or_gain_resting_on_fewer_than_five_people():
-    people = {"participants": 8, "by_category": {"educator": 2, "student": 6},
-              "by_audience": {"activists": 2, "students": 6}}
-    tests = {"pre": {"n": 6, "mean_percent": 50.0}, "post": {"n": 3, "mean_percent": 80.0}, "paired": 3,
-             "gain": 0.6}
-    assert publication.summarise(people, tests, rollouts=1) == [
-        (events.PARTICIPANTS_SUMMARY, {"participants": 8, "by_category": {"educator": "<5", "student": "<5"},
-                                       "by_audience": {"activists": "<5", "students": "<5"}, "rollouts": 1}),
-        (events.TESTS_SUMMARY, {"pre": {"n": 6, "mean_percent": 50.0}, "post": {"n": "<5", "mean_percent": None},
-                                "paired": "<5", "gain": None}),
     ]
 
 
@@ -334,10 +305,10 @@ def test_public_summaries_hold_aggregates_only_with_small_cells_suppressed(uow):
     summaries = publication.public_summaries(uow, "pontianak")
     assert summaries == [
         (events.PARTICIPANTS_SUMMARY, {
-            "participants": 8,
-            # 2 educators alone would be 8 - 6: the student cell is hidden with them.
-            "by_category": {"educator": "<5", "student": "<5"},
-            "by_audience": {"activists": "<5", "students": "<5"},
+            # 2 educators would be the total less the 6 students: the total is hidden with them.
+            "participants": "x",
+            "by_category": {"educator": "<5", "student": 6},
+            "by_audience": {"activists": "<5", "students": 6},
             "rollouts": 1,
         }),
         (events.TESTS_SUMMARY, {
@@ -347,6 +318,7 @@ def test_public_summaries_hold_aggregates_only_with_small_cells_suppressed(uow):
             "gain": None,
         }),
     ]
+    publication.publish_changed_summaries(uow)
     envelope = {"schema_version", "event_id", "occurred_at", "city"}
     for key, payload in publication.current_summaries(uow, "pontianak").items():
         assert key.startswith("summary.") and key.endswith(".pontianak")
@@ -355,8 +327,32 @@ def test_public_summaries_hold_aggregates_only_with_small_cells_suppressed(uow):
         assert "C1" not in json.dumps(payload)
 
 
+def test_a_snapshot_is_the_released_message_itself_until_the_next_release(uow):
+    deliver(uow, rollout_event(1), *[participant_event(i) for i in range(1, 9)])
+    publication.publish_changed_summaries(uow)
+    sent = {payload["event_id"] for payload in uow.emitted}
+
+    first = publication.current_summaries(uow, "pontianak")
+    assert publication.current_summaries(uow, "pontianak") == first  # no change: one identity
+    assert {body["event_id"] for body in first.values()} <= sent
+    deliver(uow, participant_event(9))
+    assert publication.current_summaries(uow, "pontianak") == first  # not released yet
+    publication.publish_changed_summaries(uow)
+    assert publication.current_summaries(uow, "pontianak")["summary.participants.pontianak"]["event_id"] != \
+        first["summary.participants.pontianak"]["event_id"]
+    with pytest.raises(NotFound):
+        publication.current_summaries(uow, "atlantis")
+
+
+def test_a_change_that_leaves_every_figure_as_it_was_releases_nothing(uow):
+    deliver(uow, rollout_event(1), *[participant_event(i) for i in range(1, 9)])
+    publication.publish_changed_summaries(uow)
+    deliver(uow, change_event(events.PARTICIPANT_UPDATED, 1, category="student", changed=["category"]))
+    assert publication.publish_changed_summaries(uow) == []
+
+
 def test_gain_is_published_from_five_pairs(uow):
-    deliver(uow, *[score_event(i, f"C{i}", "pre", 4) for i in range(1, 6)],
+    deliver(uow, rollout_event(1), *[score_event(i, f"C{i}", "pre", 4) for i in range(1, 6)],
             *[score_event(10 + i, f"C{i}", "post", 7) for i in range(1, 6)])
 
     _, tests = publication.public_summaries(uow, "pontianak")[1]

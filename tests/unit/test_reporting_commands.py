@@ -3,6 +3,7 @@ import pytest
 from click.testing import CliRunner
 
 from campaign.reporting_commands import reporting
+from services.reporting import publication
 from services.reporting.models import Base
 from services.reporting.repository import ReportingUnitOfWork
 from shared.database import Store
@@ -15,6 +16,8 @@ def data_dir(tmp_path):
     store = Store("sqlite:///" + str(tmp_path / "reporting.db"), Base.metadata, consumer="reporting",
                   unit_of_work=ReportingUnitOfWork)
     record(store, *a_season_of_events())
+    with store.unit_of_work() as uow:  # one publication round: what partners may see
+        publication.publish_changed_summaries(uow)
     store.dispose()
     return tmp_path
 
@@ -38,6 +41,11 @@ def test_rebuild_report_and_export(data_dir):
     exported = run(data_dir, "export", "national", "--public", "--format", "xlsx")
     assert exported.exit_code == 0, exported.output
     assert exported.output.strip().endswith("laporan-nasional-2019-publik.xlsx")
+
+    public = run(data_dir, "report", "national", "--public", "--format", "md")
+    assert public.exit_code == 0, public.output
+    markdown = (data_dir / "reports" / "laporan-nasional-2019-publik.md").read_text(encoding="utf-8")
+    assert "Catatan tentang angka publik" in markdown and '"x"' in markdown
 
 
 def test_mistakes_are_messages_and_a_non_zero_exit(data_dir, tmp_path_factory):

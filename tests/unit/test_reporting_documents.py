@@ -9,7 +9,7 @@ import pytest
 from openpyxl import load_workbook
 
 from campaign.demo import WORKSHOP_PARTICIPANTS, load_rollout, load_seed
-from services.reporting import document, exports, figures, report
+from services.reporting import document, exports, figures, publication, report
 from services.reporting.fakes import FakeReportingUnitOfWork
 from shared import events
 from shared.handling import dispatch
@@ -326,13 +326,18 @@ def test_exports_give_exact_figures_and_public_ones_suppress_small_cells(pontian
     assert rows[0] == ["Kategori peserta", "Jumlah"]
     assert ["Unit PPA", "8"] in rows and ["Pelajar", "20"] in rows
 
-    public = {p.name: p for p in exports.write_csv(written, tmp_path, public=True)}
+    publication.publish_changed_summaries(pontianak)  # partners see what was released
+    released = report.build(pontianak, "pontianak", public=True)
+    public = {p.name: p for p in exports.write_csv(released, tmp_path, public=True)}
     plans = list(csv.reader(public["laporan-pontianak-2019-publik-action-plan.csv"].open(encoding="utf-8")))
     assert plans[1] == ["Direncanakan", "<5"]
+    assert plans[-2:] == [[f"<5: {publication.MARKERS['en']['<5']}"], [f"x: {publication.MARKERS['en']['x']}"]]
 
-    workbook = load_workbook(exports.write_xlsx(written, tmp_path, public=True))
+    workbook = load_workbook(exports.write_xlsx(released, tmp_path, public=True))
     assert "workshop-kategori" in workbook.sheetnames
     assert [c.value for c in workbook["action-plan"][2]] == ["Direncanakan", "<5"]
+    with pytest.raises(ValueError, match="public=True"):  # never the exact figures under a public name
+        exports.write_xlsx(written, tmp_path, public=True)
     exact_book = load_workbook(exports.write_xlsx(written, tmp_path))
     assert [c.value for c in exact_book["tes"][3]] == ["Pasca-tes", 18, 90.0, 18]
     english = report.build(pontianak, "pontianak", "en")
@@ -366,11 +371,9 @@ def test_the_report_answer_names_files_never_server_paths(pontianak, tmp_path):
 
 
 def test_public_export_hides_percentages_resting_on_a_small_cell(pontianak, tmp_path):
-    written = report.build(pontianak, "medan")
-    tests = written.tables["tests"]
-
-    assert tests.rows[0][1:3] == [3, 30.0]
-    assert tests.public_rows()[0][1:3] == ["<5", None]
+    assert report.build(pontianak, "medan").tables["tests"].rows[0][1:3] == [3, 30.0]
+    publication.publish_changed_summaries(pontianak)
+    assert report.build(pontianak, "medan", public=True).tables["tests"].public_rows()[0][1:3] == ["<5", None]
 
 
 def test_report_numbers_and_dates_in_both_languages():
@@ -403,16 +406,17 @@ def _key(text):
     return tuple(text) if isinstance(text, list | tuple) else (text,)
 
 
-def test_a_hidden_part_cannot_be_recovered_from_the_total():
-    categories = report.Table("categories", [("Kategori", "text"), ("Jumlah", "count")],
-                              [["LSM", 1], ["Pelajar", 7], ["PATBM", 9], ["Jumlah", 17]], breakdown=True, total=True)
-    assert categories.public_rows() == [["LSM", "<5"], ["Pelajar", "<5"], ["PATBM", 9], ["Jumlah", 17]]
+def test_a_hidden_part_cannot_be_recovered_from_the_total_and_a_cell_of_seven_is_never_small():
+    store = FakeReportingUnitOfWork()
+    launch(store, 1, "pontianak", "Pontianak")
+    for i, category in enumerate(["lsm"] + ["student"] * 7 + ["patbm"] * 9):
+        register(store, i + 1, category)
+    publication.publish_changed_summaries(store)
 
-    cities = report.Table("cities", [("Kota", "text"), ("Peserta", "count"), ("Aktivis", "count"),
-                                     ("Pelajar", "count")],
-                          [["Medan", 123, 3, 120], ["Palembang", 40, 20, 20], ["Surabaya", 2, 2, 0]],
-                          breakdown=True, part_columns=(2, 3))
-    # Row by row, and then city by city: Surabaya's 2 would be the nation's total less the others.
-    assert cities.public_rows() == [["Medan", 123, "<5", "<5"], ["Palembang", "<5", 20, 20],
-                                    ["Surabaya", "<5", "<5", 0]]
-    assert categories.rows[0] == ["LSM", 1]  # the coordinator's own table stays exact
+    rows = report.build(store, "pontianak", public=True).tables["categories"].rows
+    shown = {label: n for label, n in rows}
+    assert shown["LSM"] == "<5"
+    assert "x" in (shown["Pelajar"], shown["PATBM"], shown["Jumlah"])  # one of them protects it
+    assert "<5" not in (shown["Pelajar"], shown["PATBM"], shown["Jumlah"])
+    assert ["LSM", 1] in report.build(store, "pontianak").tables["categories"].rows  # the coordinator's stays exact
+

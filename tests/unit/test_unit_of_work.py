@@ -1,6 +1,7 @@
 import json
 
 import pytest
+from marshmallow import ValidationError
 from sqlalchemy import func, select
 
 from shared import events
@@ -14,7 +15,8 @@ def store(make_store):
 
 
 def outbox_rows(store):
-    with store.read() as session:
+    with store.read() as uow:
+        session = uow.session
         return session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
 
 
@@ -41,60 +43,67 @@ def test_rolled_back_unit_of_work_leaves_no_outbox_row(store):
 
 
 def test_invalid_event_is_not_written(store):
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         with store.unit_of_work() as uow:
             uow.emit(events.REGISTRATION_CLOSED, "pontianak", rollout_id=3)
 
     assert outbox_rows(store) == []
 
 
-def test_first_delivery_is_true_once_per_event_and_consumer(store):
+def _claimed(uow, payload):
+    return uow.claim([payload]) != []
+
+
+def test_an_event_is_claimed_once_per_consumer(store):
     payload = events.REGISTRATION_CLOSED.create("pontianak", rollout_id=3, participant_count=9)
 
     with store.unit_of_work() as uow:
-        assert uow.first_delivery(payload) is True
+        assert _claimed(uow, payload) is True
     with store.unit_of_work() as uow:
-        assert uow.first_delivery(payload) is False
+        assert _claimed(uow, payload) is False
     with store.unit_of_work("reporting.on_registration_closed") as uow:
-        assert uow.first_delivery(payload) is True
+        assert _claimed(uow, payload) is True
 
-    with store.read() as session:
+    with store.read() as uow:
+        session = uow.session
         claims = session.execute(select(ProcessedEvent.consumer).order_by(ProcessedEvent.consumer)).scalars().all()
     assert claims == ["notification.on_registration_closed", "reporting.on_registration_closed"]
 
 
-def test_first_delivery_of_a_loaded_event_matches_the_raw_payload(store):
+def test_a_loaded_event_and_its_raw_payload_are_one_claim(store):
     payload = events.REGISTRATION_CLOSED.create("pontianak", rollout_id=3, participant_count=9)
 
     with store.unit_of_work() as uow:
-        assert uow.first_delivery(events.REGISTRATION_CLOSED.load(payload)) is True  # UUID object
+        assert _claimed(uow, events.REGISTRATION_CLOSED.load(payload)) is True  # UUID object
     with store.unit_of_work() as uow:
-        assert uow.first_delivery(payload) is False  # string id
+        assert _claimed(uow, payload) is False  # string id
 
 
 def test_duplicate_delivery_writes_nothing(store):
     payload = events.REGISTRATION_CLOSED.create("pontianak", rollout_id=3, participant_count=9)
     for _ in range(2):
         with store.unit_of_work() as uow:
-            if uow.first_delivery(payload):
+            if _claimed(uow, payload):
                 uow.emit(events.REGISTRATION_CLOSED, "pontianak", rollout_id=3, participant_count=9)
 
     assert len(outbox_rows(store)) == 1
-    with store.read() as session:
+    with store.read() as uow:
+        session = uow.session
         assert session.scalar(select(func.count()).select_from(ProcessedEvent)) == 1
 
 
-def test_first_deliveries_claims_each_new_event_of_a_batch_once(store):
+def test_a_batch_claims_each_new_event_once(store):
     first = events.REGISTRATION_CLOSED.create("pontianak", rollout_id=1, participant_count=1)
     second = events.REGISTRATION_CLOSED.create("medan", rollout_id=2, participant_count=2)
     with store.unit_of_work() as uow:
-        assert uow.first_deliveries([first]) == [first]
+        assert uow.claim([first]) == [first]
     with store.unit_of_work() as uow:
         # Redelivered with a new one, and the new one twice in the same batch.
-        assert uow.first_deliveries([first, second, second]) == [second]
+        assert uow.claim([first, second, second]) == [second]
     with store.unit_of_work() as uow:
-        assert uow.first_deliveries([first, second]) == []
-    with store.read() as session:
+        assert uow.claim([first, second]) == []
+    with store.read() as uow:
+        session = uow.session
         assert session.scalar(select(func.count()).select_from(ProcessedEvent)) == 2
 
 
@@ -105,7 +114,8 @@ def test_the_relay_takes_cities_in_turn_and_each_city_in_order(store):
     with store.unit_of_work() as uow:
         uow.emit(events.REGISTRATION_CLOSED, "pontianak", rollout_id=2, participant_count=1)
 
-    with store.read() as session:
+    with store.read() as uow:
+        session = uow.session
         ids = session.scalars(next_in_turn(4)).all()
         taken = [session.get(OutboxMessage, i) for i in ids]
     assert [(row.city, json.loads(row.payload)["participant_count"]) for row in taken] == [

@@ -4,16 +4,17 @@ Rows written before it have none: the report says so until an edit or a
 rebuild (``campaign reporting rebuild``) brings them from the event log.
 
 A database that create_all made from these models already has the columns when
-it is adopted (stamped at 0002): only the missing ones are added.
+it is adopted (stamped at 0002, then upgraded through 0003): only the missing ones
+are added.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,257 @@
+"""City rollouts: planned, cloned, launched, started, completed or cancelled, edited, and their targets.
+
+Each handler takes its command and a unit of work whose repositories it reads
+and writes; what it announces goes through ``uow.emit`` (the outbox).
+"""
+from collections.abc import Iterable, Mapping
+from datetime import date
+from typing import Any
+
+from services.registration import participants
+from services.registration.commands import (
+    CancelRollout,
+    CheckTargets,
+    CloneRollout,
+    CloseRegistration,
+    CompleteRollout,
+    EditRollout,
+    LaunchRollout,
+    ListRollouts,
+    PlanRollout,
+    SessionPlan,
+    ShowRollout,
+    StartRollout,
+)
+from services.registration.models import Rollout, Session, TargetGapAlert
+from services.registration.repository import RegistrationUnitOfWork
+from services.registration.rules import Places, audience_of, quota_problem, slugify
+from shared import events
+from shared.errors import Conflict, InvalidInput, NotFound
+
+SESSION_EDITABLE = ("date", "title", "opened_by", "topics", "capacity", "quotas")
+
+
+def get_rollout(uow: RegistrationUnitOfWork, rollout_id: int) -> Rollout:
+    rollout = uow.rollouts.get(rollout_id)
+    if rollout is None:
+        raise NotFound(f"rollout {rollout_id} does not exist", field="rollout_id")
+    return rollout
+
+
+def open_rollout(uow: RegistrationUnitOfWork, rollout_id: int) -> Rollout:
+    """The rollout, if it takes registrations: launched or running, registration open."""
+    rollout = get_rollout(uow, rollout_id)
+    if rollout.status not in ("launched", "running") or not rollout.registration_open:
+        state = rollout.status if rollout.registration_open else "closed for registration"
+        raise Conflict(f"rollout {rollout_id} is {state}; registration needs a launched rollout "
+                       "with registration open", field="rollout_id")
+    return rollout
+
+
+def session_for(rollout: Rollout, category: str) -> Session:
+    """The session a category attends in this rollout."""
+    audience = audience_of(category)
+    for session in rollout.sessions:
+        if session.audience == audience:
+            return session
+    raise InvalidInput(f"category: rollout {rollout.id} has no session for {audience}",
+                       fields={"category": [f"the rollout has no session for {audience}"]})
+
+
+def plan_rollout(command: PlanRollout, uow: RegistrationUnitOfWork) -> Rollout:
+    """A rollout in draft, with its agenda; nothing is announced yet."""
+    city = slugify(command.city_name)
+    if not city:
+        # The slug routes the city's events; a name with no Latin letters or digits has none.
+        raise InvalidInput("city_name: needs letters or digits to name the city in routing keys",
+                           fields={"city_name": ["needs letters or digits"]})
+    rollout = Rollout(
+        city=city, status="draft", registration_open=True, program=command.program,
+        city_name=command.city_name, province=command.province, venue=command.venue,
+        starts_on=command.starts_on, ends_on=command.ends_on, committee_name=command.committee_name,
+        committee_email=command.committee_email, author=command.author, editor=command.editor,
+    )
+    rollout.sessions = [Session(key=s.key, day=s.day, date=s.date, title=s.title, audience=s.audience,
+                                opened_by=s.opened_by, topics=list(s.topics), capacity=s.capacity,
+                                quotas=list(s.quotas))
+                        for s in command.sessions]
+    uow.rollouts.add(rollout)
+    return rollout
+
+
+def clone_rollout(command: CloneRollout, uow: RegistrationUnitOfWork) -> Rollout:
+    """A draft for another city with the template's agenda, days kept apart as they were."""
+    template = get_rollout(uow, command.template_id)
+    shift = command.starts_on - template.starts_on
+    return plan_rollout(PlanRollout(
+        program=command.program or template.program, city_name=command.city_name,
+        province=command.province, venue=command.venue,
+        starts_on=command.starts_on, ends_on=template.ends_on + shift,
+        committee_name=command.committee_name, committee_email=command.committee_email,
+        author=template.author, editor=template.editor,
+        sessions=tuple(SessionPlan(key=s.key, day=s.day, date=s.date + shift, title=s.title, audience=s.audience,
+                                   opened_by=s.opened_by, topics=s.topics, capacity=s.capacity, quotas=s.quotas)
+                       for s in template.sessions),
+    ), uow)
+
+
+def show_rollout(query: ShowRollout, uow: RegistrationUnitOfWork) -> Rollout:
+    return get_rollout(uow, query.rollout_id)
+
+
+def list_rollouts(query: ListRollouts, uow: RegistrationUnitOfWork) -> list[Rollout]:
+    return uow.rollouts.list(program=query.program, status=query.status,
+                             city=slugify(query.city) if query.city else None)
+
+
+def _step(rollout: Rollout, allowed_from: tuple[str, ...], to: str) -> None:
+    if rollout.status not in allowed_from:
+        raise Conflict(f"rollout {rollout.id} is {rollout.status}; only a rollout that is "
+                       f"{' or '.join(allowed_from)} can become {to}", field="status")
+
+
+def _announce_update(uow: RegistrationUnitOfWork, rollout: Rollout, changed: list[str]) -> None:
+    uow.emit(events.ROLLOUT_UPDATED, rollout.city, rollout_id=rollout.id, status=rollout.status, changed=changed)
+
+
+def launch_rollout(command: LaunchRollout, uow: RegistrationUnitOfWork) -> Rollout:
+    rollout = get_rollout(uow, command.rollout_id)
+    if rollout.status != "draft":
+        raise Conflict(f"rollout {rollout.id} is {rollout.status}, only a draft can be launched", field="status")
+    rollout.status = "launched"
+    uow.emit(
+        events.ROLLOUT_LAUNCHED, rollout.city,
+        rollout_id=rollout.id, program=rollout.program, city_name=rollout.city_name,
+        province=rollout.province, venue=rollout.venue,
+        starts_on=rollout.starts_on, ends_on=rollout.ends_on,
+        author=rollout.author, editor=rollout.editor,
+        sessions=[{
+            "key": s.key, "day": s.day, "date": s.date, "title": s.title,
+            "audience": s.audience, "opened_by": s.opened_by, "topics": s.topics,
+        } for s in rollout.sessions],
+    )
+    return rollout
+
+
+def start_rollout(command: StartRollout, uow: RegistrationUnitOfWork) -> Rollout:
+    """The first day has come: the rollout is running."""
+    rollout = get_rollout(uow, command.rollout_id)
+    _step(rollout, ("launched",), "running")
+    rollout.status = "running"
+    _announce_update(uow, rollout, ["status"])
+    return rollout
+
+
+def complete_rollout(command: CompleteRollout, uow: RegistrationUnitOfWork) -> Rollout:
+    rollout = get_rollout(uow, command.rollout_id)
+    _step(rollout, ("running",), "completed")
+    rollout.status = "completed"
+    rollout.registration_open = False
+    _announce_update(uow, rollout, ["status"])
+    return rollout
+
+
+def cancel_rollout(command: CancelRollout, uow: RegistrationUnitOfWork) -> Rollout:
+    rollout = get_rollout(uow, command.rollout_id)
+    _step(rollout, ("draft", "launched", "running"), "cancelled")
+    rollout.status = "cancelled"
+    rollout.registration_open = False
+    rollout.cancel_reason = command.reason
+    uow.emit(events.ROLLOUT_CANCELLED, rollout.city, rollout_id=rollout.id, reason=command.reason)
+    return rollout
+
+
+def close_registration(command: CloseRegistration, uow: RegistrationUnitOfWork) -> Rollout:
+    rollout = open_rollout(uow, command.rollout_id)
+    rollout.registration_open = False
+    uow.emit(events.REGISTRATION_CLOSED, rollout.city, rollout_id=rollout.id,
+             participant_count=uow.participants.count_registered(rollout.id))
+    return rollout
+
+
+def _checked_session_edits(rollout: Rollout,
+                           edits: Iterable[Mapping[str, Any]]) -> list[tuple[Session, Mapping[str, Any]]]:
+    """Each session edit with its session; refused whole if one names no session or breaks a quota rule."""
+    sessions = {s.key: s for s in rollout.sessions}
+    checked = []
+    for index, edit in enumerate(edits):
+        session = sessions.get(edit["key"])
+        if session is None:
+            raise InvalidInput(f"sessions.{index}.key: rollout {rollout.id} has no session {edit['key']}",
+                               fields={"sessions": {index: {"key": ["no such session"]}}})
+        problem = quota_problem(session.audience, edit["quotas"]) if "quotas" in edit else None
+        if problem:
+            raise InvalidInput(f"sessions.{index}.quotas: {problem}",
+                               fields={"sessions": {index: {"quotas": [problem]}}})
+        checked.append((session, edit))
+    return checked
+
+
+def edit_rollout(command: EditRollout, uow: RegistrationUnitOfWork) -> Rollout:
+    """Change what the committee re-planned; announces the names of the fields that changed.
+
+    A larger capacity or quota gives waitlisted people their places.
+    """
+    rollout = get_rollout(uow, command.rollout_id)
+    if rollout.status in ("completed", "cancelled"):
+        raise Conflict(f"rollout {rollout.id} is {rollout.status} and can no longer be edited", field="status")
+    session_edits = _checked_session_edits(rollout, command.sessions)
+    starts_on = command.changes.get("starts_on", rollout.starts_on)
+    if command.changes.get("ends_on", rollout.ends_on) < starts_on:
+        raise InvalidInput("ends_on: must not be before starts_on",
+                           fields={"ends_on": ["must not be before starts_on"]})
+
+    changed = []
+    for name, value in command.changes.items():
+        if getattr(rollout, name) != value:
+            setattr(rollout, name, value)
+            changed.append(name)
+    grown = []
+    for session, edit in session_edits:
+        for name in SESSION_EDITABLE:
+            if name in edit and getattr(session, name) != edit[name]:
+                setattr(session, name, edit[name])
+                changed.append(f"sessions.{session.key}.{name}")
+                if name in ("capacity", "quotas"):
+                    grown.append(session)
+    if changed:
+        _announce_update(uow, rollout, changed)
+        for session in dict.fromkeys(grown):
+            participants.fill_places(uow, rollout, session)
+    return rollout
+
+
+def check_targets(command: CheckTargets, uow: RegistrationUnitOfWork) -> list[dict[str, Any]]:
+    """Categories short of the committee's minimum in sessions starting within ``within_days``.
+
+    Each gap is announced (``target_gap.<city>``) at most once a day, so the
+    check can run as often as wanted.
+    """
+    rollout = get_rollout(uow, command.rollout_id)
+    if rollout.status not in ("launched", "running"):
+        return []
+    today = command.today or date.today()
+    places = Places(uow.participants.places_taken(rollout.id))
+    gaps = []
+    for session in rollout.sessions:
+        if not 0 <= (session.date - today).days <= command.within_days:
+            continue
+        for quota in session.quotas or []:
+            category, minimum = quota["category"], quota.get("minimum", 0)
+            registered = places.of(session.id, category)
+            if registered >= minimum:
+                continue
+            announced_before = uow.gap_alerts.announced(session.id, category, today)
+            if not announced_before:
+                uow.gap_alerts.add(TargetGapAlert(session_id=session.id, category=category, on_date=today,
+                                                  registered=registered))
+                uow.emit(events.TARGET_GAP, rollout.city, rollout_id=rollout.id, session_key=session.key,
+                         category=category, minimum=minimum, registered=registered, session_date=session.date)
+            gaps.append({"session_key": session.key, "session_date": session.date, "category": category,
+                         "minimum": minimum, "registered": registered, "announced": not announced_before})
+    return gaps
+
+
+def rollouts_to_check(uow: RegistrationUnitOfWork) -> list[int]:
+    """The rollouts whose targets the hourly check looks at."""
+    return uow.rollouts.open_ids()

@@ -1,0 +1,133 @@
+"""Registration's vocabulary and its pure rules: no database, no framework, no clock of their own."""
+import re
+import secrets
+import unicodedata
+from datetime import datetime, timezone
+from typing import Any, Protocol
+
+# Activists attend the day-1 workshop; students the day-2 socialisation.
+ACTIVIST_CATEGORIES = ("educator", "skpd", "patbm", "unit_ppa", "lsm", "forum_anak")
+CATEGORIES = ACTIVIST_CATEGORIES + ("student",)
+CATEGORY_LABELS = {
+    "educator": "Tenaga pendidikan",
+    "skpd": "SKPD",
+    "patbm": "PATBM",
+    "unit_ppa": "Unit PPA",
+    "lsm": "LSM",
+    "forum_anak": "Forum Anak",
+    "student": "Pelajar",
+}
+AUDIENCES = ("activists", "students")
+MINOR_AGE_BANDS = ("10-12", "13-15", "16-17")
+AGE_BANDS = MINOR_AGE_BANDS + ("18-24", "25-39", "40-59", "60+")
+# Children's forum members and students are children unless their age band says otherwise.
+CHILD_CATEGORIES = ("student", "forum_anak")
+CONSENT_GIVERS = ("guardian", "school")
+ROLLOUT_STATES = ("draft", "launched", "running", "completed", "cancelled")
+PARTICIPANT_STATES = ("registered", "waitlisted", "cancelled")
+
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: codes are read aloud
+
+
+def audience_of(category: str) -> str:
+    return "students" if category == "student" else "activists"
+
+
+def is_minor(category: str | None, age_band: str | None) -> bool:
+    if age_band:
+        return age_band in MINOR_AGE_BANDS
+    return category in CHILD_CATEGORIES
+
+
+def minors_problems(category: str | None, age_band: str | None, email: str | None, phone: str | None,
+                    consent_by: str | None, consent_at: datetime | None, now: datetime) -> dict[str, list[str]]:
+    """What a registration breaks of the rules protecting children, by field; empty for an adult."""
+    if not is_minor(category, age_band):
+        return {}
+    problems = {}
+    for field, value in (("email", email), ("phone", phone)):
+        if value:
+            problems[field] = ["must not be given for a minor"]
+    if not consent_by:
+        problems["consent_by"] = ["a minor needs consent from a guardian or the school"]
+    if consent_at is not None and as_utc(consent_at) > now:
+        problems["consent_at"] = ["must not be in the future"]
+    return problems
+
+
+def quota_problem(audience: str, quotas: list[dict[str, Any]]) -> str | None:
+    """Why a session's quotas cannot stand, or None: one per category, each of the session's audience."""
+    categories = [q["category"] for q in quotas]
+    if len(set(categories)) != len(categories):
+        return "one quota per category"
+    wrong = [c for c in categories if audience_of(c) != audience]
+    if wrong:
+        return f"{', '.join(wrong)} do not attend a session for {audience}"
+    return None
+
+
+def slugify(name: str) -> str:
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
+
+
+def normalised(text: str | None) -> str:
+    """'  Dédé   KURNIAWAN ' -> 'dede kurniawan': how people type the same name differently."""
+    ascii_text = unicodedata.normalize("NFKD", text or "").encode("ascii", "ignore").decode()
+    return " ".join(ascii_text.casefold().split())
+
+
+def person_key(city: str, full_name: str, organisation: str | None) -> str:
+    """Who a registration is, as far as names tell: the same in every rollout of the city.
+
+    Within a rollout two live registrations never share it; across the city's
+    rollouts it finds a returning participant's earlier record.
+    """
+    return f"{city}|{normalised(full_name)}|{normalised(organisation)}"
+
+
+def new_code(city: str, bits: int | None = None) -> str:
+    """A pseudonymous participant code such as ``PON-7KQ2MX``: six letters of 32 (5 bits each)."""
+    bits = secrets.randbits(30) if bits is None else bits
+    return f"{city[:3].upper()}-" + "".join(CODE_ALPHABET[(bits >> (5 * i)) & 31] for i in range(6))
+
+
+def as_utc(moment: datetime) -> datetime:
+    """SQLite keeps no time zone: a moment read back without one was stored as UTC."""
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+
+
+class SessionRoom(Protocol):
+    """What a session's room is judged on: the model, or any record with these attributes."""
+
+    id: int
+    capacity: int | None  # None: no limit
+    quotas: list[dict[str, Any]]
+
+
+class Places:
+    """Who holds a place in each session, by category: decides registered or waitlisted.
+
+    ``taken`` maps ``(session_id, category)`` to the registrations holding a place.
+    """
+
+    def __init__(self, taken: dict[tuple[int, str], int]):
+        self.taken = dict(taken)
+
+    def in_session(self, session_id: int) -> int:
+        return sum(n for (sid, _), n in self.taken.items() if sid == session_id)
+
+    def of(self, session_id: int, category: str) -> int:
+        return self.taken.get((session_id, category), 0)
+
+    def has_room(self, session: SessionRoom, category: str) -> bool:
+        """``session`` has ``id``, ``capacity`` (None: no limit) and ``quotas``."""
+        if session.capacity is not None and self.in_session(session.id) >= session.capacity:
+            return False
+        quota = next((q for q in session.quotas or [] if q["category"] == category), None)
+        if quota and quota.get("maximum") is not None and self.of(session.id, category) >= quota["maximum"]:
+            return False
+        return True
+
+    def take(self, session_id: int, category: str) -> None:
+        self.taken[(session_id, category)] = self.of(session_id, category) + 1

@@ -1,0 +1,128 @@
+"""The registration service class in a nameko container: HTTP, RPC, its timer and its outbox.
+
+Embedded transport (``memory://``) and SQLite in the test's directory; the
+requests go over a real socket to the service's web server.
+"""
+import copy
+
+import pytest
+import requests
+from nameko.containers import ServiceContainer
+from nameko.events import event_handler
+from nameko.testing.services import entrypoint_hook, entrypoint_waiter
+
+from services.registration.service import RegistrationService
+from shared.config import load
+from tests.support.cluster import free_port
+from tests.unit.test_registration import CHILD, ROLLOUT
+
+
+class Committee:
+    """Stands in for a service that follows Pontianak's registrations."""
+
+    name = "committee"
+
+    @event_handler("registration", "participant_registered.pontianak")
+    def heard(self, payload):
+        return payload
+
+
+@pytest.fixture(scope="module")
+def config(tmp_path_factory):
+    config = load({"CAMPAIGN_DATA_DIR": str(tmp_path_factory.mktemp("registration")), "OUTBOX_INTERVAL": "0.05"})
+    config["WEB_SERVER_ADDRESS"] = f"127.0.0.1:{free_port()}"
+    return config
+
+
+@pytest.fixture(scope="module")
+def containers(config):
+    """The service and a listener in containers (nameko's ``container_factory``, pared down).
+
+    One pair for the module: stopping a container takes seconds, and each test
+    keeps to rollouts of its own.
+    """
+    started = {cls.name: ServiceContainer(cls, config) for cls in (Committee, RegistrationService)}
+    for container in started.values():  # the listener's queue first, as a consumer's would be
+        container.start()
+    yield started
+    for container in reversed(started.values()):
+        container.stop()
+
+
+@pytest.fixture
+def registration(containers):
+    return containers["registration"]
+
+
+@pytest.fixture(scope="module")
+def api(config):
+    base = f"http://{config['WEB_SERVER_ADDRESS']}/api/v1"
+
+    def call(method, path, **kwargs):
+        return requests.request(method, base + path, timeout=10, **kwargs)
+    return call
+
+
+def test_a_registration_over_http_answers_201_and_its_event_leaves_through_the_outbox(containers, api):
+    registration, committee = containers["registration"], containers["committee"]
+
+    with entrypoint_waiter(registration, "plan_rollout"):
+        planned = api("POST", "/rollouts", json=ROLLOUT)
+    assert planned.status_code == 201, planned.text
+    rollout_id = planned.json()["id"]
+    assert api("POST", f"/rollouts/{rollout_id}/launch").status_code == 200
+
+    with entrypoint_waiter(committee, "heard", timeout=10) as heard:
+        registered = api("POST", f"/rollouts/{rollout_id}/participants", json=CHILD)
+    assert registered.status_code == 201, registered.text
+    siti = registered.json()
+    assert (siti["status"], siti["minor"], siti["returning_of"]) == ("registered", True, None)
+    assert (heard.get()["participant_id"], heard.get()["participant_code"]) == (siti["id"], siti["code"])
+    assert "Siti" not in str(heard.get())
+
+
+def test_bad_input_is_refused_at_the_edge_naming_the_field(registration, api):
+    refused = api("POST", "/rollouts", json={**ROLLOUT, "ends_on": "2019-04-01"})
+    assert (refused.status_code, refused.json()["error"]["code"]) == (422, "invalid_input")
+    assert "ends_on" in refused.json()["error"]["fields"]
+    assert api("GET", "/rollouts", params={"status": "finished"}).status_code == 422
+    assert api("POST", "/rollouts/999/launch").status_code == 404
+
+
+def test_a_returning_participant_and_a_file_with_problems_over_http(registration, api):
+    first = api("POST", "/rollouts", json={**ROLLOUT, "city_name": "Kupang"}).json()
+    api("POST", f"/rollouts/{first['id']}/launch")
+    earlier = api("POST", f"/rollouts/{first['id']}/participants", json=CHILD).json()
+    later = api("POST", f"/rollouts/{first['id']}/clone", json={
+        "city_name": "Kupang", "starts_on": "2020-05-02", "committee_email": "panitia@kupang.example"}).json()
+    api("POST", f"/rollouts/{later['id']}/launch")
+
+    again = api("POST", f"/rollouts/{later['id']}/participants", json=CHILD)
+    assert (again.status_code, again.json()["returning_of"]) == (201, earlier["id"])
+
+    refused = api("POST", f"/rollouts/{later['id']}/participants/import", data=(
+        b"full_name,category,organisation,age_band,email,consent_by\n"
+        b"Siti Aminah,student,,13-15,,school\n"
+        b"Budi,student,,13-15,budi@example.org,school\n"))
+    assert refused.status_code == 422
+    assert [(r["line"], r["field"]) for r in refused.json()["error"]["rows"]] == [(2, "full_name"), (3, "email")]
+
+
+def test_the_rpcs_and_the_hourly_target_check_go_through_the_same_handlers(registration, api):
+    data = copy.deepcopy({**ROLLOUT, "city_name": "Medan"})
+    data["sessions"][1]["quotas"] = [{"category": "student", "minimum": 50}]
+    rollout = api("POST", "/rollouts", json=data).json()
+    api("POST", f"/rollouts/{rollout['id']}/launch")
+    siti = api("POST", f"/rollouts/{rollout['id']}/participants", json=CHILD).json()
+
+    with entrypoint_hook(registration, "committee_list") as committee_list:
+        listing = committee_list(rollout["id"])
+    assert [(p["code"], p["full_name"], p["category"]) for p in listing["participants"]] == [
+        (siti["code"], "Siti Aminah", "Pelajar")]
+    with entrypoint_hook(registration, "participant_by_code") as participant_by_code:
+        assert participant_by_code(siti["code"])["session_key"] == "socialisation"
+        assert participant_by_code("PON-NOBODY") is None
+    with entrypoint_hook(registration, "check_all_targets") as check_all_targets:
+        check_all_targets()  # the sessions of 2019 are long past: nothing is near, nothing is announced
+    assert api("POST", f"/rollouts/{rollout['id']}/target-check",
+               json={"today": "2019-05-01"}).json()[0]["registered"] == 1
