@@ -420,3 +420,53 @@ def test_a_hidden_part_cannot_be_recovered_from_the_total_and_a_cell_of_seven_is
     assert "<5" not in (shown["Pelajar"], shown["PATBM"], shown["Jumlah"])
     assert ["LSM", 1] in report.build(store, "pontianak").tables["categories"].rows  # the coordinator's stays exact
 
+
+def test_a_public_report_prints_the_released_figures_never_sums_them_and_explains_the_markers():
+    store = seeded()
+    publication.publish_changed_summaries(store)
+    released = publication.released_figures(store, events.NATIONAL)
+    assert released["by_category"]["student"] == "x" and released["cities"][0]["pre_n"] == "<5"  # Medan's 3
+
+    written = report.build(store, "national", "en", public=True)
+    markdown, page = written.markdown, document.html(written)
+
+    assert (written.public, written.stem) == (True, "report-national-2019-public")
+    # The total is the released one (a sum over "x" would be no number at all).
+    assert written.tables["categories"].rows[-1] == ["Total", released["participants"]]
+    assert "## About the public figures" in markdown and '- "x": hidden so that' in markdown
+    assert "“\\<5”" not in page and "“&lt;5”" in page and "Internal" not in page + markdown
+    # Hidden values are marked, never drawn as bars of 0: Medan's percentages, the students' count.
+    cities = written.charts["report-national-2019-public-cities.svg"]
+    assert [(b.value, b.drawn) for b in cities.rows[0].bars] == [("-", False), ("-", False)]
+    categories = written.charts["report-national-2019-public-categories.svg"]
+    assert [(b.value, b.drawn) for r in categories.rows for b in r.bars][-1] == ("x", False)
+    assert categories.bar_count == len(categories.rows) - 1
+    assert 'data-value="x"' not in categories.svg() and ">x</text>" in categories.svg()
+    assert f"n = {released['participants']} (registered)" in categories.n_note
+
+
+def test_a_public_city_report_lists_no_plan_and_no_committee_list_size():
+    store = seeded()
+    publication.publish_changed_summaries(store)
+    written = report.build(store, "pontianak", public=True)
+
+    assert written.stem == "laporan-pontianak-2019-publik"
+    assert "action_plan_list" not in written.tables and "Kelompok SMP" not in written.markdown
+    assert "- Action plan: \\<5" in written.markdown  # a marker, in the plural the language writes it with
+    assert "Daftar peserta dikirim kepada Panitia Lokal melalui email." in written.markdown
+    assert "106 orang" not in written.markdown
+    assert document.pdf(written).startswith(b"%PDF")
+
+
+def test_an_internal_report_says_so_on_every_page():
+    store = seeded()
+    for lang, words in (("id", "Internal: angka persis, bukan untuk dipublikasikan"),
+                        ("en", "Internal: exact figures, not for publication")):
+        for city in ("pontianak", "national"):
+            written = report.build(store, city, lang)
+            page = document.html(written)
+            assert not written.public and f"**{words}**" in written.markdown
+            # On screen at the top; in print (the PDF) in every page's top right margin, the cover's too.
+            assert f'<p class="classification">{words}</p>' in page
+            assert re.search(r'@page\{@top-right\{content:"Internal:', page)
+
