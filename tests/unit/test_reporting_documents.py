@@ -470,3 +470,8 @@ def test_an_internal_report_says_so_on_every_page():
             assert f'<p class="classification">{words}</p>' in page
             assert re.search(r'@page\{@top-right\{content:"Internal:', page)
 
+
+def test_the_pass_mark_and_the_method_are_two_sentences():
+    written = report.build(seeded(), "pontianak", "en")
+    assert "with these scores. \nMean scores are" in written.markdown
+    assert "with these scores. \nMean scores are" in document.html(written)
