@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from campaign.demo import load_seed
-from services.reporting import document, report
+from services.reporting import document, publication, report
 from shared import events
 from tests.unit.test_reporting_documents import seeded
 
@@ -19,6 +19,8 @@ BROWSER_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1400,30000",
                  "--virtual-time-budget=5000"]
 PAGE = {"id": "Halaman {page} dari {pages}", "en": "Page {page} of {pages}"}
+INTERNAL = {"id": "Internal: angka persis, bukan untuk dipublikasikan",
+            "en": "Internal: exact figures, not for publication"}
 
 
 def needs(*programs):
@@ -73,7 +75,24 @@ def test_the_pdf_has_a_cover_and_numbered_pages_that_render(pdf, tmp_path):
         assert PAGE[lang].format(page=number, pages=pages) in " ".join(text.split())
     # Every page after the cover has the running header, and the body starts on page 2.
     assert all("Internet Aman untuk Anak · Pontianak" in " ".join(t.split()) for t in texts[1:])
+    # An internal report says so on every page, the cover's too.
+    internal = INTERNAL[lang]
+    assert all(internal in " ".join(t.split()) for t in texts), [n for n, t in enumerate(texts, 1)
+                                                                 if internal not in " ".join(t.split())]
     assert ("Ringkasan eksekutif" if lang == "id" else "Executive summary") in texts[1]
+
+
+@needs("pdftotext")
+def test_a_public_pdf_is_not_marked_internal_and_ends_by_explaining_its_markers(store, tmp_path):
+    publication.publish_changed_summaries(store)
+    written = report.build(store, events.NATIONAL, "en", public=True)
+    path = tmp_path / f"{written.stem}.pdf"
+    path.write_bytes(document.pdf(written))
+
+    text = " ".join(subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True,
+                                   check=True).stdout.split())
+    assert "Internal" not in text
+    assert "About the public figures" in text and "“<5” 1 to 4 people" in text and "“x” hidden so that" in text
 
 
 COUNT_BARS = """<script>
@@ -99,9 +118,11 @@ window.addEventListener("load", () => {
 
 @needs(CHROMIUM)
 @pytest.mark.parametrize("lang", report.LANGUAGES)
-@pytest.mark.parametrize("city", ["pontianak", events.NATIONAL])
-def test_a_browser_shows_every_bar_of_every_chart(store, tmp_path, lang, city):
-    written = report.build(store, city, lang)
+@pytest.mark.parametrize("city, public", [("pontianak", False), (events.NATIONAL, False), (events.NATIONAL, True)])
+def test_a_browser_shows_every_bar_of_every_chart(store, tmp_path, lang, city, public):
+    if public:  # Medan's percentages and the students' count are hidden: marked, with no bar
+        publication.publish_changed_summaries(store)
+    written = report.build(store, city, lang, public=public)
     page = tmp_path / f"{written.stem}.html"
     page.write_text(document.html(written).replace("</body>", COUNT_BARS + "</body>"), encoding="utf-8")
 
