@@ -86,7 +86,7 @@ def test_the_demo_through_rabbitmq_gives_the_same_report_and_a_subscriber_its_fi
     assert people["by_category"] == {"educator": 24, "skpd": 16, "patbm": 14, "unit_ppa": 8, "lsm": 12,
                                      "forum_anak": 12, "student": 120}
     assert (tests["pre"]["n"], tests["post"]["n"], tests["paired"]) == (120, 114, 114)
-    assert "| Post-test | 114 |" in report and f"post 114 (mean {tests['post']['mean_percent']}%)" in stdout
+    assert "| Pasca-tes | 114 |" in report and f"post 114 (mean {tests['post']['mean_percent']}%)" in stdout
     envelope = {"event_id", "occurred_at", "city"}
     national = subscriber.latest("summary.tests.national")
     assert {k: v for k, v in national.items() if k not in envelope} == {
