@@ -1,28 +1,36 @@
 """Pipeline throughput and city isolation against the local RabbitMQ, in one run.
 
-    python bench/pipeline_bench.py [--participants 20000]
+    python bench/pipeline_bench.py [--participants 20000] [--runs 5] [--profile DIR]
 
 Prints, all measured in this run (the machine is noisy, so the ratios matter):
-  1. the baseline: raw pika, persistent messages published in transactions of
-     500 while a consumer acknowledges them (prefetch 200), in messages/s;
-     and the same routed as a registration is, to two quorum queues, which is
-     the most the broker alone could give the pipeline;
+  1. the raw baseline: raw pika, persistent messages published in transactions
+     of 500 while a consumer acknowledges them (prefetch 200), in messages/s;
+     and the routed limit: the same routed as a registration is, to two quorum
+     queues, the most the broker alone could give the pipeline;
   2. pipeline throughput: participants imported across four cities until the
      read models of reporting and notification (the services that consume
-     registrations) have all of them, in participants/s, and its ratio to the
-     baseline;
-  3. city isolation: Pontianak's registration-to-report latency (p50, p95)
-     sampled for as long as Surabaya imports as many participants and its
-     events flow, against Surabaya idle;
-  4. the peak memory (VmHWM) of each service process.
-The services run as in production: each its own process, PostgreSQL,
-reporting split into a Pontianak worker and a worker for the other cities.
+     registrations) have all of them, in participants/s, with its ratio to
+     the baseline and to the routed limit;
+  3. the CPU each process spent meanwhile, in ms per participant, and summed;
+  4. city isolation, ``--runs`` times: Pontianak's registration-to-report
+     latency (p50, p95) sampled for as long as Surabaya imports as many
+     participants and its events flow, against Surabaya idle, and the ratio
+     of the two p95s in each run;
+  5. the peak memory (VmHWM) of each process.
+The services run as in production: each its own process, PostgreSQL, the
+import worker a process of its own, reporting split into a Pontianak worker
+and a worker for the other cities.  ``--profile DIR`` samples every process
+with py-spy during the throughput run and prints each one's costliest functions.
 """
 import argparse
+import collections
 import csv
 import io
 import os
+import shutil
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -107,11 +115,11 @@ def launch(cluster, city_name):
 
 
 def import_in_chunks(cluster, rollout, n, chunk=5000, offset=0):
+    """Files of ``chunk`` rows, each followed until its import job has finished."""
     for start in range(0, n, chunk):
-        answer = cluster.post("registration", f"/rollouts/{rollout['id']}/participants/import",
-                              data=people_csv(rollout["city"], min(chunk, n - start), offset + start),
-                              timeout=600)
-        assert answer.status_code == 201, answer.text
+        job = cluster.import_participants(rollout["id"], people_csv(rollout["city"], min(chunk, n - start),
+                                                                    offset + start), timeout=900)
+        assert job["status"] == "succeeded", job
 
 
 class ReadModels:
@@ -178,10 +186,62 @@ def peak_memory_mb(pid):
     return float("nan")
 
 
+class Profiles:
+    """py-spy sampling each process (``--profile DIR``): its costliest functions, by own time."""
+
+    def __init__(self, directory, processes):
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+        self.running = {key: subprocess.Popen(
+            [spy, "record", "--pid", str(p.process.pid), "--format", "raw", "--rate", "200", "--nonblocking",
+             "--output", str(self.directory / f"{key}.txt")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for key, p in processes.items()}
+
+    def stop(self):
+        for spy in self.running.values():
+            spy.send_signal(signal.SIGINT)  # py-spy writes its file when interrupted
+        for spy in self.running.values():
+            spy.wait(60)
+
+    def top(self, key, n=12):
+        """(function, share of the samples spent in it, not in what it calls)."""
+        own, total = collections.Counter(), 0
+        path = self.directory / f"{key}.txt"
+        if not path.exists():
+            return []
+        for line in path.read_text().splitlines():
+            stack, _, count = line.rpartition(" ")
+            if not stack or not count.isdigit():
+                continue
+            frame = stack.split(";")[-1]
+            if "(" in frame:  # "function (file.py:line)": the line dropped, functions summed
+                name, _, where = frame.partition(" (")
+                frame = f"{name} ({where.rsplit(':', 1)[0].split('site-packages/')[-1]})"
+            own[frame] += int(count)
+            total += int(count)
+        return [(frame, count / total) for frame, count in own.most_common(n)] if total else []
+
+
+def isolation_run(cluster, read_models, pontianak, surabaya, n, samples, offset):
+    """Pontianak's latency with Surabaya idle, then for as long as Surabaya imports ``n`` and they flow."""
+    idle = [pontianak_latency(cluster, read_models, pontianak) for _ in range(samples)]
+    before = read_models.reported(surabaya)
+    busy_import = threading.Thread(target=import_in_chunks, args=(cluster, surabaya, n), kwargs={"offset": offset})
+    busy_import.start()
+    busy = []  # sampled for as long as Surabaya is busy: importing, or its events not all reported
+    while busy_import.is_alive() or read_models.reported(surabaya) < before + n:
+        busy.append(pontianak_latency(cluster, read_models, pontianak))
+    busy_import.join()
+    return idle, busy
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--participants", type=int, default=20000)
     parser.add_argument("--samples", type=int, default=40, help="Pontianak latency samples with Surabaya idle")
+    parser.add_argument("--runs", type=int, default=1, help="isolation runs, each with its own ratio")
+    parser.add_argument("--profile", metavar="DIR", help="sample each process with py-spy during the throughput run")
     args = parser.parse_args()
     n = args.participants
     sys.stdout.reconfigure(line_buffering=True)
@@ -196,15 +256,16 @@ def main():
     read_models = None
     try:
         rate = baseline(vhost.amqp_uri, n)
-        print(f"baseline (pika, tx of 500, consume with ack): {rate:,.0f} messages/s")
+        print(f"raw baseline (pika, tx of 500, consume with ack): {rate:,.0f} messages/s")
         routed = baseline(vhost.amqp_uri, n, queues=2, queue_type="quorum")
-        print(f"the broker alone, each message to two quorum queues as a registration goes: {routed:,.0f} messages/s "
-              f"({routed / rate:.2f} of the baseline)")
+        print(f"routed limit (the broker alone, each message to two quorum queues as a registration goes): "
+              f"{routed:,.0f} messages/s ({routed / rate:.2f} of the baseline)")
 
         cluster.start()
         read_models = ReadModels(databases.urls)
         rollouts = {city: launch(cluster, city) for city in CITIES}
         per_city = n // len(CITIES)
+        profiles = Profiles(args.profile, cluster.services) if args.profile else None
         cpu_before = {key: cpu_seconds(p.process.pid) for key, p in cluster.services.items()}
         started = time.perf_counter()
         threads = [threading.Thread(target=import_in_chunks, args=(cluster, rollouts[c], per_city))
@@ -218,27 +279,36 @@ def main():
         wait_until(lambda: read_models.reported() >= total and read_models.heard() >= total,
                    "the pipeline to drain", timeout=900, interval=0.05)
         elapsed = time.perf_counter() - started
+        cpu = {key: cpu_seconds(p.process.pid) - cpu_before[key] for key, p in cluster.services.items()}
+        if profiles:
+            profiles.stop()
         assert cluster.get("reporting", "/reports/national/figures").json()["participants"] == total
+        throughput = total / elapsed
         print(f"pipeline: {total:,} participants imported across {len(CITIES)} cities and in every read model "
-              f"in {elapsed:.1f}s (imports answered in {imported:.1f}s): {total / elapsed:,.0f} participants/s, "
-              f"{total / elapsed / rate:.2f} of the baseline")
-        print("  CPU seconds spent meanwhile: " + ", ".join(
-            f"{key} {cpu_seconds(p.process.pid) - cpu_before[key]:.1f}" for key, p in cluster.services.items()))
+              f"in {elapsed:.1f}s (import jobs done in {imported:.1f}s): {throughput:,.0f} participants/s, "
+              f"{throughput / rate:.2f} of the raw baseline, {throughput / routed:.2f} of the routed limit")
+        print("CPU ms per participant: " + ", ".join(f"{key} {1000 * seconds / total:.3f}"
+                                                    for key, seconds in cpu.items())
+              + f"; summed {1000 * sum(cpu.values()) / total:.3f} (CPU seconds {sum(cpu.values()):.1f})")
+        if profiles:
+            for key in cluster.services:
+                print(f"  costliest in {key} (share of its samples, own time):")
+                for frame, share in profiles.top(key):
+                    print(f"    {share:6.1%}  {frame}")
 
         pontianak, surabaya = rollouts["Pontianak"], rollouts["Surabaya"]
-        idle = [pontianak_latency(cluster, read_models, pontianak) for _ in range(args.samples)]
-        busy_import = threading.Thread(target=import_in_chunks, args=(cluster, surabaya, n), kwargs={"offset": n})
-        busy_import.start()
-        busy = []  # sampled for as long as Surabaya is busy: importing, or its events not all reported
-        while busy_import.is_alive() or read_models.reported(surabaya) < per_city + n:
-            busy.append(pontianak_latency(cluster, read_models, pontianak))
-        busy_import.join()
-        p50_idle, p95_idle = percentile(idle, 50), percentile(idle, 95)
-        p50_busy, p95_busy = percentile(busy, 50), percentile(busy, 95)
-        print(f"Pontianak registration-to-report latency, Surabaya idle: p50 {p50_idle * 1000:.0f} ms, "
-              f"p95 {p95_idle * 1000:.0f} ms (mean {statistics.mean(idle) * 1000:.0f} ms)")
-        print(f"Pontianak registration-to-report latency, Surabaya importing {n:,} ({len(busy)} samples): "
-              f"p50 {p50_busy * 1000:.0f} ms, p95 {p95_busy * 1000:.0f} ms; p95 ratio busy/idle {p95_busy / p95_idle:.2f}")
+        ratios = []
+        for run in range(1, args.runs + 1):
+            idle, busy = isolation_run(cluster, read_models, pontianak, surabaya, n, args.samples, offset=run * n)
+            p50_idle, p95_idle = percentile(idle, 50), percentile(idle, 95)
+            p50_busy, p95_busy = percentile(busy, 50), percentile(busy, 95)
+            ratios.append(p95_busy / p95_idle)
+            print(f"isolation run {run}: Pontianak registration-to-report p50 {p50_idle * 1000:.0f} ms, "
+                  f"p95 {p95_idle * 1000:.0f} ms with Surabaya idle (mean {statistics.mean(idle) * 1000:.0f} ms); "
+                  f"while Surabaya imports {n:,} ({len(busy)} samples) p50 {p50_busy * 1000:.0f} ms, "
+                  f"p95 {p95_busy * 1000:.0f} ms; p95 ratio busy/idle {ratios[-1]:.2f}")
+        print("isolation p95 ratios: " + ", ".join(f"{r:.2f}" for r in ratios)
+              + f" ({sum(r <= 2 for r in ratios)} of {len(ratios)} within twice)")
         for key, process in cluster.services.items():
             print(f"peak memory of {key}: {peak_memory_mb(process.process.pid):.0f} MB")
     finally:

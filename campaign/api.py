@@ -11,6 +11,7 @@ import functools
 import json
 import os
 import re
+import time
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
@@ -149,6 +150,20 @@ class Api:
         target = directory / Path(named.group(1) if named else default_name).name
         target.write_bytes(answer.content)
         return target
+
+    def follow(self, path: str, on_progress=None, interval: float = 0.2, timeout: float = 3600):
+        """A job resource at ``path`` (an import), polled until it has finished; ``on_progress(job)`` each time."""
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self.call("GET", path)
+            if on_progress is not None:
+                on_progress(job)
+            if job.get("status") in ("succeeded", "failed"):
+                return job
+            if time.monotonic() > deadline:
+                raise ApiError(f"{path} is still {job.get('status')} after {timeout:.0f}s; "
+                               f"follow it later with GET {path}")
+            time.sleep(interval)
 
     def upload(self, method: str, path: str, data, content_type: str, **kwargs):
         return self.call(method, path, data=data, headers={"Content-Type": content_type}, timeout=600, **kwargs)

@@ -47,15 +47,18 @@ def start_or_exit(runner, config, names=settings.SERVICES):
 
 
 @main.command()
-@click.argument("services", nargs=-1, type=click.Choice(settings.SERVICES + ("all",)))
+@click.argument("services", nargs=-1, type=click.Choice(settings.SERVICES + ("registration-imports", "all")))
 @click.option("--city", help="Consume only this city's events (default: all cities, or $CITY).")
 def serve(services, city):
-    """Run services in this process until stopped (all four by default)."""
+    """Run services in this process until stopped (all four and the import worker by default).
+
+    ``registration-imports --city X`` is the worker that reads city X's participant files.
+    """
     from campaign import runner
 
     if city:
         os.environ["CITY"] = city
-    names = settings.SERVICES if not services or "all" in services else services
+    names = runner.EVERYTHING if not services or "all" in services else services
     config = settings.load()
     running = start_or_exit(runner, config, names)
     click.echo(f"ready: {', '.join(names)} on http://{config['WEB_SERVER_ADDRESS']} "

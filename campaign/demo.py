@@ -180,8 +180,11 @@ def run(base_url, workdir):
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    api.call("POST", f"/rollouts/{rollout_id}/participants/import", data=sheet.read_bytes(),
-             headers={"Content-Type": "text/csv"})
+    job = api.call("POST", f"/rollouts/{rollout_id}/participants/import", data=sheet.read_bytes(),
+                   headers={"Content-Type": "text/csv"})
+    job = api.follow(f"/rollouts/{rollout_id}/imports/{job['id']}")  # the import worker reads it
+    if job["status"] != "succeeded":
+        raise DemoError(f"the workshop list was not imported: {job.get('message')}")
 
     # Day 2: students register one by one, with their school's consent.
     codes = [api.call("POST", f"/rollouts/{rollout_id}/participants", json=student(fake, rng))["code"]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from campaign.api import api_url_option, emit, fail, json_option, pass_api, read_json
+from campaign.api import api_url_option, emit, fail, json_option, pass_api, read_json, refusal
 from services.registration.schemas import AGE_BANDS, CATEGORIES, CONSENT_GIVERS, PARTICIPANT_STATES, ROLLOUT_STATES
 
 # Below this a file uploads in a blink; above it the upload shows a progress bar.
@@ -296,20 +296,43 @@ class UploadProgress:
 @json_option
 @pass_api
 def import_(api, rollout_id, path, as_json):
-    """Import a CSV or XLSX file: every row, or none if any row is bad."""
+    """Import a CSV or XLSX file: every row, or none if any row is bad.
+
+    The API keeps the file as a job for the city's import worker; this follows
+    the job to its end, then prints what was imported, or every bad line.
+    """
     data = path.read_bytes()
     xlsx = data[:4] == b"PK\x03\x04"
     headers = {"Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
                if xlsx else "text/csv"}
     target = f"/rollouts/{rollout_id}/participants/import"
-    if len(data) >= PROGRESS_FROM_BYTES:
+    large = len(data) >= PROGRESS_FROM_BYTES
+    if large:
         with click.progressbar(length=len(data), label=f"Sending {path.name}", file=sys.stderr,
                                show_pos=False, show_percent=True) as bar:
-            answer = api.call("POST", target, data=UploadProgress(data, bar), headers=headers, timeout=600)
+            job = api.call("POST", target, data=UploadProgress(data, bar), headers=headers, timeout=600)
     else:
-        answer = api.call("POST", target, data=data, headers=headers, timeout=600)
-    emit(answer, as_json, f"imported {answer['imported']} participants "
-                          f"({answer['registered']} registered, {answer['waitlisted']} waitlisted)")
+        job = api.call("POST", target, data=data, headers=headers, timeout=600)
+    job = follow_import(api, rollout_id, job, show_progress=large and not as_json)
+    if job["status"] == "failed":
+        raise refusal(422, {"message": job.get("message") or "the import failed; nothing was imported",
+                            "rows": job.get("errors") or []})
+    result = job["result"]
+    emit(job, as_json, f"imported {result['imported']} participants "
+                       f"({result['registered']} registered, {result['waitlisted']} waitlisted)")
+
+
+def follow_import(api, rollout_id, job, show_progress):
+    """The import job once its worker has finished it, with a bar of rows checked meanwhile."""
+    path = f"/rollouts/{rollout_id}/imports/{job['id']}"
+    if not show_progress:
+        return api.follow(path)
+    with click.progressbar(length=1, label="Checking rows", file=sys.stderr, show_pos=True) as bar:
+        def moved(job):
+            if job.get("rows_total"):
+                bar.length = job["rows_total"]
+                bar.update(job["rows_done"] - bar.pos)
+        return api.follow(path, on_progress=moved)
 
 
 @participants.command(name="list")

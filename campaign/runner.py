@@ -16,7 +16,11 @@ SERVICE_CLASSES = {
     "notification": "services.notification.service:NotificationService",
     "reporting": "services.reporting.service:ReportingService",
     "identity": "services.identity.service:IdentityService",
+    # Reads participant files a city at a time, away from the API (services/registration/import_jobs.py).
+    "registration-imports": "services.registration.import_worker:RegistrationImportWorker",
 }
+# What ``campaign serve`` and ``campaign demo`` run in one process when no service is named.
+EVERYTHING = SERVICES + ("registration-imports",)
 
 
 def service_class(name):
@@ -24,7 +28,7 @@ def service_class(name):
     return getattr(importlib.import_module(module), cls)
 
 
-def start(config: dict, names=SERVICES) -> ServiceRunner:
+def start(config: dict, names=EVERYTHING) -> ServiceRunner:
     """A started runner; consumers' queues exist when it returns.
 
     Raises ``CannotStart`` (one line to show the user) when the web address is

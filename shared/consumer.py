@@ -20,6 +20,7 @@ from functools import partial
 
 import eventlet
 from kombu import Exchange, Queue, binding
+from kombu.transport.virtual import Channel as VirtualChannel
 from nameko.amqp.publish import get_connection
 from nameko.exceptions import ContainerBeingKilled
 from nameko.extensions import Entrypoint
@@ -83,6 +84,66 @@ class CityQueueConsumer(QueueConsumer):
             self._consumers[provider] = consumer
         return self._consumers.values()
 
+    def handle_message(self, provider, body, message):
+        if isinstance(provider, EventConsumer):
+            provider.handle_message(body, message)  # it only buffers: no green thread per message
+        else:
+            super().handle_message(provider, body, message)
+
+
+class Acknowledgements:
+    """Deliveries acknowledged a run at a time: one ``basic_ack(multiple=True)`` per run.
+
+    ``multiple=True`` acknowledges every delivery up to a tag on the channel,
+    and one channel carries every city's messages, so a run ends at the first
+    delivery still in hand (or still buffered): nothing is acknowledged before
+    it is handled.  A message requeued is settled by the broker and left out.
+    """
+
+    def __init__(self):
+        self._open = {}  # channel -> {delivery tag: [message, handled?]}, in the order received
+
+    def received(self, message):
+        self._open.setdefault(message.channel, {})[message.delivery_tag] = [message, False]
+
+    def forget(self, message):
+        self._open.get(message.channel, {}).pop(message.delivery_tag, None)
+
+    def handled(self, messages):
+        channels = set()
+        for message in messages:
+            entry = self._open.get(message.channel, {}).get(message.delivery_tag)
+            if entry is not None:
+                entry[1] = True
+                channels.add(message.channel)
+        for channel in channels:
+            self._acknowledge_run(channel)
+
+    def _acknowledge_run(self, channel):
+        waiting = self._open[channel]
+        run = []
+        for tag, (message, done) in waiting.items():
+            if not done:
+                break
+            run.append((tag, message))
+        if not run:
+            return
+        for tag, _ in run:
+            del waiting[tag]
+        if not channel.connection:
+            return  # the connection is gone: the broker has taken them back already
+        try:
+            if isinstance(channel, VirtualChannel):  # the in-process transport acks one tag at a time
+                for _, message in run:
+                    message.ack()
+                return
+            last = run[-1][1]
+            last.ack(multiple=True)
+        except ConnectionError:  # pragma: no cover
+            return
+        for _, message in run[:-1]:
+            message._state = "ACK"  # acknowledged with the last: as message.ack() would leave it
+
 
 class EventConsumer(Entrypoint, HeaderDecoder):
     """Consumes every event a service handles, from one queue per city.
@@ -130,6 +191,7 @@ class EventConsumer(Entrypoint, HeaderDecoder):
                 self.queues = self._declare_city_queues(channel, service, sources, config)
         self._buffers = {}  # city -> [(kind, body, message)] waiting
         self._in_hand = Counter()  # city -> batches being handled
+        self._acks = Acknowledgements()
         self.outage = 0  # transient failures in a row
         self.queue = self.queues[0]
         self.queue_consumer.register_provider(self)
@@ -143,16 +205,17 @@ class EventConsumer(Entrypoint, HeaderDecoder):
         self.queue_consumer.unregister_provider(self)
         for waiting in self._buffers.values():  # not handled yet: back to the queue for the next worker
             for _, _, message in waiting:
-                self.queue_consumer.requeue_message(message)
+                self._requeue(message)
         self._buffers = {}
 
     def handle_message(self, body, message):
         routing_key = (message.headers or {}).get(ROUTING_KEY_HEADER) or message.delivery_info["routing_key"]
         city = routing_key.rsplit(".", 1)[-1]
+        self._acks.received(message)
         waiting = self._buffers.setdefault(city, [])
         waiting.append((kind_of(routing_key), body, message))
-        if len(waiting) >= self.batch_size:
-            self._flush(city)
+        if len(waiting) >= self.batch_size and not self._in_hand[city]:
+            self.container.spawn_managed_thread(partial(self._flush, city), identifier="event-batch")
 
     def _flush_when_waiting(self):
         while self._running:
@@ -178,13 +241,16 @@ class EventConsumer(Entrypoint, HeaderDecoder):
             )
         except ContainerBeingKilled:
             for _, _, message in batch:
-                self.queue_consumer.requeue_message(message)
+                self._requeue(message)
             self._in_hand[city] -= 1
+
+    def _requeue(self, message):
+        self._acks.forget(message)
+        self.queue_consumer.requeue_message(message)
 
     def _handled(self, city, batch, worker_ctx, result=None, exc_info=None):
         if exc_info is None:
-            for _, _, message in batch:
-                self.queue_consumer.ack_message(message)
+            self._acks.handled([message for _, _, message in batch])
             for kind, count in Counter(kind for kind, _, _ in batch).items():
                 EVENTS_HANDLED.labels(self.container.service_name, kind).inc(count)
             CITY_EVENTS_HANDLED.labels(self.container.service_name, city).inc(len(batch))
@@ -208,7 +274,7 @@ class EventConsumer(Entrypoint, HeaderDecoder):
                         type(exc_info[1]).__name__, ": dead-lettered" if last else "; it will be tried again",
                         extra={"event_id": _event_id(body, message), "city": city, "event": kind,
                                "delivery_count": tries})
-            self.queue_consumer.requeue_message(message)  # counts towards DELIVERY_LIMIT
+            self._requeue(message)  # counts towards DELIVERY_LIMIT
         self._in_hand[city] -= 1
         return result, exc_info
 
@@ -219,7 +285,7 @@ class EventConsumer(Entrypoint, HeaderDecoder):
             self._spawn(city, batch)
         else:
             for _, _, message in batch:
-                self.queue_consumer.requeue_message(message)
+                self._requeue(message)
 
     def _failing(self, error, city):
         if not self.outage:

@@ -19,7 +19,7 @@ from sqlalchemy import DateTime, Integer, MetaData, String, Text, TypeDecorator,
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
-from shared import metrics, migrations
+from shared import event_codec, metrics, migrations
 from shared.events import Event
 
 
@@ -99,16 +99,15 @@ class UnitOfWork:
 
     def emit_many(self, event: Event, occurrences: Iterable[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
         """Record one ``event`` per ``(city, fields)``; a bulk import emits thousands at once."""
-        payloads = []
-        for city, fields in occurrences:
-            payload = event.create(city, **fields)
+        occurrences = list(occurrences)
+        payloads = event_codec.create_many(event, occurrences)
+        for (city, _), payload in zip(occurrences, payloads):
             self._outbox.append({
                 "event_id": payload["event_id"], "exchange": event.exchange,
                 "routing_key": event.routing_key(city), "city": city,
                 "payload": json.dumps(payload), "created_at": utcnow(), "next_attempt_at": utcnow(),
                 "attempts": 0,
             })
-            payloads.append(payload)
         self.emitted.extend(payloads)
         return payloads
 

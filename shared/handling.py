@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
 
+from shared import event_codec
 from shared.events import Event
 
 
@@ -55,7 +56,7 @@ def dispatch(
         event = kind if isinstance(kind, Event) else by_name.get(kind)
         if event is None or event not in handlers:
             raise UnknownEvent(f"{getattr(kind, 'name', kind)} is not an event this service handles")
-        loaded.append((event, event.load(payload)))
+        loaded.append((event, event_codec.load(event, payload)))
     unclaimed = {str(p["event_id"]) for p in uow.claim([p for _, p in loaded])}
     handled = 0
     for event, run in groupby(loaded, key=lambda item: item[0]):

@@ -242,3 +242,17 @@ class ImportParticipants:
 
     rollout_id: int
     sheet: Sheet
+
+
+@dataclass(frozen=True)
+class SubmitImport:
+    """Keep a participant file for the rollout's city's import worker; it is read there, not here."""
+
+    rollout_id: int
+    file: bytes
+
+
+@dataclass(frozen=True)
+class ShowImport:
+    rollout_id: int
+    job_id: int

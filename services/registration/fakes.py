@@ -135,6 +135,25 @@ class FakeTargetGapAlerts:
         self.alerts.append(alert)
 
 
+class FakeImportJobs:
+    def __init__(self):
+        self.by_id = {}
+
+    def add(self, job) -> None:
+        job.id = len(self.by_id) + 1
+        self.by_id[job.id] = job
+
+    def get(self, job_id):
+        return self.by_id.get(job_id)
+
+    def file_of(self, job_id):
+        return self.by_id[job_id].file
+
+    def update(self, job_id, **values) -> None:
+        for name, value in values.items():
+            setattr(self.by_id[job_id], name, value)
+
+
 class FakeRegistrationUnitOfWork(FakeUnitOfWork):
     def __init__(self):
         super().__init__()
@@ -142,3 +161,4 @@ class FakeRegistrationUnitOfWork(FakeUnitOfWork):
         self.participants = FakeParticipants(self.rollouts)
         self.check_ins = FakeCheckIns()
         self.gap_alerts = FakeTargetGapAlerts()
+        self.import_jobs = FakeImportJobs()

@@ -10,6 +10,7 @@ and writes nothing unless there are none.
 import csv
 import io
 import zipfile
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from xml.etree import ElementTree
@@ -28,21 +29,67 @@ CSV_COLUMNS = ("full_name", "category", "organisation", "sex", "age_band", "emai
                "consent_by", "consent_at")
 REQUIRED_COLUMNS = ("full_name", "category")
 
+# What a participant file may hold.  A workbook is a zip of XML: these are checked
+# from its directory before anything is inflated, and while it is read, so a crafted
+# file is refused in a blink instead of holding a worker for minutes.
+MAX_ROWS = 100_000
+MAX_WORKBOOK_ENTRIES = 200
+MAX_WORKBOOK_BYTES = 100 * 1024 * 1024  # inflated, all entries together
+MAX_SHARED_STRINGS = 2 * MAX_ROWS * len(CSV_COLUMNS)
+
+Progress = Callable[[int, int], None]  # (rows checked, rows in the file)
+PROGRESS_EVERY = 1000
+
 
 # --- reading -------------------------------------------------------------------
 
-def read_participant_file(data: bytes) -> Sheet:
-    """CSV (UTF-8) or XLSX, told apart by their first bytes."""
+def read_participant_file(data: bytes, progress: Progress | None = None) -> Sheet:
+    """CSV (UTF-8) or XLSX, told apart by their first bytes; ``progress`` hears how far the checks are."""
     if is_xlsx(data):
-        return read_participant_xlsx(data)
+        return read_participant_xlsx(data, progress)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InvalidInput("The file must be UTF-8 encoded CSV or an XLSX workbook.", fields={"body": ["not UTF-8"]})
-    return read_participant_csv(text)
+    return read_participant_csv(text, progress)
 
 
-def read_participant_csv(text: str) -> Sheet:
+def check_upload(data: bytes) -> None:
+    """What can be refused before the file is read: no bytes, or a workbook past the limits."""
+    if not data.strip():
+        raise InvalidInput("The file is empty.", fields={"body": ["empty"]})
+    if is_xlsx(data):
+        check_workbook(data)
+
+
+def check_workbook(data: bytes) -> None:
+    """Refuse a workbook whose zip directory promises too much, before inflating any of it.
+
+    zipfile reads no more of an entry than its directory gives as its size, so
+    these sizes bound what reading it can cost.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as book:
+            entries = book.infolist()
+    except (zipfile.BadZipFile, ValueError) as exc:
+        raise InvalidInput(f"The file is not a readable XLSX workbook ({exc.__class__.__name__}).",
+                           fields={"body": ["not a readable XLSX workbook"]})
+    if len(entries) > MAX_WORKBOOK_ENTRIES:
+        raise InvalidInput(f"The workbook holds {len(entries)} parts; at most {MAX_WORKBOOK_ENTRIES} are read.",
+                           fields={"body": [f"more than {MAX_WORKBOOK_ENTRIES} parts in the workbook"]})
+    inflated = sum(entry.file_size for entry in entries)
+    if inflated > MAX_WORKBOOK_BYTES:
+        raise InvalidInput(f"The workbook unpacks to {inflated // (1024 * 1024)} MB; at most "
+                           f"{MAX_WORKBOOK_BYTES // (1024 * 1024)} MB are read.",
+                           fields={"body": [f"unpacks to more than {MAX_WORKBOOK_BYTES // (1024 * 1024)} MB"]})
+
+
+def _too_many_rows(line: int) -> InvalidInput:
+    return InvalidInput(f"The file has more than {MAX_ROWS:,} participant rows; split it.",
+                        rows=[{"line": line, "field": "body", "problem": f"more than {MAX_ROWS} rows"}])
+
+
+def read_participant_csv(text: str, progress: Progress | None = None) -> Sheet:
     """The lines of a participant CSV, each checked; the header is line 1."""
     reader = csv.DictReader(io.StringIO(text))
     _check_header(reader.fieldnames or [])
@@ -52,14 +99,15 @@ def read_participant_csv(text: str) -> Sheet:
             if not any((v or "").strip() for k, v in row.items() if k is not None):
                 continue  # a blank line is not a participant
             yield reader.line_num, {k: v for k, v in row.items() if k is not None}
-    return _checked_lines(numbered())
+    return _checked_lines(numbered(), progress)
 
 
-def read_participant_xlsx(data: bytes) -> Sheet:
+def read_participant_xlsx(data: bytes, progress: Progress | None = None) -> Sheet:
     """The lines of the first sheet of an XLSX workbook, checked like a CSV file.
 
     Cells are read as text: a consent date is written as text (2019-04-20T09:00+07:00).
     """
+    check_workbook(data)
     try:
         rows = _sheet_rows(data)
         _, header = next(rows, (1, []))
@@ -73,7 +121,7 @@ def read_participant_xlsx(data: bytes) -> Sheet:
                 if all(v is None or not v.strip() for v in values):
                     continue
                 yield line, {name: v for name, v in zip(header, values) if name}
-        return _checked_lines(numbered())
+        return _checked_lines(numbered(), progress)
     except (zipfile.BadZipFile, KeyError, ValueError, IndexError, StopIteration, ElementTree.ParseError) as exc:
         raise InvalidInput(f"The file is not a readable XLSX workbook ({exc.__class__.__name__}).",
                            fields={"body": ["not a readable XLSX workbook"]})
@@ -95,11 +143,21 @@ def _readable(value):
     return value.strip() if isinstance(value, str) and value.strip() else None
 
 
-def _checked_lines(numbered_rows) -> Sheet:
-    """Each (line, row) checked against a registration's schema; problems are collected, not raised."""
+def _checked_lines(numbered_rows: Iterable[tuple[int, dict]], progress: Progress | None = None) -> Sheet:
+    """Each (line, row) checked against a registration's schema; problems are collected, not raised.
+
+    The rows are read first (cheap beside the checks), so ``progress`` knows the total.
+    """
+    rows = []
+    for numbered in numbered_rows:
+        rows.append(numbered)
+        if len(rows) > MAX_ROWS:
+            raise _too_many_rows(numbered[0])
     schema = ParticipantIn()
     lines, problems = [], []
-    for line, row in taking_turns(numbered_rows):
+    for done, (line, row) in enumerate(taking_turns(rows), 1):
+        if progress is not None and done % PROGRESS_EVERY == 0:
+            progress(done, len(rows))
         try:
             loaded = schema.load(row)
         except ValidationError as exc:
@@ -112,6 +170,8 @@ def _checked_lines(numbered_rows) -> Sheet:
             lines.append(SheetLine(line, None, full_name, _readable(row.get("organisation"))))
         else:
             lines.append(SheetLine(line, Applicant(**loaded), loaded["full_name"], loaded["organisation"]))
+    if progress is not None:
+        progress(len(rows), len(rows))
     if not lines:
         raise InvalidInput("The file has no participant rows.",
                            rows=[{"line": 2, "field": "full_name", "problem": "no rows"}])
@@ -158,15 +218,23 @@ def _sheet_rows(data):
         if "xl/sharedStrings.xml" in book.namelist():
             for _, item in ElementTree.iterparse(book.open("xl/sharedStrings.xml")):
                 if item.tag == f"{SHEET_NS}si":
+                    if len(shared) >= MAX_SHARED_STRINGS:
+                        raise InvalidInput(
+                            f"The workbook has more than {MAX_SHARED_STRINGS:,} shared strings; "
+                            f"a participant file of {MAX_ROWS:,} rows needs fewer.",
+                            fields={"body": [f"more than {MAX_SHARED_STRINGS} shared strings"]})
                     # Plain text, or rich-text runs (phonetic hints left out)
                     shared.append("".join(t.text or "" for t in item.iterfind(f"{SHEET_NS}t"))
                                   + "".join(t.text or "" for t in item.iterfind(f"{SHEET_NS}r/{SHEET_NS}t")))
                     item.clear()
-        line = 0
+        line = read = 0
         for _, row in ElementTree.iterparse(book.open(_first_sheet(book))):
             if row.tag != f"{SHEET_NS}row":
                 continue
             line = int(row.get("r") or line + 1)
+            read += 1
+            if read > MAX_ROWS + 1:  # blank rows too: each costs its parsing
+                raise _too_many_rows(line)
             values = {}
             for position, cell in enumerate(row.iterfind(f"{SHEET_NS}c")):
                 kind, value = cell.get("t"), cell.findtext(f"{SHEET_NS}v")

@@ -1,6 +1,6 @@
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from shared.database import UtcDateTime, utcnow
@@ -124,3 +124,31 @@ class TargetGapAlert(Base):
     category: Mapped[str] = mapped_column(String(30))
     on_date: Mapped[date] = mapped_column(Date)
     registered: Mapped[int] = mapped_column(Integer)
+
+
+class ImportJob(Base):
+    """A participant file waiting for, or read by, its city's import worker.
+
+    The API stores the upload and answers at once; the worker of the rollout's
+    city reads, checks and writes it, all or nothing, and records here how far
+    it got, every problem of the file, or what was imported.
+    """
+
+    __tablename__ = "import_jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rollout_id: Mapped[int] = mapped_column(ForeignKey("rollouts.id"), index=True)
+    city: Mapped[str] = mapped_column(String(100))
+    # queued -> running -> succeeded | failed
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    # The upload until the job has finished; then emptied, as the rows hold what is kept.
+    file: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    file_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    rows_total: Mapped[int | None] = mapped_column(Integer)  # known once the file is opened
+    rows_done: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str | None] = mapped_column(String(500))  # why it failed, in a sentence
+    errors: Mapped[list] = mapped_column(JSON, default=list)  # [{"line", "field", "problem"}]: every one
+    result: Mapped[dict | None] = mapped_column(JSON)  # imported, registered, waitlisted, returning, codes
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import builtins
 
-from sqlalchemy import and_, func, insert, or_, orm, select
+from sqlalchemy import and_, func, insert, or_, orm, select, update
 from sqlalchemy.exc import IntegrityError
 
-from services.registration.models import CheckIn, Participant, Rollout, TargetGapAlert
+from services.registration.models import CheckIn, ImportJob, Participant, Rollout, TargetGapAlert
 from shared.database import UnitOfWork
 from shared.errors import Conflict
 from shared.turns import SLICE, taking_turns
@@ -179,6 +179,27 @@ class SqlTargetGapAlerts:
         self.session.add(alert)
 
 
+class SqlImportJobs:
+    """Uploaded files and how their import goes; the file itself is read only by the worker."""
+
+    def __init__(self, session):
+        self.session = session
+
+    def add(self, job: ImportJob) -> None:
+        self.session.add(job)
+        self.session.flush()
+
+    def get(self, job_id: int) -> ImportJob | None:
+        return self.session.get(ImportJob, job_id)
+
+    def file_of(self, job_id: int) -> bytes:
+        return self.session.scalar(select(ImportJob.file).where(ImportJob.id == job_id))
+
+    def update(self, job_id: int, **values) -> None:
+        """Change a job's columns in one statement, without loading it (progress goes often)."""
+        self.session.execute(update(ImportJob).where(ImportJob.id == job_id).values(**values))
+
+
 class RegistrationUnitOfWork(UnitOfWork):
     def __init__(self, session: orm.Session, consumer: str) -> None:
         super().__init__(session, consumer)
@@ -186,3 +207,4 @@ class RegistrationUnitOfWork(UnitOfWork):
         self.participants = SqlParticipants(session)
         self.check_ins = SqlCheckIns(session)
         self.gap_alerts = SqlTargetGapAlerts(session)
+        self.import_jobs = SqlImportJobs(session)

@@ -260,6 +260,30 @@ class ImportOut(Schema):
     codes = fields.List(fields.String())
 
 
+class RowProblemOut(Schema):
+    line = fields.Integer(allow_none=True)  # the header is line 1; none for the file as a whole
+    field = fields.String()
+    problem = fields.String()
+    existing_participant_id = fields.Integer()
+
+
+class ImportJobOut(Schema):
+    """An import as its city's worker takes it: queued -> running -> succeeded | failed."""
+
+    id = fields.Integer()
+    rollout_id = fields.Integer()
+    status = fields.String()
+    rows_total = fields.Integer(allow_none=True)  # known once the worker has read the file
+    rows_done = fields.Integer()  # rows checked so far
+    message = fields.String(allow_none=True)  # why it failed
+    errors = fields.List(fields.Nested(RowProblemOut))  # every problem of the file: nothing was imported
+    result = fields.Nested(ImportOut, allow_none=True)  # once it succeeded
+    file_bytes = fields.Integer()
+    created_at = fields.AwareDateTime()
+    started_at = fields.AwareDateTime(allow_none=True)
+    finished_at = fields.AwareDateTime(allow_none=True)
+
+
 class CheckInOut(Schema):
     participant_id = fields.Integer()
     code = fields.String()

@@ -1,7 +1,7 @@
 """The registration service: city rollouts and the people in them, over HTTP, RPC and a timer."""
 from nameko.timer import timer
 
-from services.registration import imports, participants, rollouts
+from services.registration import import_jobs, participants, rollouts
 from services.registration.commands import (
     CancelParticipant,
     CancelRollout,
@@ -14,15 +14,16 @@ from services.registration.commands import (
     EditRollout,
     FindParticipantByCode,
     GetCommitteeList,
-    ImportParticipants,
     LaunchRollout,
     ListParticipants,
     ListRollouts,
     PlanRollout,
     RegisterParticipant,
+    ShowImport,
     ShowParticipant,
     ShowRollout,
     StartRollout,
+    SubmitImport,
 )
 from services.registration.models import Base
 from services.registration.repository import RegistrationUnitOfWork
@@ -31,7 +32,7 @@ from services.registration.schemas import (
     CheckInIn,
     CheckInOut,
     CloneIn,
-    ImportOut,
+    ImportJobOut,
     ParticipantEdit,
     ParticipantIn,
     ParticipantOut,
@@ -135,11 +136,16 @@ class RegistrationService(PrometheusEndpoint, HealthEndpoints):
             participant = participants.register_participant(RegisterParticipant.from_input(rollout_id, body), uow)
             return 201, ParticipantOut().dump(participant)
 
-    @api("POST", ROLLOUT + "/participants/import", body="file", response=ImportOut, status=201)
+    @api("POST", ROLLOUT + "/participants/import", body="file", response=ImportJobOut, status=202)
     def import_participants(self, request, rollout_id, body):
-        sheet = imports.read_participant_file(body)
+        """Kept as a job for the city's import worker (services/registration/import_worker.py)."""
         with self.db.unit_of_work() as uow:
-            return 201, ImportOut().dump(imports.import_participants(ImportParticipants(rollout_id, sheet), uow))
+            return 202, ImportJobOut().dump(import_jobs.submit_import(SubmitImport(rollout_id, body), uow))
+
+    @api("GET", ROLLOUT + "/imports/<int:job_id>", response=ImportJobOut)
+    def show_import(self, request, rollout_id, job_id):
+        with self.db.read() as uow:
+            return ImportJobOut().dump(import_jobs.show_import(ShowImport(rollout_id, job_id), uow))
 
     @api("GET", ROLLOUT + "/participants", query=ParticipantQuery, response=ParticipantOut, many=True)
     def list_participants(self, request, rollout_id, query):

@@ -40,10 +40,10 @@ def test_a_rollout_flows_from_launch_to_report(cluster, smtp, launch):
     medan = launch("Medan", f"medan-{cluster.backend}@committee.example")
 
     # Participants arrive from a spreadsheet and one at a time.
-    imported = cluster.post("registration", f"/rollouts/{pontianak['id']}/participants/import",
-                            data=activists_csv([(n, c, o, "", "", "", "", "") for n, c, o in ACTIVISTS]))
-    assert imported.status_code == 201, imported.text
-    assert imported.json()["imported"] == len(ACTIVISTS)
+    imported = cluster.import_participants(
+        pontianak["id"], activists_csv([(n, c, o, "", "", "", "", "") for n, c, o in ACTIVISTS]))
+    assert imported["status"] == "succeeded", imported
+    assert imported["result"]["imported"] == len(ACTIVISTS)
     students = ["Putri Ayu", "Rizky Pratama", "Nur Aini", "Fajar Nugroho", "Intan Permata"]
     codes = []
     for name in students:
@@ -190,8 +190,9 @@ def test_bad_input_names_the_field_and_writes_nothing(cluster, launch):
 
     rows = [(f"Peserta {i}", "educator", "SMP 1", "", "", "", "", "") for i in range(1, 10)]
     rows[4] = ("Peserta 5", "guru", "SMP 1", "", "", "", "", "")  # line 6 of the file
-    error = refused(cluster.post("registration", base + "/import", data=activists_csv(rows)), 422, "category")
-    assert error["rows"] == [{"line": 6, "field": "category", "problem": "Must be one of: educator, skpd, "
+    error = cluster.import_participants(rollout["id"], activists_csv(rows))
+    assert error["status"] == "failed"
+    assert error["errors"] == [{"line": 6, "field": "category", "problem": "Must be one of: educator, skpd, "
                               "patbm, unit_ppa, lsm, forum_anak, student."}]
 
     assert cluster.get("registration", base).json() == []

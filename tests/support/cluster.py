@@ -198,7 +198,7 @@ class Cluster:
         env["IDENTITY_URL"] = identity.env["IDENTITY_URL"] = f"http://127.0.0.1:{identity.port}"
         self.env = env
         self.services = {name: identity if name == "identity" else ServiceProcess(name, env, workdir / f"{name}.log")
-                         for name in SERVICES}
+                         for name in SERVICES + ("registration-imports",)}
 
     def add_worker(self, key, service, **settings):
         """Another process of ``service`` (e.g. a worker for one city), known as ``key``."""
@@ -234,3 +234,14 @@ class Cluster:
 
     def post(self, service, path, **kwargs):
         return requests.post(self.url(service) + path, **{"timeout": 30, **kwargs})
+
+    def import_participants(self, rollout_id, data, timeout=120, **kwargs):
+        """Upload a participant file and wait for its import job to finish; the job as it ended."""
+        submitted = self.post("registration", f"/rollouts/{rollout_id}/participants/import", data=data, **kwargs)
+        assert submitted.status_code == 202, submitted.text
+        job_path = f"/rollouts/{rollout_id}/imports/{submitted.json()['id']}"
+
+        def finished():
+            job = self.get("registration", job_path).json()
+            return job if job["status"] in ("succeeded", "failed") else None
+        return wait_until(finished, f"import job {job_path}", timeout=timeout, interval=0.05)

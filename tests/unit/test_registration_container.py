@@ -11,9 +11,10 @@ from nameko.containers import ServiceContainer
 from nameko.events import event_handler
 from nameko.testing.services import entrypoint_hook, entrypoint_waiter
 
+from services.registration.import_worker import RegistrationImportWorker
 from services.registration.service import RegistrationService
 from shared.config import load
-from tests.support.cluster import free_port
+from tests.support.cluster import free_port, wait_until
 from tests.unit.test_registration import CHILD, ROLLOUT
 
 
@@ -41,7 +42,8 @@ def containers(config):
     One pair for the module: stopping a container takes seconds, and each test
     keeps to rollouts of its own.
     """
-    started = {cls.name: ServiceContainer(cls, config) for cls in (Committee, RegistrationService)}
+    started = {cls.name: ServiceContainer(cls, config)
+               for cls in (Committee, RegistrationService, RegistrationImportWorker)}
     for container in started.values():  # the listener's queue first, as a consumer's would be
         container.start()
     yield started
@@ -100,12 +102,40 @@ def test_a_returning_participant_and_a_file_with_problems_over_http(registration
     again = api("POST", f"/rollouts/{later['id']}/participants", json=CHILD)
     assert (again.status_code, again.json()["returning_of"]) == (201, earlier["id"])
 
-    refused = api("POST", f"/rollouts/{later['id']}/participants/import", data=(
+    submitted = api("POST", f"/rollouts/{later['id']}/participants/import", data=(
         b"full_name,category,organisation,age_band,email,consent_by\n"
         b"Siti Aminah,student,,13-15,,school\n"
         b"Budi,student,,13-15,budi@example.org,school\n"))
-    assert refused.status_code == 422
-    assert [(r["line"], r["field"]) for r in refused.json()["error"]["rows"]] == [(2, "full_name"), (3, "email")]
+    assert submitted.status_code == 202, submitted.text
+    refused = finished(api, later["id"], submitted.json()["id"])
+    assert (refused["status"], refused["result"]) == ("failed", None)
+    assert [(r["line"], r["field"]) for r in refused["errors"]] == [(2, "full_name"), (3, "email")]
+    assert len(api("GET", f"/rollouts/{later['id']}/participants").json()) == 1  # Siti's own registration
+
+
+def finished(api, rollout_id, job_id):
+    """The import job once the import worker is done with it."""
+    def done():
+        job = api("GET", f"/rollouts/{rollout_id}/imports/{job_id}").json()
+        return job if job["status"] in ("succeeded", "failed") else None
+    return wait_until(done, f"import {job_id}", timeout=30, interval=0.02)
+
+
+def test_an_import_is_a_job_the_import_worker_reads_while_the_api_answers(registration, api):
+    rollout = api("POST", "/rollouts", json={**ROLLOUT, "city_name": "Ambon"}).json()
+    api("POST", f"/rollouts/{rollout['id']}/launch")
+    rows = "".join(f"Peserta {i},educator,Sekolah {i % 9}\n" for i in range(2500))
+
+    submitted = api("POST", f"/rollouts/{rollout['id']}/participants/import",
+                    data=("full_name,category,organisation\n" + rows).encode())
+
+    assert submitted.status_code == 202, submitted.text
+    assert (submitted.json()["status"], submitted.json()["rows_done"]) == ("queued", 0)
+    job = finished(api, rollout["id"], submitted.json()["id"])
+    assert (job["status"], job["rows_done"], job["rows_total"], job["errors"]) == ("succeeded", 2500, 2500, [])
+    assert (job["result"]["imported"], job["result"]["registered"]) == (2500, 2500)
+    assert len(api("GET", f"/rollouts/{rollout['id']}/participants").json()) == 2500
+    assert api("GET", f"/rollouts/{rollout['id']}/imports/{job['id'] + 1}").status_code == 404
 
 
 def test_the_rpcs_and_the_hourly_target_check_go_through_the_same_handlers(registration, api):
