@@ -16,7 +16,15 @@ from pathlib import Path  # noqa: E402
 
 import click  # noqa: E402
 
-from campaign import accounts_commands, db_commands, dlq_commands, registration_commands, reporting_commands  # noqa: E402
+from campaign import (  # noqa: E402
+    accounts_commands,
+    broker_commands,
+    db_commands,
+    dlq_commands,
+    registration_commands,
+    reporting_commands,
+    retention_commands,
+)
 from campaign.commands import API_COMMANDS  # noqa: E402
 from shared import config as settings  # noqa: E402
 from shared import logs  # noqa: E402
@@ -132,6 +140,8 @@ main.add_command(registration_commands.gateway)
 main.add_command(reporting_commands.subscribe)
 main.add_command(dlq_commands.dlq)
 main.add_command(db_commands.db)
+main.add_command(broker_commands.broker)
+main.add_command(retention_commands.retention)
 for command in accounts_commands.COMMANDS:
     main.add_command(command)
 

@@ -1,5 +1,11 @@
 """The command groups that talk to the API, listed once: ``campaign`` adds them, the tests run each verb."""
-from campaign import assessment_commands, notification_commands, registration_commands, reporting_commands
+from campaign import (
+    assessment_commands,
+    audit_commands,
+    notification_commands,
+    registration_commands,
+    reporting_commands,
+)
 
 API_COMMANDS = (
     registration_commands.rollout,
@@ -7,4 +13,5 @@ API_COMMANDS = (
     assessment_commands.assessment,
     notification_commands.notifications,
     reporting_commands.reporting,
+    audit_commands.audit,
 )

@@ -303,7 +303,11 @@ def subscribe(pattern, api, count, timeout):
     except pika.exceptions.AMQPError as exc:
         raise click.ClickException(f"cannot reach the broker: {exc.__class__.__name__}")
     channel = connection.channel()
-    channel.exchange_declare(SUMMARY_EXCHANGE, exchange_type="topic", durable=True)
+    try:  # a partner's broker user may bind to it, not declare it
+        channel.exchange_declare(SUMMARY_EXCHANGE, exchange_type="topic", durable=True, passive=True)
+    except pika.exceptions.ChannelClosedByBroker:  # not there yet: no summary was ever published
+        channel = connection.channel()
+        channel.exchange_declare(SUMMARY_EXCHANGE, exchange_type="topic", durable=True)
     queue = channel.queue_declare("", exclusive=True).method.queue
     channel.queue_bind(queue, SUMMARY_EXCHANGE, routing_key=pattern)
     # Bound before the snapshot is read, so nothing published in between is missed.

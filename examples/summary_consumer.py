@@ -65,7 +65,11 @@ def main(argv=None):
 
     connection = pika.BlockingConnection(pika.URLParameters(args.amqp))
     channel = connection.channel()
-    channel.exchange_declare(EXCHANGE, exchange_type="topic", durable=True)
+    try:  # a partner's broker user may bind to it, not declare it
+        channel.exchange_declare(EXCHANGE, exchange_type="topic", durable=True, passive=True)
+    except pika.exceptions.ChannelClosedByBroker:  # not there yet: no summary was ever published
+        channel = connection.channel()
+        channel.exchange_declare(EXCHANGE, exchange_type="topic", durable=True)
     queue = channel.queue_declare("", exclusive=True).method.queue
     for pattern in args.patterns:
         channel.queue_bind(queue, EXCHANGE, routing_key=pattern)

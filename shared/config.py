@@ -68,6 +68,8 @@ def load(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "CITY": env.get("CITY", ALL_CITIES).strip().lower() or ALL_CITIES,
         # Tries before a failing message goes to the service's dead-letter queue.
         "DELIVERY_LIMIT": int(env.get("DELIVERY_LIMIT", "5")),
+        # Days after a rollout completes before its personal data is purged (services/*/retention.py).
+        "RETENTION_DAYS": int(env.get("RETENTION_DAYS", "365")),
         "SUMMARY_INTERVAL": float(env.get("SUMMARY_INTERVAL", "1.0")),
         "OUTBOX_INTERVAL": float(env.get("OUTBOX_INTERVAL", "0.5")),
         # A request body larger than this is refused (413) before it is read.

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from functools import partial
 
 import eventlet
+from amqp.exceptions import NotFound
 from kombu import Exchange, Queue, binding
 from kombu.transport.virtual import Channel as VirtualChannel
 from nameko.amqp.publish import get_connection
@@ -183,7 +184,10 @@ class EventConsumer(Entrypoint, HeaderDecoder):
             channel = connection.default_channel
             dead_letter_queue(service)(channel).declare()  # before anything is dead-lettered to it
             for exchange in sources:
-                _topic(exchange)(channel).declare()
+                if is_embedded(config):
+                    _topic(exchange)(channel).declare()
+                else:
+                    _find_or_declare(connection, _topic(exchange))
             if is_embedded(config):
                 self.queues = [self._embedded_queue(service, sources)]
                 self.queues[0](channel).declare()
@@ -336,6 +340,22 @@ class EventConsumer(Entrypoint, HeaderDecoder):
 
 def _event_id(body, message):
     return (body.get("event_id") if isinstance(body, dict) else None) or message.properties.get("message_id")
+
+
+def _find_or_declare(connection, exchange):
+    """Another service's exchange: one that exists is only looked at (a passive declare).
+
+    A service's own broker user may not configure another's exchanges (``campaign broker
+    setup`` declares them); without such users (a laptop), a missing one is declared.
+    """
+    channel = connection.channel()
+    try:
+        exchange(channel).declare(passive=True)
+    except NotFound:  # it closed that channel
+        channel = connection.channel()
+        exchange(channel).declare()
+    finally:
+        channel.close()
 
 
 def _topic(name):

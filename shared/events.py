@@ -256,6 +256,16 @@ REGISTRATION_CLOSED = Event("registration_closed", "registration", RegistrationC
 TARGET_GAP = Event("target_gap", "registration", TargetGapSchema)
 
 
+class PersonalDataPurgedSchema(EventSchema):
+    """A completed rollout's personal data was purged at the end of its retention."""
+
+    rollout_id = fields.Integer(required=True)
+    participants = fields.Integer(required=True)
+
+
+PERSONAL_DATA_PURGED = Event("personal_data_purged", "registration", PersonalDataPurgedSchema)
+
+
 # --- assessment -------------------------------------------------------------
 
 class TopicScoreSchema(Schema):
@@ -407,6 +417,7 @@ CATALOGUE = (
     PARTICIPANT_CHECKED_IN,
     REGISTRATION_CLOSED,
     TARGET_GAP,
+    PERSONAL_DATA_PURGED,
     TEST_SCORED,
     GAIN_SUMMARY,
     ACTION_PLAN_RECORDED,

@@ -6,6 +6,7 @@ from services.notification.models import (
     DeliveryAttempt,
     DisclosureRecord,
     ParticipantChange,
+    RetentionPurge,
     RolloutSession,
 )
 from shared.fakes import FakeUnitOfWork
@@ -158,6 +159,17 @@ class FakeAlerts:
         return [a for a in self.rows if rollout_id in (None, a.rollout_id)]
 
 
+class FakeRetentionPurges:
+    def __init__(self):
+        self.rows = []
+
+    def add(self, **fields):
+        self.rows.append(RetentionPurge(id=len(self.rows) + 1, **fields))
+
+    def list(self, rollout_id=None):
+        return [r for r in self.rows if rollout_id is None or r.rollout_id == rollout_id]
+
+
 class FakeNotificationUnitOfWork(FakeUnitOfWork):
     def __init__(self):
         super().__init__()
@@ -168,3 +180,4 @@ class FakeNotificationUnitOfWork(FakeUnitOfWork):
         self.attempts = FakeAttempts()
         self.disclosures = FakeDisclosures(self.deliveries)
         self.alerts = FakeAlerts()
+        self.purges = FakeRetentionPurges()

@@ -135,3 +135,16 @@ class Alert(Base):
     reason: Mapped[str] = mapped_column(String(30))
     message: Mapped[str] = mapped_column(Text)
     raised_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class RetentionPurge(Base):
+    """A rollout's committee names and addresses dropped at the end of its retention
+    (registration's ``personal_data_purged``); deliveries and disclosures stay as the audit."""
+
+    __tablename__ = "retention_purges"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    rollout_id: Mapped[int] = mapped_column(Integer, index=True)
+    city: Mapped[str] = mapped_column(String(100))
+    rows: Mapped[int] = mapped_column(Integer)  # committees cleared (0 or 1)

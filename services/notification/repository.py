@@ -8,6 +8,7 @@ from services.notification.models import (
     DeliveryAttempt,
     DisclosureRecord,
     ParticipantChange,
+    RetentionPurge,
     RolloutSession,
 )
 from shared.database import UnitOfWork
@@ -190,6 +191,20 @@ class SqlAlerts:
         return self.session.scalars(query).all()
 
 
+class SqlRetentionPurges:
+    def __init__(self, session):
+        self.session = session
+
+    def add(self, **fields):
+        self.session.add(RetentionPurge(**fields))
+
+    def list(self, rollout_id=None):
+        query = select(RetentionPurge).order_by(RetentionPurge.id)
+        if rollout_id is not None:
+            query = query.where(RetentionPurge.rollout_id == rollout_id)
+        return self.session.scalars(query).all()
+
+
 class NotificationUnitOfWork(UnitOfWork):
     def __init__(self, session, consumer):
         super().__init__(session, consumer)
@@ -200,3 +215,4 @@ class NotificationUnitOfWork(UnitOfWork):
         self.attempts = SqlAttempts(session)
         self.disclosures = SqlDisclosures(session)
         self.alerts = SqlAlerts(session)
+        self.purges = SqlRetentionPurges(session)

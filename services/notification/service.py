@@ -12,7 +12,7 @@ from nameko.rpc import RpcProxy
 from nameko.timer import timer
 from werkzeug.wrappers import Response
 
-from services.notification import audit, committees, deliveries, mail, rules, sending, webhook
+from services.notification import audit, committees, deliveries, mail, retention, rules, sending, webhook
 from services.notification.commands import (
     AcknowledgeDelivery,
     ClaimDelivery,
@@ -91,6 +91,8 @@ class NotificationService(PrometheusEndpoint, HealthEndpoints):
         events.TARGET_GAP: deliveries.queue_target_gap,
         events.ROLLOUT_CANCELLED: deliveries.record_rollout_cancellation,
         events.REGISTRATION_CLOSED: deliveries.queue_participant_list,
+        # The end of a rollout's retention: its committee's names and addresses go.
+        events.PERSONAL_DATA_PURGED: retention.purge_committee,
     })
 
     # --- sending -----------------------------------------------------------

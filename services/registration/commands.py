@@ -177,12 +177,14 @@ class CheckInParticipant:
 class ListParticipants:
     rollout_id: int
     status: str | None = None
+    actor: str | None = None  # who asks, for the audit of personal data
 
 
 @dataclass(frozen=True)
 class ShowParticipant:
     rollout_id: int
     participant_id: int
+    actor: str | None = None  # who asks, for the audit of personal data
 
 
 @dataclass(frozen=True)
@@ -256,3 +258,23 @@ class SubmitImport:
 class ShowImport:
     rollout_id: int
     job_id: int
+
+
+# --- retention and audit -------------------------------------------------------
+
+@dataclass(frozen=True)
+class PurgePersonalData:
+    """Purge the personal data of rollouts completed ``retention_days`` before ``now``."""
+
+    now: datetime
+    retention_days: int = 365
+    dry_run: bool = False
+    actor: str | None = None
+
+
+@dataclass(frozen=True)
+class ListAudit:
+    rollout_id: int | None = None
+    city: str | None = None
+    cities: tuple[str, ...] | None = None  # the caller's cities; None: every city
+    limit: int = 1000

@@ -35,6 +35,9 @@ class FakeRollouts:
     def open_ids(self):
         return [r.id for r in self.by_id.values() if r.status in ("launched", "running")]
 
+    def completed_not_purged(self):
+        return [r for _, r in sorted(self.by_id.items()) if r.status == "completed" and r.purged_at is None]
+
     def session_by_id(self, session_id):
         return next(s for r in self.by_id.values() for s in r.sessions if s.id == session_id)
 
@@ -154,6 +157,37 @@ class FakeImportJobs:
             setattr(self.by_id[job_id], name, value)
 
 
+class FakePersonalData:
+    def __init__(self, participants: FakeParticipants):
+        self.participants = participants
+
+    def count(self, rollout_id):
+        return len(self.participants.list(rollout_id))
+
+    def purge(self, rollout_id):
+        purged = self.participants.list(rollout_id)
+        for p in purged:
+            p.full_name, p.organisation, p.email, p.phone, p.consent_by, p.consent_at = "", None, None, None, None, None
+            p.person_key = f"purged:{p.id}"
+        return len(purged)
+
+
+class FakeAudit:
+    def __init__(self):
+        self.entries = []
+
+    def add(self, entry) -> None:
+        entry.id = len(self.entries) + 1
+        self.entries.append(entry)
+
+    record = add
+
+    def list(self, rollout_id=None, city=None, cities=None, limit=1000):
+        found = [e for e in reversed(self.entries) if (rollout_id is None or e.rollout_id == rollout_id)
+                 and (not city or e.city == city) and (cities is None or e.city in cities)]
+        return found[:limit]
+
+
 class FakeRegistrationUnitOfWork(FakeUnitOfWork):
     def __init__(self):
         super().__init__()
@@ -162,3 +196,5 @@ class FakeRegistrationUnitOfWork(FakeUnitOfWork):
         self.check_ins = FakeCheckIns()
         self.gap_alerts = FakeTargetGapAlerts()
         self.import_jobs = FakeImportJobs()
+        self.personal_data = FakePersonalData(self.participants)
+        self.audit = FakeAudit()

@@ -33,6 +33,9 @@ class Rollout(Base):
     registration_open: Mapped[bool] = mapped_column(Boolean, default=True)
     cancel_reason: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Retention: personal data is purged RETENTION_DAYS after completion (services/registration/retention.py).
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    purged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     sessions: Mapped[list["Session"]] = relationship(
         back_populates="rollout", order_by="Session.day", cascade="all, delete-orphan")
@@ -152,3 +155,17 @@ class ImportJob(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class PersonalDataAudit(Base):
+    """Who listed, showed or exported participants' personal data, and each purge of it."""
+
+    __tablename__ = "personal_data_audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    actor: Mapped[str | None] = mapped_column(String(200))  # the account; None before accounts
+    action: Mapped[str] = mapped_column(String(20))  # listed | shown | exported | purged
+    rollout_id: Mapped[int] = mapped_column(Integer, index=True)
+    city: Mapped[str] = mapped_column(String(100), index=True)
+    rows: Mapped[int] = mapped_column(Integer)

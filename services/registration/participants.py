@@ -6,7 +6,7 @@ rollout of the city is welcome, and linked to their earlier record.
 from datetime import datetime, timezone
 from typing import Any
 
-from services.registration import rollouts
+from services.registration import audit, rollouts
 from services.registration.commands import (
     CancelParticipant,
     CheckInParticipant,
@@ -95,12 +95,16 @@ def register_participant(command: RegisterParticipant, uow: RegistrationUnitOfWo
 
 
 def show_participant(query: ShowParticipant, uow: RegistrationUnitOfWork) -> Participant:
-    return get_participant(uow, query.rollout_id, query.participant_id)
+    participant = get_participant(uow, query.rollout_id, query.participant_id)
+    audit.record_read(uow, "shown", rollouts.get_rollout(uow, query.rollout_id), 1, query.actor)
+    return participant
 
 
 def list_participants(query: ListParticipants, uow: RegistrationUnitOfWork) -> list[Participant]:
-    rollouts.get_rollout(uow, query.rollout_id)
-    return uow.participants.list(query.rollout_id, status=query.status)
+    rollout = rollouts.get_rollout(uow, query.rollout_id)
+    found = uow.participants.list(query.rollout_id, status=query.status)
+    audit.record_read(uow, "listed", rollout, len(found), query.actor)
+    return found
 
 
 def _change_event(rollout: Rollout, participant: Participant) -> dict[str, Any]:

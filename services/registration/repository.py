@@ -3,10 +3,17 @@ from __future__ import annotations
 
 import builtins
 
-from sqlalchemy import and_, func, insert, or_, orm, select, update
+from sqlalchemy import String, and_, cast, func, insert, literal, or_, orm, select, update
 from sqlalchemy.exc import IntegrityError
 
-from services.registration.models import CheckIn, ImportJob, Participant, Rollout, TargetGapAlert
+from services.registration.models import (
+    CheckIn,
+    ImportJob,
+    Participant,
+    PersonalDataAudit,
+    Rollout,
+    TargetGapAlert,
+)
 from shared.database import UnitOfWork
 from shared.errors import Conflict
 from shared.turns import SLICE, taking_turns
@@ -50,6 +57,11 @@ class SqlRollouts:
     def open_ids(self) -> builtins.list[int]:  # `list` in this class is the method above
         """Rollouts launched or running: those whose targets are still checked."""
         return list(self.session.scalars(select(Rollout.id).where(Rollout.status.in_(("launched", "running")))))
+
+    def completed_not_purged(self) -> builtins.list[Rollout]:
+        """Completed rollouts whose personal data is still kept."""
+        return list(self.session.scalars(select(Rollout).where(Rollout.status == "completed",
+                                                               Rollout.purged_at.is_(None)).order_by(Rollout.id)))
 
 
 class SqlParticipants:
@@ -151,6 +163,51 @@ class SqlParticipants:
         return taken
 
 
+class SqlPersonalData:
+    """Participants' personal data: the purge at the end of its retention."""
+
+    def __init__(self, session):
+        self.session = session
+
+    def count(self, rollout_id: int) -> int:
+        return self.session.scalar(select(func.count(Participant.id)).where(Participant.rollout_id == rollout_id))
+
+    def purge(self, rollout_id: int) -> int:
+        """Blank names, organisations, contact data and consent; codes and categories stay."""
+        result = self.session.execute(update(Participant).where(Participant.rollout_id == rollout_id).values(
+            full_name="", organisation=None, email=None, phone=None, consent_by=None, consent_at=None,
+            # name|organisation made it: an id alone keeps it unique and says nothing
+            person_key=literal("purged:") + cast(Participant.id, String)))
+        return result.rowcount
+
+
+class SqlAudit:
+    """The audit of personal data.  ``record`` commits at once, on its own: a read is audited
+    even though its unit of work commits nothing; ``add`` goes with the unit of work (a purge)."""
+
+    def __init__(self, session):
+        self.session = session
+
+    def add(self, entry: PersonalDataAudit) -> None:
+        self.session.add(entry)
+
+    def record(self, entry: PersonalDataAudit) -> None:
+        with orm.Session(bind=self.session.get_bind()) as own:
+            own.add(entry)
+            own.commit()
+
+    def list(self, rollout_id: int | None = None, city: str | None = None,
+             cities: tuple[str, ...] | None = None, limit: int = 1000) -> builtins.list[PersonalDataAudit]:
+        query = select(PersonalDataAudit).order_by(PersonalDataAudit.at.desc(), PersonalDataAudit.id.desc())
+        if rollout_id is not None:
+            query = query.where(PersonalDataAudit.rollout_id == rollout_id)
+        if city:
+            query = query.where(PersonalDataAudit.city == city)
+        if cities is not None:
+            query = query.where(PersonalDataAudit.city.in_(cities))
+        return list(self.session.scalars(query.limit(limit)))
+
+
 class SqlCheckIns:
     def __init__(self, session):
         self.session = session
@@ -208,3 +265,5 @@ class RegistrationUnitOfWork(UnitOfWork):
         self.check_ins = SqlCheckIns(session)
         self.gap_alerts = SqlTargetGapAlerts(session)
         self.import_jobs = SqlImportJobs(session)
+        self.personal_data = SqlPersonalData(session)
+        self.audit = SqlAudit(session)

@@ -4,7 +4,7 @@ Each handler takes its command and a unit of work whose repositories it reads
 and writes; what it announces goes through ``uow.emit`` (the outbox).
 """
 from collections.abc import Iterable, Mapping
-from datetime import date
+from datetime import date, datetime, timezone
 from typing import Any
 
 from services.registration import participants
@@ -147,6 +147,7 @@ def complete_rollout(command: CompleteRollout, uow: RegistrationUnitOfWork) -> R
     _step(rollout, ("running",), "completed")
     rollout.status = "completed"
     rollout.registration_open = False
+    rollout.completed_at = datetime.now(timezone.utc)  # its personal data is kept RETENTION_DAYS from now
     _announce_update(uow, rollout, ["status"])
     return rollout
 

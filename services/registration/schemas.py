@@ -148,6 +148,24 @@ class ParticipantQuery(Strict):
     status = fields.String(validate=validate.OneOf(PARTICIPANT_STATES))
 
 
+class AuditQuery(Strict):
+    rollout_id = fields.Integer(validate=validate.Range(min=1))
+    city = fields.String(validate=validate.Length(max=100))
+    limit = fields.Integer(load_default=1000, validate=validate.Range(min=1, max=10000))
+
+
+class AuditOut(Schema):
+    """One read of participants' personal data, or one purge of it."""
+
+    id = fields.Integer()
+    at = fields.DateTime()
+    actor = fields.String(allow_none=True)
+    action = fields.String()
+    rollout_id = fields.Integer()
+    city = fields.String()
+    rows = fields.Integer()
+
+
 def _blanks_to_none(data):
     # CSV cells and forms send "" for an empty field.
     if isinstance(data, dict):

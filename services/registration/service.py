@@ -1,7 +1,10 @@
 """The registration service: city rollouts and the people in them, over HTTP, RPC and a timer."""
+from datetime import datetime, timezone
+
+from nameko.dependency_providers import Config
 from nameko.timer import timer
 
-from services.registration import import_jobs, participants, rollouts
+from services.registration import audit, import_jobs, participants, retention, rollouts
 from services.registration.commands import (
     CancelParticipant,
     CancelRollout,
@@ -15,9 +18,11 @@ from services.registration.commands import (
     FindParticipantByCode,
     GetCommitteeList,
     LaunchRollout,
+    ListAudit,
     ListParticipants,
     ListRollouts,
     PlanRollout,
+    PurgePersonalData,
     RegisterParticipant,
     ShowImport,
     ShowParticipant,
@@ -28,6 +33,8 @@ from services.registration.commands import (
 from services.registration.models import Base
 from services.registration.repository import RegistrationUnitOfWork
 from services.registration.schemas import (
+    AuditOut,
+    AuditQuery,
     CancelIn,
     CheckInIn,
     CheckInOut,
@@ -60,6 +67,7 @@ class RegistrationService(PrometheusEndpoint, HealthEndpoints):
     db = Database(Base.metadata, unit_of_work=RegistrationUnitOfWork)
     outbox = OutboxRelay()
     metrics = Metrics()
+    config = Config()
 
     # --- rollouts: draft -> launched -> running -> completed, or cancelled ----
 
@@ -176,6 +184,21 @@ class RegistrationService(PrometheusEndpoint, HealthEndpoints):
         with self.db.unit_of_work() as uow:
             record = participants.check_in(CheckInParticipant(rollout_id, participant_id, **body), uow)
             return 201, CheckInOut().dump(record)
+
+    # --- retention and the audit of personal data --------------------------------
+
+    @timer(interval=24 * 3600, eager=True)  # eager: a service restarted daily still purges
+    def purge_expired_personal_data(self):
+        """Daily: personal data of rollouts completed RETENTION_DAYS ago is purged; codes and aggregates stay."""
+        days = self.config.get("RETENTION_DAYS", 365)
+        with self.db.unit_of_work() as uow:
+            retention.purge_personal_data(PurgePersonalData(datetime.now(timezone.utc), days, actor="retention"), uow)
+
+    @api("GET", "/audit", query=AuditQuery, response=AuditOut, many=True, permission="audit:read")
+    def personal_data_audit(self, request, query, principal):
+        with self.db.read() as uow:
+            found = audit.list_audit(ListAudit(**query, cities=principal.city_filter()), uow)
+            return AuditOut(many=True).dump(found)
 
     # --- for the other services ------------------------------------------
 

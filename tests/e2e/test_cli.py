@@ -213,6 +213,10 @@ def test_every_verb_reaches_its_endpoint_with_the_base_url_and_every_operation_h
     assert {Path(p).suffix for p in exported} == {".xlsx", ".csv"}
     assert "Umi Farida" not in (tmp_path / "x" / "laporan-pontianak-2019-kehadiran.csv").read_text()
 
+    # The audit of personal data needs a token (audit:read): reached, and refused without one.
+    refused = campaign("audit", "--rollout", rid, ok=False)
+    assert refused.exit_code == 1 and refused.stderr.startswith("error: ") and "Traceback" not in refused.output
+
     # The end of the rollouts' lives.
     assert answer("rollout", "start", rid)["status"] == "running"
     assert answer("rollout", "complete", rid)["status"] == "completed"

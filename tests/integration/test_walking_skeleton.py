@@ -126,7 +126,7 @@ def test_a_rollout_flows_from_launch_to_report(cluster, smtp, launch):
     assert medan_summary["participants"] == "<5"  # two children: too few to publish
     every_name = {n for n, _, _ in ACTIVISTS} | set(students) | set(medan_people)
     for key, raw, body in pontianak_subscriber.received + everything_subscriber.received:
-        assert events.SUMMARY_EXCHANGE and body["schema_version"] == 1 and body["event_id"]
+        assert body["schema_version"] == events.PARTICIPANTS_SUMMARY.version and body["event_id"]
         assert not any(name.encode() in raw for name in every_name), key
     pontianak_subscriber.close()
     everything_subscriber.close()

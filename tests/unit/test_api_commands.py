@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from campaign.commands import API_COMMANDS
 from tests.support.cluster import free_port
 
-rollout, participants, assessment, notifications, reporting = API_COMMANDS
+rollout, participants, assessment, notifications, reporting, audit = API_COMMANDS
 NOT_FOUND = (404, {"error": {"code": "http_error", "message": "The requested URL was not found on the server."}})
 
 
@@ -187,3 +187,25 @@ def test_reporting_report_asks_the_api_for_the_rollout_chosen(api, tmp_path):
     assert both.exit_code == 2 and "--api-url asks the API" in both.output
     national = run(reporting, "report", "national", "--rollout", "7", url=api)
     assert national.exit_code == 2 and "--rollout" in national.output
+
+
+def test_the_audit_shows_reads_purges_and_who_received_the_lists_newest_first(api):
+    FakeApi.answers.update({
+        ("GET", "/api/v1/audit?city=pontianak"): (200, [
+            {"id": 2, "at": "2019-06-01T09:00:00+00:00", "actor": None, "action": "purged", "rollout_id": 3,
+             "city": "pontianak", "rows": 206},
+            {"id": 1, "at": "2019-05-01T08:00:00+00:00", "actor": "budi", "action": "listed", "rollout_id": 3,
+             "city": "pontianak", "rows": 206}]),
+        ("GET", "/api/v1/deliveries?city=pontianak"): (200, [
+            {"id": 5, "rollout_id": 3, "city": "pontianak", "kind": "final_list", "channel": "mail",
+             "recipient": "panitia@pontianak.example", "participant_count": 206,
+             "sent_at": "2019-05-01T07:00:00+00:00", "acknowledged_at": None},
+            {"id": 6, "rollout_id": 3, "city": "pontianak", "kind": "agenda", "channel": "mail",
+             "recipient": "panitia@pontianak.example", "participant_count": None,
+             "sent_at": "2019-04-30T07:00:00+00:00", "acknowledged_at": None}]),
+    })
+    result = run(audit, "--city", "pontianak", url=api)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert [line.split()[1] for line in lines] == ["purged", "listed", "received"]
+    assert "by budi" in lines[1] and "by panitia@pontianak.example" in lines[2] and "agenda" not in result.stdout
