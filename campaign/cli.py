@@ -106,7 +106,7 @@ def demo(workdir):
     config = settings.load(env)
     broker = "in-process" if settings.is_embedded(config) else config["AMQP_URI"].split("@")[-1]
     click.echo(f"Starting the four services (broker: {broker})...")
-    running = start_or_exit(runner, config)
+    running = start_or_exit(runner, config, runner.EVERYTHING)  # the import worker reads the workshop list
     try:
         result = scenario.run(f"http://{config['WEB_SERVER_ADDRESS']}", workdir)
     except scenario.DemoError as exc:
