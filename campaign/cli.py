@@ -106,7 +106,7 @@ def demo(workdir):
     config = settings.load(env)
     broker = "in-process" if settings.is_embedded(config) else config["AMQP_URI"].split("@")[-1]
     click.echo(f"Starting the four services (broker: {broker})...")
-    running = start_or_exit(runner, config)
+    running = start_or_exit(runner, config, runner.EVERYTHING)  # the import worker reads the workshop list
     base_url = f"http://{config['WEB_SERVER_ADDRESS']}"
     try:
         usernames, password = scenario.create_accounts(config)
@@ -133,7 +133,7 @@ def demo(workdir):
     smtp_url = config["SMTP_URL"]
     mail = smtp_url.split("://", 1)[1] if smtp_url.startswith("maildir") else masked(smtp_url)
     click.echo(f"  committee mail: {mail}")
-    click.echo(f"Report: {result.report_path}")
+    click.echo(f"Report: {Path(config['REPORTS_DIR']) / result.report_file}")
     click.echo(f"Accounts {', '.join(usernames)}, password {password} (this demo's data only). To look around:\n"
                f"  CAMPAIGN_DATA_DIR={workdir / 'data'} REPORTS_DIR={workdir / 'reports'} campaign serve\n"
                f"  campaign login --username {scenario.DEMO_COORDINATOR}")

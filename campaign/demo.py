@@ -17,6 +17,7 @@ import requests
 from faker import Faker
 
 from campaign.api import Api, ApiError
+from shared.events import NARRATIVE_FIELDS
 
 SEED = 2019
 # How the report's 86 activists split across its categories (the report gives only the total).
@@ -41,7 +42,8 @@ QUESTIONS = [
     ("Literasi di Era Digitalisasi Dunia Pendidikan", "Sebelum membagikan berita, periksa dulu sumbernya.", True),
     ("Kejahatan Siber", "Kata sandi boleh dibagikan kepada teman dekat.", False),
     ("Kejahatan Siber", "Ajakan bertemu dari kenalan online harus diceritakan kepada orang tua atau guru.", True),
-    ("Eksploitasi Seksual Anak di Ranah Online", "Grooming adalah upaya orang dewasa membangun kedekatan untuk mengeksploitasi anak.", True),
+    ("Eksploitasi Seksual Anak di Ranah Online",
+     "Grooming adalah upaya orang dewasa membangun kedekatan untuk mengeksploitasi anak.", True),
     ("Eksploitasi Seksual Anak di Ranah Online", "Anak yang menjadi korban ikut bersalah.", False),
     ("Jejak Digital dan Privasi", "Foto yang sudah dihapus pasti hilang dari internet.", False),
     ("Jejak Digital dan Privasi", "Alamat rumah sebaiknya tidak dibagikan di media sosial.", True),
@@ -55,7 +57,7 @@ class DemoResult:
     rollout_id: int
     city: str
     figures: dict
-    report_path: str
+    report_file: str  # the report's name in the reporting service's REPORTS_DIR
     committee_list_path: str | None
 
 
@@ -121,8 +123,24 @@ class SignIn:
         self.expires_at = time.monotonic() + self.tokens["expires_in"]
 
 
-def load_rollout():
+def load_seed():
+    """The seed rollout with the original report's narrative, as ``rollout_launched`` carries it
+    (``shared.events.NarrativeSchema``, each session's summary; texts per language)."""
     return json.loads(resources.files("campaign").joinpath("seed/pontianak-2019.json").read_text("utf-8"))
+
+
+def load_rollout():
+    """The seed rollout as registration's ``POST /rollouts`` takes it today: without the narrative.
+
+    When registration takes the narrative fields, this returns ``load_seed()`` as it is.
+    """
+    seed = load_seed()
+    planned = {key: value for key, value in seed.items() if key not in NARRATIVE_FIELDS}
+    planned["sessions"] = [{**{key: value for key, value in session.items() if key != "summary"},
+                            **({"opened_by": session["opened_by"]["id"]} if isinstance(session.get("opened_by"), dict)
+                               else {})}
+                           for session in seed["sessions"]]
+    return planned
 
 
 def workshop_rows(fake, rng):
@@ -249,4 +267,4 @@ def run(base_url, workdir, sign_in):
     wait_for(lambda: _summarised(api, figures), "the reporting service to release the final summaries")
     written = api.call("POST", "/reports/pontianak/activity-report")
     api.http.close()
-    return DemoResult(rollout_id, "pontianak", figures, written["path"], None)
+    return DemoResult(rollout_id, "pontianak", figures, written["file"], None)

@@ -151,7 +151,7 @@ def report(source, city, lang, formats, public, rollout_id, directory):
     """Write CITY's activity report (or the national one for CITY=national).
 
     Through the API the reporting service writes it (in its REPORTS_DIR) and the
-    paths it answers are printed; --dir also keeps the Markdown here.
+    names of the files it wrote there are printed; --dir also keeps the Markdown here.
     """
     from services.reporting import report as reports
 
@@ -160,10 +160,10 @@ def report(source, city, lang, formats, public, rollout_id, directory):
     if isinstance(source, Api):
         written = source.call("POST", f"/reports/{city}/activity-report", timeout=600, params={
             "lang": lang, "format": ",".join(formats), "rollout_id": rollout_id, "public": "1" if public else None})
-        for path in written["paths"].values():
-            click.echo(path)
+        for name in written["files"].values():
+            click.echo(name)
         if directory is not None:
-            stem = Path(next(iter(written["paths"].values()))).stem
+            stem = Path(next(iter(written["files"].values()))).stem
             directory.mkdir(parents=True, exist_ok=True)
             (directory / f"{stem}.md").write_text(written["markdown"], encoding="utf-8")
             click.echo(directory / f"{stem}.md")

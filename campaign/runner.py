@@ -21,6 +21,8 @@ SERVICE_CLASSES = {
 }
 # What ``campaign serve`` and ``campaign demo`` run in one process when no service is named.
 EVERYTHING = SERVICES + ("registration-imports",)
+# A worker that is not a service of its own uses its service's database.
+DATABASE_OF = {"registration-imports": "registration"}
 
 
 def service_class(name):
@@ -37,7 +39,7 @@ def start(config: dict, names=EVERYTHING) -> ServiceRunner:
     # Both checked before nameko starts anything: its consumers would retry a missing broker
     # for ever, a traceback a try, and a taken port fails half-started services, tracebacks and all.
     check_address_free(config["WEB_SERVER_ADDRESS"])
-    wait_for_dependencies(config, names)
+    wait_for_dependencies(config, dict.fromkeys(DATABASE_OF.get(name, name) for name in names))
     runner = ServiceRunner(config)
     for name in names:
         runner.add_service(service_class(name))

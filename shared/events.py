@@ -80,6 +80,72 @@ class Event:
 
 # --- registration -----------------------------------------------------------
 
+LANGUAGES = ("id", "en")  # the languages a report is written in; Bahasa Indonesia first
+
+
+class Localised(fields.Field[Any]):
+    """Free text as written for every language (a string), or per language (``{"id": ..., "en": ...}``).
+
+    A coordinator writes the report's narrative once per language; a text given
+    as a plain string is printed as it is in every language.
+    """
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        return value
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, str):
+            return value
+        if (isinstance(value, dict) and value and set(value) <= set(LANGUAGES)
+                and all(isinstance(text, str) for text in value.values())):
+            return dict(value)
+        raise self.make_error("invalid")
+
+    default_error_messages = {"invalid": "Must be text, or text per language (id, en)."}
+
+
+def _texts(**kwargs: Any) -> fields.List[Any]:
+    """An optional list of paragraphs or points, each ``Localised``."""
+    return fields.List(Localised(), load_default=None, allow_none=True, **kwargs)
+
+
+class ReportingInstitutionSchema(Schema):
+    """Where abuse can be reported: who, how (a hotline, an app, a web form) and at what address."""
+
+    name = fields.String(required=True)
+    channel = Localised(required=True)
+    contact = fields.String(required=True)
+
+
+class QuestionAnswerSchema(Schema):
+    question = Localised(required=True)
+    answer = Localised(required=True)
+
+
+class NarrativeSchema(Schema):
+    """The report's narrative of a rollout: every field optional, printed in the original's order.
+
+    Carried by ``rollout_launched`` and, when edited, by ``rollout_updated``
+    (which names the edited fields in ``changed``).
+    """
+
+    background = _texts()
+    aims = _texts()
+    expected_learning = _texts()
+    tips = _texts()
+    reporting_institutions = fields.List(fields.Nested(ReportingInstitutionSchema), load_default=None,
+                                         allow_none=True)
+    findings = _texts()
+    qa = fields.List(fields.Nested(QuestionAnswerSchema), load_default=None, allow_none=True)
+    recommendations = _texts()
+    follow_up = _texts()
+    organisation = fields.String(load_default=None, allow_none=True)  # who ran it, for the cover
+    issued_on = fields.Date(load_default=None, allow_none=True)  # the report's date (default: the last day)
+
+
+NARRATIVE_FIELDS = tuple(NarrativeSchema().fields)
+
+
 class FacilitatorSchema(Schema):
     name = fields.String(required=True)
     organisation = fields.String(required=True)
@@ -96,11 +162,12 @@ class SessionSchema(Schema):
     date = fields.Date(required=True)
     title = fields.String(required=True)
     audience = fields.String(required=True)
-    opened_by = fields.String(load_default=None, allow_none=True)
+    opened_by = Localised(load_default=None, allow_none=True)
     topics = fields.List(fields.Nested(TopicSchema), required=True)
+    summary = _texts()  # what happened that day, paragraph by paragraph
 
 
-class RolloutLaunchedSchema(EventSchema):
+class RolloutLaunchedSchema(EventSchema, NarrativeSchema):
     rollout_id = fields.Integer(required=True)
     program = fields.String(required=True)
     city_name = fields.String(required=True)
@@ -131,12 +198,17 @@ class RegistrationClosedSchema(EventSchema):
     participant_count = fields.Integer(required=True)
 
 
-class RolloutUpdatedSchema(EventSchema):
-    """An edit or a lifecycle step (launched -> running -> completed) of a rollout."""
+class RolloutUpdatedSchema(EventSchema, NarrativeSchema):
+    """An edit or a lifecycle step (launched -> running -> completed) of a rollout.
+
+    An edit of the narrative carries the edited fields (named in ``changed``);
+    an edit of a session's summary or opener carries every session.
+    """
 
     rollout_id = fields.Integer(required=True)
     status = fields.String(required=True)
     changed = fields.List(fields.String(), required=True)  # names of the fields that changed
+    sessions = fields.List(fields.Nested(SessionSchema), load_default=None, allow_none=True)
 
 
 class RolloutCancelledSchema(EventSchema):
@@ -214,11 +286,12 @@ class TestScoredSchema(EventSchema):
     passed = fields.Boolean(required=True)
     topics = fields.List(fields.Nested(TopicScoreSchema), required=True)
     instrument_version = fields.Integer(load_default=None, allow_none=True)
+    pass_percent = fields.Integer(load_default=None, allow_none=True)  # the instrument's pass mark
     unanswered = fields.Integer(load_default=0)  # questions left blank, scored as wrong
 
 
 class ActionPlanSchema(EventSchema):
-    """What a participant or a group committed to do; its text stays in assessment."""
+    """What a participant or a group committed to do."""
 
     rollout_id = fields.Integer(required=True)
     action_plan_id = fields.Integer(required=True)
@@ -227,6 +300,9 @@ class ActionPlanSchema(EventSchema):
     due_on = fields.Date(load_default=None, allow_none=True)
     status = fields.String(required=True)  # planned | in_progress | done | dropped
     participant_code = fields.String(load_default=None, allow_none=True)  # a participant's plan only
+    # What was committed to, and a group's name, for the report (never a participant's name).
+    commitment = fields.String(load_default=None, allow_none=True)
+    group_name = fields.String(load_default=None, allow_none=True)
 
 
 class EstimateSchema(Schema):

@@ -51,9 +51,10 @@ def follow_up_action_plan(command: FollowUpActionPlan, uow: AssessmentUnitOfWork
 
 
 def _emit(uow: AssessmentUnitOfWork, event: events.Event, plan: ActionPlan) -> None:
-    # The commitment's text and a group's name stay here; the event says who by code only.
+    # A participant is named by code only; the commitment and a group's name go into the report.
     uow.emit(event, plan.city, rollout_id=plan.rollout_id, action_plan_id=plan.id, session_key=plan.session_key,
-             owner=plan.owner, due_on=plan.due_on, status=plan.status, participant_code=plan.participant_code)
+             owner=plan.owner, due_on=plan.due_on, status=plan.status, participant_code=plan.participant_code,
+             commitment=plan.commitment, group_name=plan.group_name)
 
 
 def get_action_plan(uow: AssessmentUnitOfWork, plan_id: int, cities: Cities = None) -> ActionPlan:

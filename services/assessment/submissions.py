@@ -118,5 +118,6 @@ def _score(uow, instrument, test, key):
         rollout_id=instrument.rollout_id, submission_id=submission.id, instrument_id=instrument.id,
         session_key=instrument.session_key, participant_code=submission.participant_code,
         phase=submission.phase, score=total, max_score=max_score, passed=passed, topics=topics,
-        instrument_version=instrument.version, unanswered=len(submission.unanswered),
+        instrument_version=instrument.version, pass_percent=instrument.pass_percent,
+        unanswered=len(submission.unanswered),
     )

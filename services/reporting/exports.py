@@ -2,11 +2,14 @@
 
 A coordinator's export has the exact figures; a public one (``public=True``,
 for partners) is made from a report built on the released public figures
-(``publication``): "<5" for 1 to 4 people, "x" for a cell hidden to protect
-one, no percentage or gain resting on a hidden count, and a note at the foot
-explaining both markers.
+(``report.build(..., public=True)``, which reads ``publication``): "<5" for 1 to 4
+people, "x" for a cell hidden to protect one, no percentage or gain resting on a
+hidden count, and a note at the foot explaining both markers.
+
+Every cell goes through ``shared.spreadsheets``: text a spreadsheet would run as a
+formula (a facilitator named ``=HYPERLINK(...)``) is written as plain text.  Files
+and sheets are named in the report's language.
 """
-import csv
 import io
 from pathlib import Path
 
@@ -14,7 +17,9 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 
 from services.reporting import publication
+from services.reporting.report import Words
 from shared.errors import NotFound
+from shared.spreadsheets import append_rows, csv_text
 
 
 def _rows(table, public):
@@ -26,30 +31,41 @@ def _rows(table, public):
 
 
 def _suffix(report, public):
-    return "-publik" if public and not report.stem.endswith("-publik") else ""
+    """A public report's stem already says so; an internal report's public name (never its rows) says it here."""
+    if not public or report.public:
+        return ""
+    _ = Words(report.lang)
+    return f"-{_('public')}"
+
+
+def _publishable(report, public):
+    """A public file is made only of the released figures: never of an internal report's exact ones."""
+    if public and not report.public:
+        raise ValueError("a public export is made from a report built with public=True (the released figures)")
 
 
 def table(report, name):
-    """The report's table ``name``, or NotFound naming the tables it has."""
-    if name not in report.tables:
-        raise NotFound(f"the report has no table {name}; it has {', '.join(report.tables)}", field="name")
-    return report.tables[name]
+    """The report's table ``name`` (as its sheet is named, or its key), or NotFound naming the tables it has."""
+    for found in report.tables.values():
+        if name in (found.sheet, found.name):
+            return found
+    raise NotFound(f"the report has no table {name}; it has {', '.join(t.sheet for t in report.tables.values())}",
+                   field="name")
 
 
 def table_csv(table, public=False):
-    """One table as UTF-8 CSV text, its headings first."""
-    buffer = io.StringIO()
-    csv.writer(buffer).writerows(["" if v is None else v for v in row] for row in _rows(table, public))
-    return buffer.getvalue()
+    """One table as UTF-8 CSV text, its headings first, no cell a formula."""
+    return csv_text(_rows(table, public))
 
 
 def write_csv(report, directory, public=False):
     """One UTF-8 CSV per table, named after the report and the table; returns their paths."""
+    _publishable(report, public)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
     for table in report.tables.values():
-        path = directory / f"{report.stem}{_suffix(report, public)}-{table.name}.csv"
+        path = directory / f"{report.stem}{_suffix(report, public)}-{table.sheet}.csv"
         path.write_text(table_csv(table, public), encoding="utf-8", newline="")
         paths.append(path)
     return paths
@@ -57,12 +73,12 @@ def write_csv(report, directory, public=False):
 
 def workbook_bytes(report, public=False):
     """One workbook, a sheet per table, as the bytes of an XLSX file."""
+    _publishable(report, public)
     workbook = Workbook()
     workbook.remove(workbook.active)
     for table in report.tables.values():
-        sheet = workbook.create_sheet(table.name[:31])  # Excel's limit on sheet names
-        for row in _rows(table, public):
-            sheet.append(row)
+        sheet = workbook.create_sheet(table.sheet[:31])  # Excel's limit on sheet names
+        append_rows(sheet, _rows(table, public))
         for heading in sheet[1]:
             heading.font = Font(bold=True)
         for column, (_, kind) in enumerate(table.columns, 1):

@@ -179,6 +179,10 @@ class FakeReadModels:
         return sorted(_counts((a.day, a.session_key) for a in self.attendance.values()
                               if a.participant_id in holding and self._in_scope(a, city, rollout_id)))
 
+    def action_plans(self, city, rollout_id=None):
+        return sorted((p for p in self.plans.values() if p.rollout_id is not None
+                       and self._in_scope(p, city, rollout_id)), key=lambda p: p.action_plan_id)
+
     def action_plan_counts(self, city, rollout_id=None):
         return _counts((p.owner, p.status) for p in self.plans.values()
                        if p.rollout_id is not None and self._in_scope(p, city, rollout_id))

@@ -8,7 +8,7 @@ gives the same figures.
 """
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Date, Integer, String
+from sqlalchemy import JSON, Boolean, Date, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.database import UtcDateTime
@@ -47,6 +47,11 @@ class RolloutFact(Base):
     editor: Mapped[str | None] = mapped_column(String(200))
     sessions: Mapped[list | None] = mapped_column(JSON)
     cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The report's narrative (``events.NarrativeSchema`` as published), and the time of its latest
+    # version, so an older edit arriving late never overwrites a newer one.
+    narrative: Mapped[dict | None] = mapped_column(JSON)
+    narrative_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    pass_percent: Mapped[int | None] = mapped_column(Integer)  # the test's pass mark, from its scores
 
 
 class ParticipantFact(Base):
@@ -158,7 +163,7 @@ class TopicTotal(Base):
 
 
 class ActionPlanFact(Base):
-    """An action plan's latest state; its text stays in assessment."""
+    """An action plan's latest state, and what it commits to (printed in the report)."""
 
     __tablename__ = "action_plans"
 
@@ -167,6 +172,8 @@ class ActionPlanFact(Base):
     city: Mapped[str] = mapped_column(String(100), index=True)
     session_key: Mapped[str] = mapped_column(String(50))
     owner: Mapped[str] = mapped_column(String(20))
+    group_name: Mapped[str | None] = mapped_column(String(200))
+    commitment: Mapped[str | None] = mapped_column(Text)
     due_on: Mapped[date | None] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(20))
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)

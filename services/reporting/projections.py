@@ -26,7 +26,41 @@ def rollout_launched(models, event: dict) -> None:
     rollout.city = event["city"]
     for field in ("city_name", "province", "program", "venue", "starts_on", "ends_on", "author", "editor"):
         setattr(rollout, field, event[field])
-    rollout.sessions = events.SessionSchema(many=True).dump(event["sessions"])
+    rollout.sessions = _sessions.dump(event["sessions"])
+    _set_narrative(rollout, event, events.NARRATIVE_FIELDS)
+
+
+def rollout_updated(models, event: dict) -> None:
+    """An edit of the narrative (or of the sessions' summaries) replaces what it names in ``changed``."""
+    edited = [field for field in event["changed"] if field in events.NARRATIVE_FIELDS]
+    if not edited and event["sessions"] is None:
+        return  # a lifecycle step, or an edit of what the launch carries
+    rollout = models.rollout(event["rollout_id"], event["city"])
+    if event["sessions"] is not None and not _older(rollout, event):
+        rollout.sessions = _sessions.dump(event["sessions"])
+    _set_narrative(rollout, event, edited)
+
+
+_sessions = events.SessionSchema(many=True)
+_narrative = events.NarrativeSchema()
+
+
+def _older(rollout, event: dict) -> bool:
+    return rollout.narrative_at is not None and _aware(rollout.narrative_at) > event["occurred_at"]
+
+
+def _set_narrative(rollout, event: dict, edited) -> None:
+    """The fields ``edited`` of the event's narrative over what the rollout had, kept JSON-ready.
+
+    An event older than the rollout's narrative (overtaken on the way) only fills what is missing.
+    """
+    given = _narrative.dump({field: event[field] for field in edited if event.get(field) is not None})
+    current = rollout.narrative or {}
+    if _older(rollout, event):
+        rollout.narrative = {**given, **current}
+        return
+    rollout.narrative = {**{f: text for f, text in current.items() if f not in edited}, **given}
+    rollout.narrative_at = event["occurred_at"]
 
 
 def rollout_cancelled(models, event: dict) -> None:
@@ -82,6 +116,8 @@ def participant_checked_in(models, event: dict) -> None:
 
 
 def test_scored(models, event: dict) -> None:
+    if event["pass_percent"] is not None:
+        models.rollout(event["rollout_id"], event["city"]).pass_percent = event["pass_percent"]
     models.put_score(
         submission_id=event["submission_id"], rollout_id=event["rollout_id"], city=event["city"],
         instrument_id=event["instrument_id"], session_key=event["session_key"],
@@ -106,6 +142,7 @@ def action_plan_changed(models, event: dict) -> None:
     if plan.updated_at is None or event["occurred_at"] >= _aware(plan.updated_at):
         plan.rollout_id, plan.city, plan.session_key = event["rollout_id"], event["city"], event["session_key"]
         plan.owner, plan.due_on, plan.status = event["owner"], event["due_on"], event["status"]
+        plan.group_name, plan.commitment = event["group_name"], event["commitment"]
         plan.updated_at = event["occurred_at"]
 
 
@@ -135,6 +172,7 @@ def _aware(moment: datetime) -> datetime:
 # Every event reporting consumes, and how it changes the read models.
 APPLY = {
     events.ROLLOUT_LAUNCHED: rollout_launched,
+    events.ROLLOUT_UPDATED: rollout_updated,
     events.ROLLOUT_CANCELLED: rollout_cancelled,
     events.PARTICIPANT_REGISTERED: participant_registered,
     events.PARTICIPANT_UPDATED: participant_updated,
@@ -208,6 +246,10 @@ def _as_published(kind, event):
 
 def record_rollout_launched(uow, event: dict) -> None:
     record(uow, events.ROLLOUT_LAUNCHED, [event])
+
+
+def record_rollout_updated(uow, event: dict) -> None:
+    record(uow, events.ROLLOUT_UPDATED, [event])
 
 
 def record_rollout_cancelled(uow, event: dict) -> None:

@@ -260,6 +260,11 @@ class SqlReadModels:
             .group_by(AttendanceFact.day, AttendanceFact.session_key)
             .order_by(AttendanceFact.day, AttendanceFact.session_key))]
 
+    def action_plans(self, city: str, rollout_id: int | None = None) -> list[ActionPlanFact]:
+        """The action plans themselves, oldest first (the report prints each one)."""
+        return self.session.scalars(select(ActionPlanFact).where(_scope(ActionPlanFact, city, rollout_id))
+                                    .order_by(ActionPlanFact.action_plan_id)).all()
+
     def action_plan_counts(self, city: str, rollout_id: int | None = None) -> list[tuple]:
         """(owner, status, n) of the action plans."""
         return [tuple(row) for row in self.session.execute(

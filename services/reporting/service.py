@@ -44,6 +44,7 @@ class ReportingService(PrometheusEndpoint, HealthEndpoints):
     # The two kinds that come in thousands (bulk imports, test sheets) are taken in batches.
     handle_events = consume_events({
         events.ROLLOUT_LAUNCHED: projections.record_rollout_launched,
+        events.ROLLOUT_UPDATED: projections.record_rollout_updated,
         events.ROLLOUT_CANCELLED: projections.record_rollout_cancelled,
         events.PARTICIPANT_REGISTERED: batched(projections.record_registrations),
         events.PARTICIPANT_UPDATED: projections.record_participant_updated,

@@ -40,7 +40,7 @@ def embedded_demo(tmp_path_factory):
 def test_the_demo_runs_with_no_broker_and_reports_the_seed(embedded_demo):
     workdir, stdout, report = embedded_demo
     assert "broker: in-process" in stdout
-    assert "**86 peserta** dari unsur aktivis anak" in report
+    assert "**86 peserta** terdaftar dari unsur aktivis anak" in report   # registered, not "attended"
     for label, count in WORKSHOP.items():
         assert f"| {label} | {count} |" in report
     assert "2-3 Mei 2019" in report
@@ -48,12 +48,13 @@ def test_the_demo_runs_with_no_broker_and_reports_the_seed(embedded_demo):
                         "Paryono (Dinas Pendidikan dan Kebudayaan Kota Pontianak)",
                         "Oviani Fathul Janah (ECPAT Indonesia)"):
         assert facilitator in report
-    assert "| Post-test | 114 |" in report
+    assert "| Pasca-tes | 114 |" in report
     assert "Penyusun Laporan : Andy Ardian (Program Manager)" in report
     # It made its own accounts, one of each role, and says how to sign in to what it left.
     accounts = re.search(r"^Accounts (.+), password (\S+) ", stdout, re.M)
     assert accounts.group(1).split(", ") == ["nasional", "pontianak", "komite-pontianak", "mitra", "operator"]
     assert f"CAMPAIGN_DATA_DIR={workdir / 'data'}" in stdout and "campaign login --username nasional" in stdout
+    assert "2026" not in report and "Tanggal terbit : 3 Mei 2019" in report  # dates from the events
 
 
 def test_the_demo_committee_gets_one_mail_with_everyone(embedded_demo):
@@ -89,7 +90,7 @@ def test_the_demo_through_rabbitmq_gives_the_same_report_and_a_subscriber_its_fi
     assert people["by_category"] == {"educator": 24, "skpd": 16, "patbm": 14, "unit_ppa": 8, "lsm": 12,
                                      "forum_anak": 12, "student": 120}
     assert (tests["pre"]["n"], tests["post"]["n"], tests["paired"]) == (120, 114, 114)
-    assert "| Post-test | 114 |" in report and f"post 114 (mean {tests['post']['mean_percent']}%)" in stdout
+    assert "| Pasca-tes | 114 |" in report and f"post 114 (mean {tests['post']['mean_percent']}%)" in stdout
     envelope = {"event_id", "occurred_at", "city"}
     national = subscriber.latest("summary.tests.national")
     assert {k: v for k, v in national.items() if k not in envelope} == {

@@ -129,7 +129,8 @@ def test_tests_reach_reporting_and_the_city_figures_are_right(cluster, launch, t
     assert round(reported["gain_of_averages"]["value"], 3) == 0.6
     assert reported["mean_of_gains"] == gains["mean_of_gains"]
 
-    # An action plan and its follow-up are events too; its text stays in assessment.
+    # An action plan and its follow-up are events too: its commitment goes to the report (issue 14), its
+    # follow-up notes stay in assessment, and the participant is a code.
     plan = cluster.post("assessment", "/action-plans", json={
         "rollout_id": rollout["id"], "session_key": "socialisation", "owner": "participant",
         "participant_code": codes[0], "commitment": "Melapor ke guru bila ada perundungan daring"})
@@ -140,5 +141,6 @@ def test_tests_reach_reporting_and_the_city_figures_are_right(cluster, launch, t
     plan_events = [(k, b) for k, b in tap.collect(STUDENTS + len(post) + 2) if k.startswith("action_plan_")]
     assert [(k, b["status"]) for k, b in plan_events] == [
         ("action_plan_recorded.surabaya", "planned"), ("action_plan_updated.surabaya", "done")]
-    assert all("perundungan" not in json.dumps(b) for _, b in plan_events)
+    assert all(b["commitment"] == "Melapor ke guru bila ada perundungan daring" and b["participant_code"] == codes[0]
+               and "sudah" not in json.dumps(b) for _, b in plan_events)
     tap.close()

@@ -205,7 +205,9 @@ def test_events_in_summaries_out_and_a_rebuild_gives_the_same_figures(reporting)
                                           timeout=60)
     assert written.status_code == 201, written.text
     assert "| Post-test | 6 | 100.0% | 6 |" in written.json()["markdown"]
-    assert Path(written.json()["paths"]["pdf"]).read_bytes().startswith(b"%PDF")
+    files = written.json()["files"]
+    assert files == {"md": "report-pontianak-2019.md", "pdf": "report-pontianak-2019.pdf"}  # names, not server paths
+    assert (Path(reporting.env["REPORTS_DIR"]) / files["pdf"]).read_bytes().startswith(b"%PDF")
     refused = http.post(f"{reporting.url}/reports/pontianak/activity-report?format=doc", timeout=30)
     assert refused.status_code == 422 and "format" in refused.text
 

@@ -173,13 +173,13 @@ def test_rollout_edit_sends_only_the_fields_given_and_empty_clears(api, tmp_path
 
 def test_reporting_report_asks_the_api_for_the_rollout_chosen(api, tmp_path):
     FakeApi.answers[("POST", "/api/v1/reports/pontianak/activity-report")] = (201, {
-        "paths": {"md": "/srv/reports/laporan-pontianak-2019.md"}, "markdown": "# Laporan\n",
-        "path": "/srv/reports/laporan-pontianak-2019.md"})
+        "files": {"md": "laporan-pontianak-2019.md"}, "markdown": "# Laporan\n",
+        "file": "laporan-pontianak-2019.md"})
     result = run(reporting, "report", "pontianak", "--rollout", "7", "--format", "md", "--dir", str(tmp_path),
                  url=api)
     assert result.exit_code == 0, result.output
     assert FakeApi.received[0][1] == "/api/v1/reports/pontianak/activity-report?lang=id&format=md&rollout_id=7"
-    assert result.stdout.splitlines() == ["/srv/reports/laporan-pontianak-2019.md",
+    assert result.stdout.splitlines() == ["laporan-pontianak-2019.md",
                                           str(tmp_path / "laporan-pontianak-2019.md")]
     assert (tmp_path / "laporan-pontianak-2019.md").read_text() == "# Laporan\n"
 

@@ -165,6 +165,7 @@ def test_a_test_is_scored_and_emits_test_scored_with_its_unanswered_count(db):
     [event] = db.emitted(events.TEST_SCORED)
     assert (event["city"], event["submission_id"], event["participant_code"]) == ("pontianak", saved.id, "PON-A")
     assert (event["score"], event["unanswered"], event["instrument_version"]) == (2, 1, 1)
+    assert event["pass_percent"] == 60  # the pass mark the report states beside the pass rate
     assert event["topics"] == [{"topic": "Jejak Digital", "score": 2, "max_score": 2},
                                {"topic": "Kejahatan Siber", "score": 0, "max_score": 2}]
 
@@ -374,7 +375,7 @@ def group_plan(**change):
                                "group_name": "Kelas 8B", "commitment": "Poster di sekolah", **change})
 
 
-def test_a_participants_plan_is_recorded_and_followed_up_without_its_text_on_the_broker(db):
+def test_a_participants_plan_is_recorded_and_followed_up_with_its_commitment_but_no_name_on_the_broker(db):
     known(db, person("PON-A"))
     command = RecordActionPlan(rollout_id=1, session_key="socialisation", owner="participant",
                                participant_code="PON-A", commitment="Lapor bila ada perundungan",
@@ -392,7 +393,10 @@ def test_a_participants_plan_is_recorded_and_followed_up_without_its_text_on_the
     updated = db.emitted(events.ACTION_PLAN_UPDATED)
     assert recorded[0]["status"] == "planned" and recorded[0]["due_on"] == date(2019, 6, 1)
     assert [u["status"] for u in updated] == ["in_progress", "done"]
-    assert all("commitment" not in e and e["participant_code"] == "PON-A" for e in [*recorded, *updated])
+    # The report prints what was committed to; the participant is named by code only, and the
+    # follow-up notes stay in assessment.
+    assert all(e["commitment"] == "Lapor bila ada perundungan" and e["participant_code"] == "PON-A"
+               and "full_name" not in e and "note" not in e for e in [*recorded, *updated])
 
 
 def test_a_participants_plan_needs_a_known_participant_of_that_session(db):
@@ -419,7 +423,9 @@ def test_a_groups_plan_needs_a_launched_session(db):
     with db.unit_of_work() as uow:
         plan = action_plans.record_action_plan(group_plan(), uow)
     assert (plan.city, plan.status) == ("pontianak", "planned")
-    assert db.emitted(events.ACTION_PLAN_RECORDED)[0]["owner"] == "group"
+    [recorded] = db.emitted(events.ACTION_PLAN_RECORDED)
+    assert (recorded["owner"], recorded["group_name"], recorded["commitment"]) == (
+        "group", "Kelas 8B", "Poster di sekolah")
 
 
 def test_an_unknown_plan_is_not_found(db):

@@ -13,6 +13,7 @@ from shared.handling import batched, dispatch
 # What service.py hands to consume_events.
 HANDLERS = {
     events.ROLLOUT_LAUNCHED: projections.record_rollout_launched,
+    events.ROLLOUT_UPDATED: projections.record_rollout_updated,
     events.ROLLOUT_CANCELLED: projections.record_rollout_cancelled,
     events.PARTICIPANT_REGISTERED: batched(projections.record_registrations),
     events.PARTICIPANT_UPDATED: projections.record_participant_updated,
@@ -69,9 +70,9 @@ def change_event(kind, participant_id, rollout_id=1, city="pontianak", session_k
                  participant_code=f"C{participant_id}", session_key=session_key, **fields)
 
 
-def plan_event(kind, plan_id, status, owner="participant", rollout_id=1, city="pontianak"):
+def plan_event(kind, plan_id, status, owner="participant", rollout_id=1, city="pontianak", **fields):
     return event(kind, city, rollout_id=rollout_id, action_plan_id=plan_id, session_key="socialisation",
-                 owner=owner, status=status)
+                 owner=owner, status=status, **fields)
 
 
 def gain_event(paired, occurred_at=None):
@@ -99,7 +100,10 @@ def a_season_of_events():
         *[change_event(events.PARTICIPANT_CHECKED_IN, i, session_key="workshop", day=1) for i in range(9, 14)],
         *[change_event(events.PARTICIPANT_CHECKED_IN, i, day=2) for i in range(1, 8)],
         plan_event(events.ACTION_PLAN_RECORDED, 1, "planned"),
-        plan_event(events.ACTION_PLAN_RECORDED, 2, "planned", owner="group"),
+        plan_event(events.ACTION_PLAN_RECORDED, 2, "planned", owner="group", group_name="SMPN 3",
+                   commitment="Poster di setiap kelas"),
+        event(events.ROLLOUT_UPDATED, rollout_id=1, status="launched", changed=["tips"],
+              tips=[{"id": "Jangan bagikan kata sandi.", "en": "Never share a password."}]),
         plan_event(events.ACTION_PLAN_UPDATED, 1, "done"),
         event(events.COMMITTEE_NOTIFIED, rollout_id=1, delivery_id=1, kind="participant_list", channel="mail",
               participant_count=14),

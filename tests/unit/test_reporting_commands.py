@@ -70,8 +70,8 @@ def test_a_data_dir_given_reads_the_database_and_rollout_chooses_the_city_s_roll
         assert result.exit_code == 0, result.output
         return (out / result.output.strip().rsplit("/", 1)[1]).read_text(encoding="utf-8")
 
-    assert "Seluruhnya 7 peserta terdaftar" in report(2)
-    assert "Seluruhnya 1 peserta terdaftar" in report(3)  # the cancelled one, asked for by id
+    assert "- Peserta terdaftar: 7 (" in report(2)
+    assert "- Peserta terdaftar: 1 (" in report(3)  # the cancelled one, asked for by id
 
     other_city = CliRunner().invoke(reporting, ["report", "medan", "--rollout", "1", "--local"],
                                     env={"CAMPAIGN_DATA_DIR": str(data_dir), "REPORTING_DATABASE_URL": ""})
