@@ -72,7 +72,7 @@ def serve(services, city):
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     stopped.wait()
-    running.stop()
+    runner.stop(running)  # within 10 s, whatever hangs
 
 
 @main.command()
