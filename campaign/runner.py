@@ -3,6 +3,7 @@ import errno
 import importlib
 import logging
 import os
+import signal
 import socket
 
 import eventlet
@@ -58,6 +59,22 @@ def start(config: dict, names=SERVICES) -> ServiceRunner:
             raise address_unusable(config["WEB_SERVER_ADDRESS"], exc) from None
         raise
     return runner
+
+
+def serve_until_stopped(runner: ServiceRunner) -> None:
+    """Run until SIGTERM or SIGINT, then ``stop`` the services."""
+    signalled: list[int] = []
+
+    def note(signum, frame):
+        signalled.append(signum)
+
+    signal.signal(signal.SIGTERM, note)
+    signal.signal(signal.SIGINT, note)
+    while not signalled:
+        # A signal handler does not wake eventlet's hub: a process with nothing else to do (identity)
+        # would only see the signal at its next timer, so the hub is given one.
+        eventlet.sleep(0.2)
+    stop(runner)
 
 
 def stop(runner: ServiceRunner, grace: float = GRACE_SECONDS, exit_after: float = EXIT_SECONDS) -> bool:
