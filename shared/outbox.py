@@ -56,10 +56,10 @@ class Broker:
     def publish(self, rows):
         if not self.transactional:
             return self._publish_each(rows)
-        if self.connection is None:
-            self._open()
         self._returned = set()
         try:
+            if self.connection is None:
+                self._open()  # inside the try: a connection refused halfway is closed, and opened anew next time
             for row in taking_turns(rows, every=50):
                 if row.exchange not in self._declared:  # once per connection, not once per message
                     _exchange(row.exchange)(self.channel).declare()
