@@ -80,6 +80,20 @@ class CityQueueConsumer(QueueConsumer):
     def __init__(self):
         super().__init__()
         self._pausing = {}  # provider -> event sent once its consumer is cancelled
+        self._reconnecting = False
+
+    def on_connection_error(self, exc, interval):
+        # Said once per outage (nameko says it at every try): readiness and the broker tell the rest.
+        if not self._reconnecting:
+            log.warning("%s lost the broker (%s); reconnecting every %g s at most", self.container.service_name,
+                        type(exc).__name__, RECONNECT_MAX)
+        self._reconnecting = True
+
+    def on_consume_ready(self, connection, channel, consumers, **kwargs):
+        if self._reconnecting:
+            log.warning("%s consumes events again", self.container.service_name)
+        self._reconnecting = False
+        super().on_consume_ready(connection, channel, consumers, **kwargs)
 
     @contextmanager
     def establish_connection(self):

@@ -85,7 +85,8 @@ class QuietTransientErrors(logging.Filter):
         if now - self.last.get(where, -self.EVERY) < self.EVERY:
             return False
         self.last[where] = now
-        record.msg, record.args = "%s failed for now (%s); it is waited out", (where, type(error).__name__)
+        record.msg, record.args = "%s failed for now (%s): the database or the broker is away", (
+            where, type(error).__name__)
         record.levelno, record.levelname = logging.WARNING, "WARNING"
         record.exc_info = record.exc_text = None
         return True
