@@ -235,3 +235,6 @@ class Cluster:
 
     def post(self, service, path, **kwargs):
         return requests.post(self.url(service) + path, **{"timeout": 30, **kwargs})
+
+    def put(self, service, path, **kwargs):
+        return requests.put(self.url(service) + path, **{"timeout": 30, **kwargs})
