@@ -22,6 +22,7 @@ import pytest
 import requests
 
 from shared import dead_letters, events
+from shared.consumer import BATCH
 from tests.integration.conftest import launcher
 from tests.support import broker_node
 from tests.support.cluster import Cluster, Databases, Vhost, wait_until
@@ -31,6 +32,7 @@ PARTICIPANTS = 2000
 OUTAGE = float(os.environ.get("CAMPAIGN_FAULT_SECONDS", "60"))
 CONSUMERS = ("assessment", "notification", "reporting")
 ON_THE_BROKER = ("registration", *CONSUMERS)  # identity needs none
+PREFETCH = 2 * BATCH  # what the broker may have sent a consumer unacknowledged
 STOP_DEADLINE = 10.0  # seconds a service may take to exit on SIGTERM
 
 
@@ -40,12 +42,14 @@ def system(tmp_path_factory, smtp):
     with broker_node.private_node() as node:
         databases = Databases("postgresql", workdir)
         proxies = {service: TcpProxy("127.0.0.1", 5432) for service in CONSUMERS}
-        services = Cluster(workdir, Vhost(node.broker).amqp_uri, databases.urls, smtp.url,
+        vhost = Vhost(node.broker)
+        services = Cluster(workdir, vhost.amqp_uri, databases.urls, smtp.url,
                            OUTBOX_INTERVAL=0.2, DELIVERY_LIMIT=2)
         for service, proxy in proxies.items():
             env = services.services[service].env
             key = f"{service.upper()}_DATABASE_URL"
             env[key] = env[key].replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
+        services.vhost = vhost
         services.node, services.databases, services.proxies = node, databases, proxies
         services.amqp_uri = services.env["AMQP_URI"]
         try:
@@ -149,6 +153,18 @@ def start_import(system, rollout, prefix):
                timeout=60, interval=0.02)
 
 
+def queue_state(system, queue):
+    """(ready, unacknowledged) messages of a queue, from the broker."""
+    out = system.node.broker.rabbitmqctl("list_queues", "-p", system.vhost.name, "--quiet", "--no-table-headers",
+                                         "name", "messages_ready", "messages_unacknowledged")
+    found = {line.split()[0]: tuple(map(int, line.split()[1:])) for line in out.strip().splitlines() if line.strip()}
+    return found[queue]
+
+
+def handled(system, service):
+    return system.metric(service, "campaign_city_events_handled_total", service=service, city="pontianak")
+
+
 def during(seconds, check):
     """Run ``check`` over and over for ``seconds``: what must hold for as long as an outage lasts."""
     end = time.monotonic() + seconds
@@ -181,9 +197,16 @@ def test_each_consumers_database_away_for_a_minute_mid_import_is_waited_out(syst
         assert figures.json()["error"]["message"] == "The database is unavailable; try again shortly."
         assert system.get("registration", f"/rollouts/{rollout['id']}").status_code == 200  # its own database
 
-        def nothing_given_up():
+        # Each consumer holds what it was sent (no more than its prefetch) and handles nothing.
+        before = {service: handled(system, service) for service in ("notification", "reporting")}
+
+        def nothing_taken_or_given_up():
             assert dead_letter_counts(system) == {service: 0 for service in CONSUMERS}
-        during(OUTAGE, nothing_given_up)
+            for service in ("notification", "reporting"):
+                assert handled(system, service) == before[service]
+                _, in_hand = queue_state(system, f"{service}.pontianak")
+                assert in_hand <= PREFETCH
+        during(OUTAGE, nothing_taken_or_given_up)
     finally:
         for proxy in system.proxies.values():
             proxy.restore()
