@@ -9,7 +9,6 @@ eventlet.monkey_patch()  # nameko's services are green; patch before anything op
 
 import os  # noqa: E402
 import shutil  # noqa: E402
-import signal  # noqa: E402
 import socket  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -74,16 +73,7 @@ def serve(services, city):
                f"cities {config['CITY']})", err=True)
     if "identity" in names:
         accounts_commands.announce_bootstrap(config)
-    stopped = eventlet.Event()
-
-    def stop(signum, frame):
-        if not stopped.ready():
-            stopped.send(signum)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    stopped.wait()
-    running.stop()
+    runner.serve_until_stopped(running)  # SIGTERM: stopped within 10 s, whatever hangs
 
 
 @main.command()

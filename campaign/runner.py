@@ -1,14 +1,28 @@
-"""Run services in this process: all of them, or the ones named."""
+"""Run services in this process: all of them, or the ones named, and stop them in time."""
 import errno
 import importlib
+import logging
+import os
+import signal
 import socket
 
+import eventlet
+from eventlet import patcher
 from nameko.exceptions import ConfigurationError
 from nameko.runners import ServiceRunner
 from nameko.web.server import parse_address
 
 from shared.config import SERVICES
 from shared.connect import CannotStart, wait_for_dependencies
+
+log = logging.getLogger(__name__)
+
+# A stop (SIGTERM: Kubernetes gives 30 s, the issue 10) is graceful for GRACE_SECONDS: consumers take
+# no more, finish or give back what they hold, the outboxes publish their last round.  Then what is
+# left is killed (its messages go back to their queues, its transactions roll back), and at
+# EXIT_SECONDS the process exits whatever still hangs: a worker stuck in a C call holds nothing up.
+GRACE_SECONDS = 8.0
+EXIT_SECONDS = 9.5
 
 SERVICE_CLASSES = {
     "registration": "services.registration.service:RegistrationService",
@@ -51,6 +65,50 @@ def start(config: dict, names=EVERYTHING) -> ServiceRunner:
             raise address_unusable(config["WEB_SERVER_ADDRESS"], exc) from None
         raise
     return runner
+
+
+def serve_until_stopped(runner: ServiceRunner) -> None:
+    """Run until SIGTERM or SIGINT, then ``stop`` the services."""
+    signalled: list[int] = []
+
+    def note(signum, frame):
+        signalled.append(signum)
+
+    signal.signal(signal.SIGTERM, note)
+    signal.signal(signal.SIGINT, note)
+    while not signalled:
+        # A signal handler does not wake eventlet's hub: a process with nothing else to do (identity)
+        # would only see the signal at its next timer, so the hub is given one.
+        eventlet.sleep(0.2)
+    stop(runner)
+
+
+def stop(runner: ServiceRunner, grace: float = GRACE_SECONDS, exit_after: float = EXIT_SECONDS) -> bool:
+    """Stop the services gracefully, or kill them after ``grace`` seconds; True if it was graceful.
+
+    If even that hangs, the process ends at ``exit_after`` seconds, from a real thread that no
+    green thread can hold up.
+    """
+    watchdog = patcher.original("threading").Timer(exit_after, _exit_now, args=(exit_after,))
+    watchdog.daemon = True
+    watchdog.start()
+    stopping = eventlet.spawn(runner.stop)
+    try:
+        with eventlet.Timeout(grace):
+            stopping.wait()
+        return True
+    except eventlet.Timeout:
+        log.warning("the services did not stop within %g s; killing what is left "
+                    "(messages in hand go back to their queues)", grace)
+        runner.kill()
+        return False
+    finally:
+        watchdog.cancel()
+
+
+def _exit_now(seconds: float) -> None:
+    os.write(2, f"campaign: still stopping after {seconds:g} s; exiting now\n".encode())
+    os._exit(1)
 
 
 def check_address_free(address: str) -> None:

@@ -12,8 +12,16 @@ Each queue is a quorum queue: a message whose handler keeps failing for good
 is tried ``DELIVERY_LIMIT`` + 1 times, then dead-lettered to ``dlq.<service>``,
 and the messages behind it flow on.  The in-process transport has no
 exchange-to-exchange bindings; there one queue takes every city.
+
+A failure that will pass (``shared.faults.is_transient``: the database away) is
+waited out instead: the batch stays unacknowledged and is tried again after a
+capped backoff, the broker sends nothing past the prefetch meanwhile, and the
+consumer is not ready (``/health/ready``) until a batch succeeds again.  RabbitMQ
+3.x counts every return of a message towards its limit, a connection lost or a
+stop included, so a stop first finishes what it was sent rather than return it.
 """
 import logging
+import time
 from collections import Counter
 from contextlib import contextmanager
 from functools import partial
@@ -25,7 +33,7 @@ from kombu.transport.virtual import Channel as VirtualChannel
 from nameko.amqp.publish import get_connection
 from nameko.exceptions import ContainerBeingKilled
 from nameko.extensions import Entrypoint
-from nameko.messaging import HeaderDecoder, QueueConsumer
+from nameko.messaging import HeaderDecoder, QueueConsumer, QueueConsumerStopped
 
 from shared.config import ALL_CITIES, is_embedded
 from shared.faults import backoff, is_transient
@@ -38,6 +46,10 @@ DEAD_LETTER_EXCHANGE = "campaign.dead-letters"
 
 # Events per batch for the kinds that come in thousands (bulk imports, test sheets).
 BATCH = 500
+# On a graceful stop, how long the messages already received may take to be handled before they go back.
+FINISH_SECONDS = 4.0
+# Seconds between attempts to reach a broker that went away (kombu's default grows to 30).
+RECONNECT_MAX = 3.0
 
 
 def dead_letter_queue(service):
@@ -61,10 +73,36 @@ class CityQueueConsumer(QueueConsumer):
 
     ``connected`` tells whether its connection to the broker is up (for
     ``/health/ready``): kombu consumes inside ``extra_context`` for as long as
-    a connection lasts, and leaves it when the connection is lost.
+    a connection lasts, and leaves it when the connection is lost.  A broker
+    that went away is tried again every few seconds, for ever.
     """
 
     connected = False
+
+    def __init__(self):
+        super().__init__()
+        self._pausing = {}  # provider -> event sent once its consumer is cancelled
+        self._reconnecting = False
+
+    def on_connection_error(self, exc, interval):
+        # Said once per outage (nameko says it at every try): readiness and the broker tell the rest.
+        if not self._reconnecting:
+            log.warning("%s lost the broker (%s); reconnecting every %g s at most", self.container.service_name,
+                        type(exc).__name__, RECONNECT_MAX)
+        self._reconnecting = True
+
+    def on_consume_ready(self, connection, channel, consumers, **kwargs):
+        if self._reconnecting:
+            log.warning("%s consumes events again", self.container.service_name)
+        self._reconnecting = False
+        super().on_consume_ready(connection, channel, consumers, **kwargs)
+
+    @contextmanager
+    def establish_connection(self):
+        with self.create_connection() as connection:
+            connection.ensure_connection(self.on_connection_error, self.connect_max_retries,
+                                         interval_start=1, interval_step=1, interval_max=RECONNECT_MAX)
+            yield connection
 
     @contextmanager
     def extra_context(self, connection, channel):
@@ -73,6 +111,43 @@ class CityQueueConsumer(QueueConsumer):
             yield
         finally:
             self.connected = False
+            for provider in list(self._providers):
+                provider.connection_lost()
+
+    def pause(self, provider, timeout=2.0):
+        """Stop the broker sending ``provider`` more messages; those received stay in hand to be acked.
+
+        Only the consumer thread may cancel a consumer: it does so at its next turn (within a second).
+        """
+        if not self.connected or provider not in self._consumers:
+            return
+        paused = eventlet.Event()
+        self._pausing[provider] = paused
+        with eventlet.Timeout(timeout, False):
+            paused.wait()
+
+    def on_iteration(self):
+        pausing, self._pausing = self._pausing, {}
+        for provider, paused in pausing.items():
+            consumer = self._consumers.get(provider)
+            if consumer is not None:
+                consumer.cancel()
+            paused.send()
+        super().on_iteration()
+
+    def unregister_provider(self, provider):
+        if not self.connected and self._consumers_ready.ready():
+            # No connection, no consumer thread turning to cancel it: there is nothing to cancel.
+            self._consumers.pop(provider, None)
+            super(QueueConsumer, self).unregister_provider(provider)
+            return
+        super().unregister_provider(provider)
+
+    def stop(self):
+        if not self.connected and self._gt is not None and not self._gt.dead:
+            self.should_stop = True  # waiting for a broker that is away: nothing to hand back
+            self._gt.kill(QueueConsumerStopped())
+        super().stop()
 
     def get_consumers(self, consumer_cls, channel):
         for provider in self._providers:
@@ -197,19 +272,33 @@ class EventConsumer(Entrypoint, HeaderDecoder):
         self._in_hand = Counter()  # city -> batches being handled
         self._acks = Acknowledgements()
         self.outage = 0  # transient failures in a row
+        self._recovery = eventlet.Event()  # sent when a batch succeeds again: the other cities try at once
         self.queue = self.queues[0]
         self.queue_consumer.register_provider(self)
+        DEAD_LETTERED.labels(service)  # 0 until the first one: an alert on its rate has a series to read
 
     def start(self):
         self._running = True
         self.container.spawn_managed_thread(self._flush_when_waiting, identifier="event-batches")
 
     def stop(self):
+        """Take no more messages, handle those received (unless the database is away), then let go."""
+        self.queue_consumer.pause(self)
+        deadline = time.monotonic() + FINISH_SECONDS
+        while not self.outage and time.monotonic() < deadline and (any(self._in_hand.values()) or self._waiting()):
+            eventlet.sleep(self.batch_wait)
         self._running = False
         self.queue_consumer.unregister_provider(self)
-        for waiting in self._buffers.values():  # not handled yet: back to the queue for the next worker
+        for waiting in self._buffers.values():  # not handled in time: back to the queue for the next worker
             for _, _, message in waiting:
                 self._requeue(message)
+        self._buffers = {}
+
+    def _waiting(self):
+        return any(self._buffers.values())
+
+    def connection_lost(self):
+        """The broker takes back what it sent on a lost connection and sends it again: forget it here."""
         self._buffers = {}
 
     def handle_message(self, body, message):
@@ -225,7 +314,8 @@ class EventConsumer(Entrypoint, HeaderDecoder):
         while self._running:
             eventlet.sleep(self.batch_wait)
             for city in [c for c, waiting in self._buffers.items() if waiting]:
-                self._flush(city)
+                if city in self._buffers:  # (the connection may have been lost meanwhile)
+                    self._flush(city)
 
     def _flush(self, city):
         if self._in_hand[city]:
@@ -263,7 +353,8 @@ class EventConsumer(Entrypoint, HeaderDecoder):
             # Wait it out: the messages stay unacknowledged, so no delivery is spent, and the
             # broker sends no more than the prefetch meanwhile; the city's batch is tried again.
             self._failing(exc_info[1], city)
-            self.container.spawn_managed_thread(partial(self._retry, city, batch, backoff(self.outage)))
+            delay = backoff(self.outage)  # once the outage ends, events flow again within the cap
+            self.container.spawn_managed_thread(partial(self._retry, city, batch, delay, self._recovery))
             return result, exc_info
         elif len(batch) > 1:
             for item in batch:  # find the one that fails: each goes again on its own
@@ -282,8 +373,9 @@ class EventConsumer(Entrypoint, HeaderDecoder):
         self._in_hand[city] -= 1
         return result, exc_info
 
-    def _retry(self, city, batch, delay):
-        eventlet.sleep(delay)
+    def _retry(self, city, batch, delay, recovery):
+        with eventlet.Timeout(delay, False):
+            recovery.wait()  # another city's batch succeeding means the outage is over
         self._in_hand[city] -= 1
         if self._running:
             self._spawn(city, batch)
@@ -300,6 +392,8 @@ class EventConsumer(Entrypoint, HeaderDecoder):
     def _recovered(self):
         if self.outage:
             log.warning("%s handles events again after %d tries", self.container.service_name, self.outage)
+            self._recovery.send()
+            self._recovery = eventlet.Event()
         self.outage = 0
 
     @property

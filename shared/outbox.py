@@ -7,10 +7,15 @@ AMQP transaction committed), so a crash or a broker outage delays events but
 never loses them.  Domain events are published ``mandatory``: if no queue is
 bound yet, the broker returns the message and the row waits for a later round
 instead of vanishing.
+
+While the broker or the database is away the relay backs off (capped, with
+jitter), says so once and says again when it publishes; the rows wait, counted
+by ``campaign_outbox_pending`` and aged by ``campaign_outbox_oldest_age_seconds``.
 """
 import json
 import logging
 import threading
+import time
 from collections import Counter, defaultdict
 from datetime import timedelta, timezone
 
@@ -24,11 +29,13 @@ from shared.config import is_embedded
 from shared.database import OutboxMessage, utcnow
 from shared.dependencies import Database
 from shared.events import SUMMARY_EXCHANGE
+from shared.faults import backoff, is_transient
 from shared.turns import taking_turns
 
 log = logging.getLogger(__name__)
 
 BATCH = 500
+DRAIN_SECONDS = 3.0  # a graceful stop publishes what is pending for this long at most
 
 
 class Broker:
@@ -49,10 +56,10 @@ class Broker:
     def publish(self, rows):
         if not self.transactional:
             return self._publish_each(rows)
-        if self.connection is None:
-            self._open()
         self._returned = set()
         try:
+            if self.connection is None:
+                self._open()  # inside the try: a connection refused halfway is closed, and opened anew next time
             for row in taking_turns(rows, every=50):
                 if row.exchange not in self._declared:  # once per connection, not once per message
                     _exchange(row.exchange)(self.channel).declare()
@@ -137,9 +144,14 @@ class OutboxRelay(DependencyProvider):
         self.interval = config.get("OUTBOX_INTERVAL", 0.5)
         self.broker = Broker(config["AMQP_URI"])
         self.service = self.container.service_name
-        self._wake = threading.Event()
+        self._wake = threading.Event()  # a worker committed events: publish now
+        self._stopping = threading.Event()  # ends a backoff, which a worker's events do not
         self._running = False
         self._thread = None
+        self.failures = 0  # rounds failed in a row
+        # Both have a value from the start, so an alert on them can fire (none pending: 0).
+        metrics.OUTBOX_PENDING.labels(self.service)
+        metrics.OUTBOX_AGE.oldest.setdefault(self.service, None)
 
     @property
     def store(self):
@@ -151,6 +163,7 @@ class OutboxRelay(DependencyProvider):
 
     def stop(self):
         self._running = False
+        self._stopping.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.wait()
@@ -160,18 +173,21 @@ class OutboxRelay(DependencyProvider):
     def last_round(self):
         """What a service commits to its outbox as it stops (reporting: its final summaries)."""
 
-    def drain(self, rounds=20):
-        """On a graceful stop: the last round, then what is pending, so nothing committed waits for a restart."""
+    def drain(self, seconds=DRAIN_SECONDS):
+        """On a graceful stop: the last round, then what is pending (for ``seconds`` at most, so the
+        stop keeps its deadline), so nothing committed waits for a restart."""
+        deadline = time.monotonic() + seconds
         try:
             self.last_round()
-            for _ in range(rounds):
-                if self.publish_pending() < BATCH:
-                    break
-        except Exception:  # broker or database away: the rows stay and go out after a restart
-            log.warning("outbox relay of %s stopped with events pending", self.service, exc_info=True)
+            while self.publish_pending() == BATCH and time.monotonic() < deadline:
+                pass
+        except Exception as error:  # broker or database away: the rows stay and go out after a restart
+            log.warning("outbox relay of %s stopped with events pending (%s); they go out after a restart",
+                        self.service, type(error).__name__, exc_info=not is_transient(error))
 
     def kill(self):
         self._running = False
+        self._stopping.set()
         self._wake.set()
         self.broker.close()
 
@@ -180,13 +196,29 @@ class OutboxRelay(DependencyProvider):
 
     def _run(self):
         while self._running:
-            self._wake.wait(self.interval)
+            if self.failures:
+                self._stopping.wait(backoff(self.failures, first=self.interval))
+            else:
+                self._wake.wait(self.interval)
             self._wake.clear()
             try:
                 while self._running and self.publish_pending() == BATCH:
                     pass
-            except Exception:  # broker or database away: keep the rows, try again
-                log.warning("outbox relay of %s will retry", self.service, exc_info=True)
+            except Exception as error:  # broker or database away: keep the rows, try again later
+                self._failed(error)
+            else:
+                self._published()
+
+    def _failed(self, error):
+        if not self.failures or not is_transient(error):
+            log.warning("outbox relay of %s cannot publish for now (%s); the events wait in the outbox",
+                        self.service, type(error).__name__, exc_info=not is_transient(error))
+        self.failures += 1
+
+    def _published(self):
+        if self.failures:
+            log.warning("outbox relay of %s publishes again after %d tries", self.service, self.failures)
+        self.failures = 0
 
     def publish_pending(self):
         """Publish up to BATCH due rows; returns how many were tried.

@@ -1,8 +1,9 @@
 """HTTP entrypoints of the JSON API under ``/api/v1``.
 
 A service method returns a JSON-ready value (or ``(status, value)``); errors a
-caller can act on become 4xx answers naming the field, a database outage a
-503, anything else a 500 without a traceback (the traceback goes to the log).
+caller can act on become 4xx answers naming the field, a database or broker outage
+a 503 saying which, anything else a 500 without a traceback (the traceback goes to
+the log).
 """
 import inspect
 import json
@@ -14,13 +15,13 @@ from nameko.constants import WEB_SERVER_CONFIG_KEY
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import WebServer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
 from shared import auth
 from shared.commands import invalid, validated
 from shared.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, Unavailable
+from shared.faults import unavailable_message
 from shared.metrics import HTTP_RESPONSES
 from shared.safe_input import Malformed, check_text, load_json
 
@@ -246,9 +247,10 @@ class ApiEndpoint(HttpEndpoint):
             return response
         if isinstance(exc, HTTPException):
             return error_response(exc.code, "http_error", exc.description)
-        if isinstance(exc, OperationalError):
-            log.error("database unavailable: %s", exc.__class__.__name__)
-            return error_response(503, "unavailable", "The database is unavailable; try again shortly.")
+        outage = unavailable_message(exc)  # the database or the broker away: the caller may try again
+        if outage is not None:
+            log.error("%s %s answered 503: %s (%s)", self.method, self.url, outage, exc.__class__.__name__)
+            return error_response(503, "unavailable", outage)
         log.error("unexpected error answering %s %s", self.method, self.url, exc_info=exc)
         return error_response(500, "internal_error", "Something went wrong on our side; it has been logged.")
 

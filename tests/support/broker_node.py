@@ -11,6 +11,10 @@ The node is started lazily, by the first test that asks for a broker, through a 
 process (``python -m tests.support.broker_node NODE``).  The keeper starts the node,
 prints one JSON line, and stops the node when its stdin closes: when the run ends, is
 interrupted, or is killed outright, no node is left running.
+
+A fault test that stops a node for a while uses a node of its own (``private_node()``),
+so no other test loses its broker: the keeper also takes the lines ``stop`` and ``start``
+on its stdin, stopping the node and starting it again on the same ports and data.
 """
 import json
 import os
@@ -23,6 +27,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,6 +124,31 @@ class Keeper:
             self.process.kill()
             _, self.errors = self.process.communicate()
 
+    def stop_node(self) -> None:
+        """Stop the node itself (not only its connections); its queues and messages stay on disk."""
+        self._ask("stop")
+
+    def start_node(self) -> None:
+        """Start the stopped node again, on the same ports and data; returns once it answers."""
+        self._ask("start")
+
+    def _ask(self, command: str) -> None:
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+        answer = json.loads(self.process.stdout.readline() or "{}")
+        if answer.get(command) != "done":
+            raise RuntimeError(f"the RabbitMQ node {self.broker.node} did not {command}: {answer.get('error')}")
+
+
+@contextmanager
+def private_node(name: str | None = None) -> Iterator[Keeper]:
+    """A RabbitMQ node for one test module alone, stopped with it; ``.broker`` says where it answers."""
+    keeper = Keeper(name or f"campaign-private-{os.getpid()}-{threading.get_ident() % 10000}@localhost")
+    try:
+        yield keeper
+    finally:
+        keeper.stop()
+
 
 # --- in the keeper process ---------------------------------------------------------------
 
@@ -164,8 +195,9 @@ class Node:
 
     def start(self) -> None:
         d = self.directory
-        (d / "mnesia").mkdir()
-        (d / "log").mkdir()
+        self.beam_pid = None
+        (d / "mnesia").mkdir(exist_ok=True)  # a restart finds the data of the first start
+        (d / "log").mkdir(exist_ok=True)
         (d / "rabbitmq.conf").write_text(f"listeners.tcp.local = 127.0.0.1:{self.amqp_port}\n")
         (d / "enabled_plugins").write_text("[].\n")  # not the machine's: no management on 15672
         (d / "rabbitmq-env.conf").write_text("")  # not the machine's, which may name its node
@@ -261,7 +293,14 @@ def keep(name: str) -> None:
             print(json.dumps({"error": str(exc)}), flush=True)
             return
         print(json.dumps({"amqp_uri": node.amqp_uri, "node": name}), flush=True)
-        sys.stdin.read()  # until the test run closes the pipe, or dies
+        for line in sys.stdin:  # until the test run closes the pipe, or dies
+            command = line.strip()
+            try:
+                {"stop": node.stop, "start": node.start}[command]()
+            except (KeyError, NodeError, OSError, subprocess.SubprocessError) as exc:
+                print(json.dumps({command: "failed", "error": str(exc) or "unknown command"}), flush=True)
+            else:
+                print(json.dumps({command: "done"}), flush=True)
     finally:
         node.stop()
         shutil.rmtree(directory, ignore_errors=True)

@@ -53,10 +53,11 @@ def rabbitmqctl(*args):
 
 
 class Vhost:
-    """A fresh RabbitMQ vhost, so a test run never meets another run's queues."""
+    """A fresh RabbitMQ vhost, so a test run never meets another run's queues
+    (on the run's node, or on ``broker``: a private node of one test module)."""
 
-    def __init__(self):
-        self.broker = broker_node.current()
+    def __init__(self, broker=None):
+        self.broker = broker or broker_node.current()
         self.name = f"campaign-test-{uuid.uuid4().hex[:8]}"
         self.broker.rabbitmqctl("add_vhost", self.name)
         self.broker.rabbitmqctl("set_permissions", "-p", self.name, "guest", ".*", ".*", ".*")
