@@ -41,6 +41,9 @@ PARTNER = "partner"
 RPC_EXCHANGE = "nameko-rpc"  # nameko's default
 # Queues a service declares besides its event queues (the consumer's names are <service>.*).
 EXTRA_QUEUES = {"notification": ["coordinator.alerts"]}
+# Workers that run as their service's user: their queues, inboxes and dead letters are its own too,
+# and they read the service's own events (registration's import worker takes import_requested).
+WORKERS = {"registration": ["registration_imports"]}
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,9 @@ def service_user(service: str) -> BrokerUser:
     consumed, answers_rpc, calls = what_it_uses(service)
     own = [re.escape(service) + r"\..*", re.escape(f"dlq.{service}"),
            *(re.escape(q) for q in EXTRA_QUEUES.get(service, []))]
+    workers = WORKERS.get(service, [])
+    for worker in workers:
+        own += [re.escape(worker) + r"\..*", re.escape(f"dlq.{worker}")]
     shared = [re.escape(DEAD_LETTER_EXCHANGE)]
     if service == "reporting":
         shared.append(re.escape(SUMMARY_EXCHANGE))
@@ -116,7 +122,8 @@ def service_user(service: str) -> BrokerUser:
         own.append(re.escape(f"rpc-{service}"))
     if calls:
         own.append(re.escape(f"rpc.reply-{service}-") + ".*")
-    sources = [re.escape(source) for source in sorted(consumed)]
+    sources = [re.escape(source) for source in sorted(consumed)] + (
+        [re.escape(f"{service}.events")] if workers else [])  # a worker binds to its service's own events
     return BrokerUser(
         name=service,
         configure=_any_of(own + shared),

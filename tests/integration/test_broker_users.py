@@ -40,7 +40,8 @@ def cluster(tmp_path_factory, smtp):
     def own_users(cluster, databases):
         broker_setup(cluster.vhost)
         for name, process in cluster.services.items():
-            process.env["AMQP_URI"] = as_user(cluster.vhost.amqp_uri, name)
+            # A service's worker (registration-imports) connects as its service.
+            process.env["AMQP_URI"] = as_user(cluster.vhost.amqp_uri, name.split("-", 1)[0])
 
     with running_cluster("sqlite", tmp_path_factory.mktemp("broker-users"), smtp, prepare=own_users) as cluster:
         yield cluster
