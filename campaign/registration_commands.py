@@ -254,6 +254,19 @@ def participant_line(p):
     return f"{p['id']:>6}  {p['code']}  {p['status']:<10} {p['session_key']:<14} {p['category']:<10} {p['full_name']}"
 
 
+@participants.command("committee-list")
+@click.argument("rollout_id", type=int)
+@json_option
+@pass_api
+def committee_list(api, rollout_id, as_json):
+    """The list a rollout's committee receives: code, name, category, organisation, session and day."""
+    listing = api.call("GET", f"/rollouts/{rollout_id}/committee-list")
+    lines = [f"{listing['city_name']}: {len(listing['participants'])} participants"]
+    lines += [f"  {p.get('code', '')}  {p.get('full_name', '')}  {p.get('category', '')}  {p.get('organisation') or '-'}"
+              for p in listing["participants"]]
+    emit(listing, as_json, "\n".join(lines))
+
+
 @participants.command()
 @click.argument("rollout_id", type=int)
 @click.option("--name", "full_name", required=True)
