@@ -262,7 +262,7 @@ def committee_list(api, rollout_id, as_json):
     """The list a rollout's committee receives: code, name, category, organisation, session and day."""
     listing = api.call("GET", f"/rollouts/{rollout_id}/committee-list")
     lines = [f"{listing['city_name']}: {len(listing['participants'])} participants"]
-    lines += [f"  {p.get('code', '')}  {p.get('full_name', '')}  {p.get('category', '')}  {p.get('organisation') or '-'}"
+    lines += [f"  {p['code']}  {p['full_name']}  {p['category']}  {p.get('organisation') or '-'}"
               for p in listing["participants"]]
     emit(listing, as_json, "\n".join(lines))
 
