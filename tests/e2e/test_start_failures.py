@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -78,7 +79,8 @@ def test_serve_gives_up_on_a_database_that_does_not_answer_naming_the_service(tm
 
 def test_serve_waits_for_a_broker_that_comes_up_late(tmp_path):
     vhost = Vhost()
-    proxy = TcpProxy("127.0.0.1", 5672)
+    broker = urlsplit(vhost.amqp_uri)  # the suite's own node
+    proxy = TcpProxy(broker.hostname, broker.port)
     proxy.cut()  # a broker still starting: connections are closed at once
     try:
         env = environment(tmp_path, AMQP_URI=f"amqp://guest:guest@127.0.0.1:{proxy.port}/{vhost.name}",
