@@ -87,8 +87,10 @@ def get_committee(uow: NotificationUnitOfWork, rollout_id: int,
     return committee
 
 
-def changes_of(uow: NotificationUnitOfWork, rollout_id: int) -> list[CommitteeChange]:
-    """The audit of a rollout's committee, oldest first."""
+def changes_of(uow: NotificationUnitOfWork, rollout_id: int,
+               cities: tuple[str, ...] | None = None) -> list[CommitteeChange]:
+    """The audit of a rollout's committee, oldest first; a rollout of another city's reads as absent."""
+    get_committee(uow, rollout_id, cities)
     found: list[CommitteeChange] = list(uow.committee_changes.of_rollout(rollout_id))
     return found
 

@@ -225,7 +225,7 @@ class NotificationService(PrometheusEndpoint, HealthEndpoints):
     def committee_changes(self, request, rollout_id, principal):
         """Who set or changed the committee, when, from what to what."""
         with self.db.read() as uow:
-            found = [c for c in committees.changes_of(uow, rollout_id) if principal.sees(c.city)]
+            found = committees.changes_of(uow, rollout_id, principal.city_filter())
             return CommitteeChangeOut(many=True).dump(found)
 
     # --- deliveries --------------------------------------------------------

@@ -176,6 +176,10 @@ OPERATIONS = {
         {"rollout_id": w.p, "participant_id": w.person(w.p)["id"]}, {}), "404"),
     ("POST", "/rollouts/{rollout_id}/participants/{participant_id}/check-in"): ("registration", "pontianak", lambda w: (
         {"rollout_id": w.p, "participant_id": w.person(w.p)["id"]}, {}), "404"),
+    ("GET", "/rollouts/{rollout_id}/committee-list"): ("registration", "committee",
+                                                       lambda w: ({"rollout_id": w.p}, {}), "404"),
+    ("GET", "/rollouts/{rollout_id}/committee/changes"): ("notification", "committee",
+                                                          lambda w: ({"rollout_id": w.p}, {}), "404"),
     ("GET", "/rollouts/{rollout_id}/committee"): ("notification", "committee",
                                                   lambda w: ({"rollout_id": w.p}, {}), "404"),
     ("PUT", "/rollouts/{rollout_id}/committee"): ("notification", "pontianak", lambda w: (
@@ -249,7 +253,8 @@ def test_every_operation_that_needs_a_token_is_in_this_test_and_the_others_are_p
     # acknowledgement (the one-time token of its mail's link is the credential).
     assert public == [("GET", "/auth/jwks.json"), ("GET", "/deliveries/{delivery_id}/acknowledge"),
                       ("POST", "/auth/bootstrap"), ("POST", "/auth/logout"), ("POST", "/auth/refresh"),
-                      ("POST", "/auth/token"), ("POST", "/deliveries/{delivery_id}/acknowledge")]
+                      ("POST", "/auth/service-token"), ("POST", "/auth/token"),
+                      ("POST", "/deliveries/{delivery_id}/acknowledge")]
 
 
 def document_operation(method, path):
