@@ -60,6 +60,12 @@ def check_upload(data: bytes) -> None:
         raise InvalidInput("The file is empty.", fields={"body": ["empty"]})
     if is_xlsx(data):
         check_workbook(data)
+    else:  # a CSV's header is its first line: a wrong one is said at once, not by the job
+        try:
+            first_line = data.split(b"\n", 1)[0].decode("utf-8-sig")
+        except UnicodeDecodeError:
+            return  # not text: the job says where, with the rest of the file's problems
+        _check_header([name.strip() for name in next(csv.reader([first_line]), [])])
 
 
 def check_workbook(data: bytes) -> None:

@@ -90,7 +90,8 @@ class TestIssuer:
 
     def __init__(self) -> None:
         keys = FakeIdentityUnitOfWork()
-        self.signer = tokens.signer(keys, Fernet(Fernet.generate_key()), datetime.now(timezone.utc), 50, 3600)
+        # Tokens that live the whole run: a module makes its callers' headers once, when it is imported.
+        self.signer = tokens.signer(keys, Fernet(Fernet.generate_key()), datetime.now(timezone.utc), 24 * 3600, 3600)
         self.jwks = json.dumps(tokens.public_keys(keys))
 
     def headers(self, username: str, role: str, *cities: str) -> dict[str, str]:

@@ -25,7 +25,7 @@ def uow():
 
 
 def signer(uow):
-    return tokens.signer(uow, CIPHER, NOW, 50, 3600)
+    return tokens.signer(uow, CIPHER, NOW, 24 * 3600, 3600)  # NOW is when the module was imported
 
 
 def test_a_service_gets_an_access_token_for_its_secret_that_every_service_verifies(uow):
