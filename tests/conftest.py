@@ -2,7 +2,9 @@
 green threads must replace the standard library's before anything else imports it."""
 import eventlet
 
-eventlet.monkey_patch()
+# os stays the standard library's: the harness's subprocesses and pipes are read by plain calls,
+# and a green os.read left waiting on a descriptor another test closed would block its next user.
+eventlet.monkey_patch(os=False)
 
 import os  # noqa: E402
 
