@@ -86,7 +86,8 @@ def test_the_command_line_manages_accounts_with_the_stored_sign_in(cluster, sign
     listed = campaign(cluster, "accounts", "list", **env)
 
     assert listed.stdout.splitlines() == ["ada\tnational_coordinator\tevery city",
-                                          "budi\tcity_coordinator\tmedan (disabled)"]
+                                          "budi\tcity_coordinator\tmedan (disabled)",
+                                          "notification\tservice\tevery city"]  # the service account
 
 
 def test_a_stored_sign_in_is_refreshed_when_its_access_token_lapses(cluster, bearer_token):
