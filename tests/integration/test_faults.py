@@ -24,6 +24,7 @@ import requests
 from shared import dead_letters, events
 from shared.consumer import BATCH
 from tests.integration.conftest import launcher
+from tests.integration.test_access_control import QUESTIONS
 from tests.support import broker_node
 from tests.support.cluster import Cluster, Databases, Vhost, wait_until
 from tests.support.tcp_proxy import TcpProxy
@@ -239,6 +240,10 @@ def test_each_consumers_database_away_for_a_minute_mid_import_is_waited_out(syst
 
 def test_the_broker_node_stopped_for_a_minute_mid_stream_is_waited_out(system, launch):
     rollout = launch("Pontianak", "broker-away@committee.example")
+    instrument = wait_until(lambda: (lambda r: r.json()["id"] if r.status_code == 201 else None)(
+        system.post("assessment", "/instruments", json={
+            "rollout_id": rollout["id"], "session_key": "socialisation", "title": "Pra-tes",
+            "questions": QUESTIONS})), "assessment to hear of the launch")
     start_import(system, rollout, "Pialang")
     system.node.stop_node()  # the node itself, not only its connections: queues and all
     stopped = time.monotonic()
@@ -250,11 +255,13 @@ def test_the_broker_node_stopped_for_a_minute_mid_stream_is_waited_out(system, l
         assert rows(system, "registration", "SELECT count(*) FROM outbox WHERE published_at IS NULL")[0][0] >= 1
         figures = system.get("reporting", f"/reports/pontianak/figures?rollout_id={rollout['id']}")
         assert figures.status_code == 200, figures.text
-        # What needs the broker says so.
-        refused = committee(system, rollout)
+        # What needs the broker says so: a test entry asks registration (over RPC) whose code it is.
+        refused = system.post("assessment", "/submissions", json={
+            "instrument_id": instrument, "participant_code": "PON-ABCDE", "phase": "pre",
+            "answers": {"q1": True, "q2": True}}, timeout=60)
         assert refused.status_code == 503, refused.text
-        assert refused.json()["error"]["message"] == \
-            "The message broker is unavailable, so this cannot be done now; try again shortly."
+        message = refused.json()["error"]["message"]
+        assert "broker is unavailable" in message or "did not answer" in message, message
         wait_for_each(system, ON_THE_BROKER, not_ready, "to say it is not ready")
         signing_in = system.post("identity", "/auth/token", json={"username": "nobody", "password": "wrong"})
         assert signing_in.status_code == 401, signing_in.text  # identity needs no broker: it answers
