@@ -28,20 +28,22 @@ from services.identity.schemas import (
 )
 from shared.auth import PUBLIC, SIGNED_IN
 from shared.database import utcnow
-from shared.dependencies import Database
-from shared.web import api
+from shared.dependencies import Database, Metrics
+from shared.health import HealthEndpoints
+from shared.web import PrometheusEndpoint, api
 
 ACCOUNT = "/accounts/<username>"
 PASSWORDS = accounts.Passwords()
 
 
-class IdentityService:
+class IdentityService(PrometheusEndpoint, HealthEndpoints):
     """Accounts and roles; the tokens every service verifies on its own."""
 
     name = "identity"
     declares_permissions = True  # every operation says who may call it (checked at start)
 
     db = Database(Base.metadata, unit_of_work=IdentityUnitOfWork)
+    metrics = Metrics()
     signer = SigningKeys()
     service_accounts = ServiceAccounts()
 
