@@ -105,9 +105,12 @@ def _select_one(engine) -> None:
 def _broker_problem(amqp_uri: str, timeout: float) -> str | None:
     if amqp_uri.startswith("memory"):
         return None
+    # One attempt, bounded as a whole: a probe that waits longer than its caller is no answer.
     try:
-        with Connection(amqp_uri, connect_timeout=timeout) as connection:
-            connection.ensure_connection(max_retries=1)
+        with eventlet.Timeout(timeout), Connection(amqp_uri, connect_timeout=timeout) as connection:
+            connection.ensure_connection(max_retries=0, timeout=timeout)
+    except eventlet.Timeout:
+        return "broker did not answer"
     except Exception as error:  # noqa: BLE001
         return f"broker unavailable ({type(error).__name__})"
     return None

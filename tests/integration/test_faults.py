@@ -112,7 +112,7 @@ def dead_letter_counts(system):
 def readiness(system, key):
     try:
         return requests.get(f"http://127.0.0.1:{system.services[key].port}/health/ready", timeout=10)
-    except requests.ConnectionError:
+    except (requests.ConnectionError, requests.Timeout):  # no answer yet: asked again
         return None
 
 
