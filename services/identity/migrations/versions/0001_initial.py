@@ -9,6 +9,8 @@ Revises:
 import sqlalchemy as sa
 from alembic import op
 
+from shared.migration_steps import create_shared_tables, drop_shared_tables
+
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -16,26 +18,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table("outbox",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("event_id", sa.String(length=36), nullable=False),
-        sa.Column("exchange", sa.String(length=100), nullable=False),
-        sa.Column("routing_key", sa.String(length=200), nullable=False),
-        sa.Column("payload", sa.Text(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("event_id")
-    )
-    op.create_index("ix_outbox_published_at", "outbox", ["published_at"])
-    op.create_table("processed_events",
-        sa.Column("event_id", sa.String(length=36), nullable=False),
-        sa.Column("consumer", sa.String(length=120), nullable=False),
-        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("event_id", "consumer")
-    )
+    create_shared_tables()
     op.create_table("accounts",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("username", sa.String(length=60), nullable=False),
@@ -87,6 +70,4 @@ def downgrade() -> None:
     op.drop_index("ix_refresh_tokens_account_id", table_name="refresh_tokens")
     op.drop_table("refresh_tokens")
     op.drop_table("accounts")
-    op.drop_table("processed_events")
-    op.drop_index("ix_outbox_published_at", table_name="outbox")
-    op.drop_table("outbox")
+    drop_shared_tables()
