@@ -33,7 +33,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 import click
 
-from shared.config import SERVICES
+from shared.config import SERVICES, WORKERS
 from shared.consumer import DEAD_LETTER_EXCHANGE
 from shared.events import SUMMARY_EXCHANGE
 
@@ -41,9 +41,6 @@ PARTNER = "partner"
 RPC_EXCHANGE = "nameko-rpc"  # nameko's default
 # Queues a service declares besides its event queues (the consumer's names are <service>.*).
 EXTRA_QUEUES = {"notification": ["coordinator.alerts"]}
-# Workers that run as their service's user: their queues, inboxes and dead letters are its own too,
-# and they read the service's own events (registration's import worker takes import_requested).
-WORKERS = {"registration": ["registration_imports"]}
 
 
 @dataclass(frozen=True)
@@ -101,7 +98,7 @@ def service_user(service: str) -> BrokerUser:
     consumed, answers_rpc, calls = what_it_uses(service)
     own = [re.escape(service) + r"\..*", re.escape(f"dlq.{service}"),
            *(re.escape(q) for q in EXTRA_QUEUES.get(service, []))]
-    workers = WORKERS.get(service, [])
+    workers = WORKERS.get(service, ())
     for worker in workers:
         own += [re.escape(worker) + r"\..*", re.escape(f"dlq.{worker}")]
     shared = [re.escape(DEAD_LETTER_EXCHANGE)]

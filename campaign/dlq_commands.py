@@ -22,12 +22,12 @@ def dlq():
 
 
 @dlq.command("list")
-@click.argument("services", nargs=-1, type=click.Choice(settings.SERVICES))
+@click.argument("services", nargs=-1, type=click.Choice(settings.CONSUMERS))
 def list_(services):
     """List dead letters of the given services (all by default)."""
     amqp_uri = _broker()
     total = 0
-    for service in services or settings.SERVICES:
+    for service in services or settings.CONSUMERS:
         try:
             letters = dead_letters.list_dead_letters(amqp_uri, service)
         except Exception as exc:  # the queue does not exist until the service has run once
@@ -41,7 +41,7 @@ def list_(services):
 
 
 @dlq.command()
-@click.argument("service", type=click.Choice(settings.SERVICES))
+@click.argument("service", type=click.Choice(settings.CONSUMERS))
 @click.option("--event-id", help="Replay only this event (default: all of the service's dead letters).")
 @click.option("--payload", type=click.File("r", encoding="utf-8"),
               help="A JSON file with the corrected event, replacing the dead letter's body.")

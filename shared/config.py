@@ -9,6 +9,11 @@ from pathlib import Path
 from typing import Any
 
 SERVICES = ("registration", "assessment", "notification", "reporting", "identity")
+# Workers that run as their service's user: their queues, inboxes and dead letters are its own too,
+# and they read the service's own events (registration's import worker takes import_requested).
+WORKERS = {"registration": ("registration_imports",)}
+# Everything that consumes from its own queues, and so has a dead-letter queue dlq.<name>.
+CONSUMERS = SERVICES + tuple(worker for workers in WORKERS.values() for worker in workers)
 # Services that call another's API, each as a service account of identity (docs/identity.md).
 CLIENTS = ("notification",)
 MEMORY_TRANSPORT = "memory://localhost/"
