@@ -124,6 +124,7 @@ def demo(workdir):
     mail = smtp_url.split("://", 1)[1] if smtp_url.startswith("maildir") else masked(smtp_url)
     click.echo(f"  committee mail: {mail}")
     click.echo(f"Report: {Path(config['REPORTS_DIR']) / result.report_file}")
+    click.echo(f"  in English: {Path(config['REPORTS_DIR']) / result.english_report_file}")
     click.echo(f"Accounts {', '.join(usernames)}, password {password} (this demo's data only). To look around:\n"
                f"  CAMPAIGN_DATA_DIR={workdir / 'data'} REPORTS_DIR={workdir / 'reports'} campaign serve\n"
                f"  campaign login --username {scenario.DEMO_COORDINATOR}")

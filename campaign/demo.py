@@ -17,7 +17,6 @@ import requests
 from faker import Faker
 
 from campaign.api import Api, ApiError
-from shared.events import NARRATIVE_FIELDS
 
 SEED = 2019
 # How the report's 86 activists split across its categories (the report gives only the total).
@@ -57,7 +56,8 @@ class DemoResult:
     rollout_id: int
     city: str
     figures: dict
-    report_file: str  # the report's name in the reporting service's REPORTS_DIR
+    report_file: str  # the report's name in the reporting service's REPORTS_DIR, in Bahasa Indonesia
+    english_report_file: str  # the same report in English
     committee_list_path: str | None
 
 
@@ -124,23 +124,15 @@ class SignIn:
 
 
 def load_seed():
-    """The seed rollout with the original report's narrative, as ``rollout_launched`` carries it
-    (``shared.events.NarrativeSchema``, each session's summary; texts per language)."""
+    """The seed rollout with the original report's narrative, as ``POST /rollouts`` takes it (the narrative
+    of ``shared.events.NarrativeSchema``, each session's summary and opener; texts per language).  Its
+    local speakers and reporting institutions are marked ``local``: a clone for another city leaves them out."""
     return json.loads(resources.files("campaign").joinpath("seed/pontianak-2019.json").read_text("utf-8"))
 
 
 def load_rollout():
-    """The seed rollout as registration's ``POST /rollouts`` takes it today: without the narrative.
-
-    When registration takes the narrative fields, this returns ``load_seed()`` as it is.
-    """
-    seed = load_seed()
-    planned = {key: value for key, value in seed.items() if key not in NARRATIVE_FIELDS}
-    planned["sessions"] = [{**{key: value for key, value in session.items() if key != "summary"},
-                            **({"opened_by": session["opened_by"]["id"]} if isinstance(session.get("opened_by"), dict)
-                               else {})}
-                           for session in seed["sessions"]]
-    return planned
+    """The demo's rollout: the seed, whole."""
+    return load_seed()
 
 
 def workshop_rows(fake, rng):
@@ -265,6 +257,7 @@ def run(base_url, workdir, sign_in):
 
     figures = wait_for(complete, "the reporting service to see every participant, test and notification")
     wait_for(lambda: _summarised(api, figures), "the reporting service to release the final summaries")
-    written = api.call("POST", "/reports/pontianak/activity-report")
+    written = {lang: api.call("POST", f"/reports/pontianak/activity-report?lang={lang}")["file"]
+               for lang in ("id", "en")}
     api.http.close()
-    return DemoResult(rollout_id, "pontianak", figures, written["file"], None)
+    return DemoResult(rollout_id, "pontianak", figures, written["id"], written["en"], None)

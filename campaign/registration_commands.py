@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from campaign.api import api_url_option, emit, fail, json_option, pass_api, read_json, refusal
+from services.registration.rules import cloned_fields, slugify
 from services.registration.schemas import AGE_BANDS, CATEGORIES, CONSENT_GIVERS, PARTICIPANT_STATES, ROLLOUT_STATES
 
 # Below this a file uploads in a blink; above it the upload shows a progress bar.
@@ -22,7 +23,8 @@ PROGRESS_FROM_BYTES = 256 * 1024
 
 
 def rollout_line(r):
-    return (f"{r['id']:>4}  {r['status']:<10} {r['city']:<18} {r['starts_on']}..{r['ends_on']}  "
+    dates = f"{r['starts_on']}..{r['ends_on']}" if r.get("starts_on") else "dates to be decided"
+    return (f"{r['id']:>4}  {r['status']:<10} {r['city']:<18} {dates}  "
             f"{r['program']} ({r.get('venue') or 'venue to be decided'})")
 
 
@@ -37,18 +39,14 @@ def rollout():
 def seed_agenda():
     from campaign.demo import load_rollout
 
-    return load_rollout()  # the seed as registration takes it (without the report's narrative, for now)
+    return load_rollout()  # the seed: Pontianak 2019 with the original report's narrative
 
 
-def moved(agenda, starts_on):
-    """The agenda with its days moved to start on ``starts_on``, kept apart as they were."""
-    agenda = copy.deepcopy(agenda)
-    shift = starts_on - date.fromisoformat(agenda["starts_on"])
-    for key in ("starts_on", "ends_on"):
-        agenda[key] = (date.fromisoformat(agenda[key]) + shift).isoformat()
-    for session in agenda["sessions"]:
-        session["date"] = (date.fromisoformat(session["date"]) + shift).isoformat()
-    return agenda
+def as_template(rollout, city_name, starts_on):
+    """What ``rollout`` (the API's JSON) gives a new rollout in ``city_name``, moved to ``starts_on``, as
+    JSON: what a clone keeps (``rules.cloned_fields``), another city's own fields never."""
+    same_city = slugify(city_name) == slugify(rollout.get("city_name") or "")
+    return json.loads(json.dumps(cloned_fields(rollout, starts_on, same_city), default=date.isoformat))
 
 
 @rollout.command()
@@ -76,9 +74,9 @@ def plan(api, city_name, starts_on, committee_email, committee_name, venue, prov
     else:
         try:
             template = json.loads(agenda.read_text("utf-8")) if agenda else seed_agenda()
-            body = moved(template, starts_on.date())
-        except (ValueError, KeyError, TypeError) as exc:
-            fail(f"--agenda: not a rollout JSON file with starts_on, ends_on and dated sessions ({exc})")
+            body = as_template(template, city_name, starts_on.date())
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            fail(f"--agenda: not a rollout JSON file with sessions, each with its key and day ({exc})")
         body.update({k: v for k, v in own.items() if v is not None})
         if program:
             body["program"] = program
@@ -89,8 +87,9 @@ def plan(api, city_name, starts_on, committee_email, committee_name, venue, prov
 @rollout.command()
 @click.argument("template_id", type=int)
 @click.option("--city", "city_name", required=True, help="The new rollout's city, e.g. Medan.")
-@click.option("--starts-on", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First day (YYYY-MM-DD).")
-@click.option("--committee-email", required=True, help="The local committee's address.")
+@click.option("--starts-on", type=click.DateTime(["%Y-%m-%d"]),
+              help="First day (YYYY-MM-DD); without it the draft has no dates yet.")
+@click.option("--committee-email", help="The local committee's address (needed to launch).")
 @click.option("--committee-name", help="The local committee.")
 @click.option("--venue")
 @click.option("--province")
@@ -98,8 +97,10 @@ def plan(api, city_name, starts_on, committee_email, committee_name, venue, prov
 @json_option
 @pass_api
 def clone(api, template_id, starts_on, as_json, **own):
-    """Plan a draft in another city with TEMPLATE_ID's agenda, its days moved to --starts-on."""
-    body = {"starts_on": starts_on.date().isoformat(), **{k: v for k, v in own.items() if v is not None}}
+    """Plan a draft in another city with what TEMPLATE_ID shares with the program (agenda, aims, tips...);
+    the city's own fields are those given, its days moved to --starts-on."""
+    body = {"starts_on": starts_on.date().isoformat() if starts_on else None,
+            **{k: v for k, v in own.items() if v is not None}}
     planned = api.call("POST", f"/rollouts/{template_id}/clone", json=body)
     emit(planned, as_json, f"planned: {rollout_line(planned)}")
 
@@ -229,11 +230,12 @@ def list_(api, program, status, city, as_json):
 def show(api, rollout_id, as_json):
     """A rollout with its agenda: days, sessions, topics and facilitators."""
     r = api.call("GET", f"/rollouts/{rollout_id}")
-    lines = [rollout_line(r), f"      committee: {r.get('committee_name') or '-'} <{r['committee_email']}>",
+    lines = [rollout_line(r), f"      committee: {r.get('committee_name') or '-'} <{r.get('committee_email') or '-'}>",
              f"      registration {'open' if r.get('registration_open') else 'closed'}"]
     for s in r["sessions"]:
         places = f"{s['capacity']} places" if s.get("capacity") else "no place limit"
-        lines.append(f"  day {s['day']} {s['date']} [{s['key']}] {s['title']} - {s['audience']}, {places}")
+        lines.append(f"  day {s['day']} {s.get('date') or '(no date)'} [{s['key']}] {s['title']} - "
+                     f"{s['audience']}, {places}")
         for q in s.get("quotas") or []:
             lines.append(f"    target {q['category']}: min {q['minimum']}, max {q.get('maximum') or '-'}")
         for t in s.get("topics") or []:

@@ -202,8 +202,21 @@ def _connect(database: str | Engine) -> Iterator[Connection]:
             shown = engine.url.render_as_string(hide_password=True)
             reason = str(exc.orig or exc).strip().splitlines()[0]
             raise MigrationError(f"the database {shown} does not answer: {reason}") from exc
-        with connection, connection.begin():
-            yield connection
+        with connection:
+            # SQLite alters a table by copying it and dropping the old one, which fails while other
+            # tables' rows refer to it if foreign keys are enforced (Store turns them on): off while
+            # migrating, as Alembic advises (the pragma only takes outside a transaction).
+            sqlite = connection.dialect.name == "sqlite"
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                connection.commit()
+            try:
+                with connection.begin():
+                    yield connection
+            finally:
+                if sqlite:
+                    connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                    connection.commit()
     finally:
         if engine is not database:
             engine.dispose()

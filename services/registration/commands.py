@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from shared.events import NARRATIVE_FIELDS
+
 # The cities the caller works in, from its token: a rollout of another city is, to it, not
 # there (NotFound).  None: every city (the national roles, timers, other services).
 Cities = tuple[str, ...] | None
@@ -20,45 +22,54 @@ class SessionPlan:
 
     key: str
     day: int
-    date: date
+    date: date | None  # None: a draft not given its first day yet
     title: str
     audience: str
-    opened_by: str | None = None
-    # [{"title": ..., "facilitators": [{"name", "organisation"}]}]
+    opened_by: Any = None  # a text: a string, or {"id": ..., "en": ...}
+    # [{"title": ..., "facilitators": [{"name", "organisation", "local"?}]}]
     topics: list[dict[str, Any]] = field(default_factory=list)
     capacity: int | None = None  # places; None: no limit
     quotas: list[dict[str, Any]] = field(default_factory=list)  # [{"category", "minimum", "maximum"}]
+    summary: list[Any] | None = None  # that day's narrative, as texts
 
 
 @dataclass(frozen=True)
 class PlanRollout:
     program: str
     city_name: str
-    starts_on: date
-    ends_on: date
-    committee_email: str
+    starts_on: date | None
+    ends_on: date | None
+    committee_email: str | None
     sessions: tuple[SessionPlan, ...]
     province: str | None = None
     venue: str | None = None
     committee_name: str | None = None
     author: str | None = None
     editor: str | None = None
+    # The report's narrative, by the names of shared.events.NarrativeSchema (none given: empty).
+    narrative: Mapping[str, Any] = field(default_factory=dict)
     cities: Cities = None
 
     @classmethod
     def from_input(cls, loaded: Mapping[str, Any], cities: Cities = None) -> "PlanRollout":
-        sessions = tuple(SessionPlan(**s) for s in loaded["sessions"])
-        return cls(**{**loaded, "sessions": sessions, "cities": cities})
+        given = dict(loaded)
+        narrative = {name: given.pop(name) for name in NARRATIVE_FIELDS if name in given}
+        sessions = tuple(SessionPlan(**s) for s in given.pop("sessions"))
+        return cls(**given, sessions=sessions, narrative=narrative, cities=cities)
 
 
 @dataclass(frozen=True)
 class CloneRollout:
-    """A new city's draft from another rollout's agenda, moved to its own first day."""
+    """A draft from another rollout: what it shares with the program, and its city's fields too when
+    the draft is in the same city (``rules.cloned_fields``); the fields given here win.
+
+    Its days move to ``starts_on``; without it, and without a committee, the draft has none yet.
+    """
 
     template_id: int
     city_name: str
-    starts_on: date
-    committee_email: str
+    starts_on: date | None = None
+    committee_email: str | None = None
     province: str | None = None
     venue: str | None = None
     committee_name: str | None = None

@@ -3,6 +3,7 @@
 They keep the same model objects the SQL repositories return (transient, never
 in a session) and answer the same questions the same way.
 """
+from datetime import date
 from itertools import count
 
 from services.registration.models import Participant
@@ -30,7 +31,7 @@ class FakeRollouts:
         return sorted((r for r in self.by_id.values()
                        if (not program or r.program == program) and (not status or r.status == status)
                        and (not city or r.city == city) and (cities is None or r.city in cities)),
-                      key=lambda r: (r.starts_on, r.id))
+                      key=lambda r: (r.starts_on is None, r.starts_on or date.min, r.id))  # undated last
 
     def open_ids(self):
         return [r.id for r in self.by_id.values() if r.status in ("launched", "running")]
@@ -102,7 +103,7 @@ class FakeParticipants:
     def earlier_records(self, rollout, keys):
         keys, found = set(keys), {}
         earlier = sorted((r for r in self.rollouts.by_id.values()
-                          if r.city == rollout.city and r.status != "cancelled"
+                          if r.city == rollout.city and r.status != "cancelled" and r.starts_on is not None
                           and (r.starts_on, r.id) < (rollout.starts_on, rollout.id)),
                          key=lambda r: (r.starts_on, r.id))
         for other in earlier:

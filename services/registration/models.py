@@ -1,4 +1,5 @@
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -11,7 +12,11 @@ class Base(DeclarativeBase):
 
 
 class Rollout(Base):
-    """One city's rollout of the program: a two-day agenda, a committee, participants."""
+    """One city's rollout of the program: a two-day agenda, a committee, participants, the report's narrative.
+
+    A draft may lack what its launch needs (``rules.LAUNCH_NEEDS``): a clone for another city
+    starts without the city's venue, committee or dates.
+    """
 
     __tablename__ = "rollouts"
 
@@ -21,12 +26,26 @@ class Rollout(Base):
     city: Mapped[str] = mapped_column(String(100), index=True)  # slug
     province: Mapped[str | None] = mapped_column(String(100))
     venue: Mapped[str | None] = mapped_column(String(200))
-    starts_on: Mapped[date] = mapped_column(Date)
-    ends_on: Mapped[date] = mapped_column(Date)
+    starts_on: Mapped[date | None] = mapped_column(Date)
+    ends_on: Mapped[date | None] = mapped_column(Date)
     committee_name: Mapped[str | None] = mapped_column(String(200))
-    committee_email: Mapped[str] = mapped_column(String(200))
+    committee_email: Mapped[str | None] = mapped_column(String(200))
     author: Mapped[str | None] = mapped_column(String(200))
     editor: Mapped[str | None] = mapped_column(String(200))
+    # The report's narrative (shared.events.NarrativeSchema): each list holds texts, a text being a
+    # string or {"id": ..., "en": ...}; institutions are {"name", "channel", "contact", "local"?},
+    # questions {"question", "answer"}.
+    organisation: Mapped[str | None] = mapped_column(String(200))
+    issued_on: Mapped[date | None] = mapped_column(Date)
+    background: Mapped[list | None] = mapped_column(JSON)
+    aims: Mapped[list | None] = mapped_column(JSON)
+    expected_learning: Mapped[list | None] = mapped_column(JSON)
+    tips: Mapped[list | None] = mapped_column(JSON)
+    reporting_institutions: Mapped[list | None] = mapped_column(JSON)
+    findings: Mapped[list | None] = mapped_column(JSON)
+    qa: Mapped[list | None] = mapped_column(JSON)
+    recommendations: Mapped[list | None] = mapped_column(JSON)
+    follow_up: Mapped[list | None] = mapped_column(JSON)
     # draft -> launched -> running -> completed, or cancelled from any but completed
     status: Mapped[str] = mapped_column(String(20), default="draft")
     # Closing registration is a step inside "launched", not a lifecycle state of its own.
@@ -49,12 +68,13 @@ class Session(Base):
     rollout_id: Mapped[int] = mapped_column(ForeignKey("rollouts.id"))
     key: Mapped[str] = mapped_column(String(50))
     day: Mapped[int] = mapped_column(Integer)
-    date: Mapped[date] = mapped_column(Date)
+    date: Mapped[date | None] = mapped_column(Date, nullable=True)  # None until a clone is given its first day
     title: Mapped[str] = mapped_column(String(300))
     audience: Mapped[str] = mapped_column(String(20))  # activists | students
-    opened_by: Mapped[str | None] = mapped_column(String(200))
-    # [{"title": ..., "facilitators": [{"name": ..., "organisation": ...}]}]
+    opened_by: Mapped[Any] = mapped_column(JSON, nullable=True)  # a text: a string, or {"id": ..., "en": ...}
+    # [{"title": ..., "facilitators": [{"name": ..., "organisation": ..., "local"?: true}]}]
     topics: Mapped[list] = mapped_column(JSON, default=list)
+    summary: Mapped[list | None] = mapped_column(JSON)  # that day's narrative, paragraph by paragraph
     capacity: Mapped[int | None] = mapped_column(Integer)  # places; None: no limit
     # The committee's targets: [{"category": ..., "minimum": ..., "maximum": ...}]
     quotas: Mapped[list] = mapped_column(JSON, default=list)

@@ -46,7 +46,7 @@ class SqlRollouts:
 
     def list(self, program: str | None = None, status: str | None = None, city: str | None = None,
              cities: tuple[str, ...] | None = None) -> list[Rollout]:
-        query = select(Rollout).order_by(Rollout.starts_on, Rollout.id)
+        query = select(Rollout).order_by(Rollout.starts_on.asc().nulls_last(), Rollout.id)  # undated drafts last
         if cities is not None:
             query = query.where(Rollout.city.in_(cities))
         if program:

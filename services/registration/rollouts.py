@@ -25,11 +25,24 @@ from services.registration.commands import (
 )
 from services.registration.models import Rollout, Session, TargetGapAlert
 from services.registration.repository import RegistrationUnitOfWork
-from services.registration.rules import Places, audience_of, quota_problem, slugify
+from services.registration.rules import (
+    CITY_FIELDS,
+    Places,
+    audience_of,
+    cloned_fields,
+    missing_for_launch,
+    quota_problem,
+    slugify,
+)
 from shared import events
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 
-SESSION_EDITABLE = ("date", "title", "opened_by", "topics", "capacity", "quotas")
+SESSION_EDITABLE = ("date", "title", "opened_by", "topics", "capacity", "quotas", "summary")
+# A rollout's and a session's fields as the API names them, and what the launch event carries of a session.
+ROLLOUT_FIELDS = ("program", "city_name", "province", "venue", "starts_on", "ends_on", "committee_name",
+                  "committee_email", "author", "editor") + events.NARRATIVE_FIELDS
+SESSION_FIELDS = ("key", "day", "date", "title", "audience", "opened_by", "topics", "capacity", "quotas", "summary")
+ANNOUNCED_SESSION_FIELDS = ("key", "day", "date", "title", "audience", "opened_by", "topics", "summary")
 
 
 def get_rollout(uow: RegistrationUnitOfWork, rollout_id: int, cities: Cities = None) -> Rollout:
@@ -75,29 +88,34 @@ def plan_rollout(command: PlanRollout, uow: RegistrationUnitOfWork) -> Rollout:
         city_name=command.city_name, province=command.province, venue=command.venue,
         starts_on=command.starts_on, ends_on=command.ends_on, committee_name=command.committee_name,
         committee_email=command.committee_email, author=command.author, editor=command.editor,
+        **{name: command.narrative.get(name) for name in events.NARRATIVE_FIELDS},
     )
     rollout.sessions = [Session(key=s.key, day=s.day, date=s.date, title=s.title, audience=s.audience,
                                 opened_by=s.opened_by, topics=list(s.topics), capacity=s.capacity,
-                                quotas=list(s.quotas))
+                                quotas=list(s.quotas), summary=s.summary)
                         for s in command.sessions]
     uow.rollouts.add(rollout)
     return rollout
 
 
+def fields_of(rollout: Rollout) -> dict[str, Any]:
+    """The rollout's fields and its sessions', as the API names them."""
+    return {**{name: getattr(rollout, name) for name in ROLLOUT_FIELDS},
+            "sessions": [{name: getattr(s, name) for name in SESSION_FIELDS} for s in rollout.sessions]}
+
+
 def clone_rollout(command: CloneRollout, uow: RegistrationUnitOfWork) -> Rollout:
-    """A draft for another city with the template's agenda, days kept apart as they were."""
+    """A draft with what the template shares with the program (``rules.cloned_fields``), and with its
+    city's fields when it is in the same city; the fields given (venue, committee...) win."""
     template = get_rollout(uow, command.template_id, command.cities)
-    shift = command.starts_on - template.starts_on
-    return plan_rollout(PlanRollout(
-        program=command.program or template.program, city_name=command.city_name,
-        province=command.province, venue=command.venue,
-        starts_on=command.starts_on, ends_on=template.ends_on + shift,
-        committee_name=command.committee_name, committee_email=command.committee_email,
-        author=template.author, editor=template.editor, cities=command.cities,
-        sessions=tuple(SessionPlan(key=s.key, day=s.day, date=s.date + shift, title=s.title, audience=s.audience,
-                                   opened_by=s.opened_by, topics=s.topics, capacity=s.capacity, quotas=s.quotas)
-                       for s in template.sessions),
-    ), uow)
+    same_city = slugify(command.city_name) == template.city
+    kept = cloned_fields(fields_of(template), command.starts_on, same_city)
+    sessions = tuple(SessionPlan(**s) for s in kept.pop("sessions"))
+    given = {name: getattr(command, name) for name in ("program",) + CITY_FIELDS if getattr(command, name)}
+    plan = {name: kept.pop(name, None) for name in ("program", "starts_on", "ends_on", "author", "editor")
+            + CITY_FIELDS}
+    return plan_rollout(PlanRollout(**{**plan, **given}, city_name=command.city_name, sessions=sessions,
+                                    narrative=kept, cities=command.cities), uow)
 
 
 def show_rollout(query: ShowRollout, uow: RegistrationUnitOfWork) -> Rollout:
@@ -115,14 +133,33 @@ def _step(rollout: Rollout, allowed_from: tuple[str, ...], to: str) -> None:
                        f"{' or '.join(allowed_from)} can become {to}", field="status")
 
 
+def _announced_sessions(rollout: Rollout) -> list[dict[str, Any]]:
+    return [{name: getattr(s, name) for name in ANNOUNCED_SESSION_FIELDS} for s in rollout.sessions]
+
+
 def _announce_update(uow: RegistrationUnitOfWork, rollout: Rollout, changed: list[str]) -> None:
-    uow.emit(events.ROLLOUT_UPDATED, rollout.city, rollout_id=rollout.id, status=rollout.status, changed=changed)
+    """``rollout_updated`` naming what changed, with the narrative fields edited (and every session,
+    when a session's announced fields changed), so the report follows."""
+    carried: dict[str, Any] = {name: getattr(rollout, name) for name in changed if name in events.NARRATIVE_FIELDS}
+    if any(name.split(".")[-1] in ANNOUNCED_SESSION_FIELDS for name in changed if name.startswith("sessions.")):
+        carried["sessions"] = _announced_sessions(rollout)
+    uow.emit(events.ROLLOUT_UPDATED, rollout.city, rollout_id=rollout.id, status=rollout.status, changed=changed,
+             **carried)
 
 
 def launch_rollout(command: LaunchRollout, uow: RegistrationUnitOfWork) -> Rollout:
+    """Announce the rollout, whole: agenda, committee's city, the report's narrative.
+
+    Refused (Conflict) while it lacks what its committee and report need, every such field named.
+    """
     rollout = get_rollout(uow, command.rollout_id, command.cities)
     if rollout.status != "draft":
         raise Conflict(f"rollout {rollout.id} is {rollout.status}, only a draft can be launched", field="status")
+    missing = missing_for_launch(fields_of(rollout))
+    if missing:
+        raise Conflict(f"rollout {rollout.id} cannot be launched before it has {', '.join(missing)} "
+                       "(the committee and the report need them)",
+                       fields={name: ["needed to launch"] for name in missing})
     rollout.status = "launched"
     uow.emit(
         events.ROLLOUT_LAUNCHED, rollout.city,
@@ -130,10 +167,8 @@ def launch_rollout(command: LaunchRollout, uow: RegistrationUnitOfWork) -> Rollo
         province=rollout.province, venue=rollout.venue,
         starts_on=rollout.starts_on, ends_on=rollout.ends_on,
         author=rollout.author, editor=rollout.editor,
-        sessions=[{
-            "key": s.key, "day": s.day, "date": s.date, "title": s.title,
-            "audience": s.audience, "opened_by": s.opened_by, "topics": s.topics,
-        } for s in rollout.sessions],
+        sessions=_announced_sessions(rollout),
+        **{name: getattr(rollout, name) for name in events.NARRATIVE_FIELDS},
     )
     return rollout
 
@@ -203,9 +238,12 @@ def edit_rollout(command: EditRollout, uow: RegistrationUnitOfWork) -> Rollout:
         raise Conflict(f"rollout {rollout.id} is {rollout.status} and can no longer be edited", field="status")
     session_edits = _checked_session_edits(rollout, command.sessions)
     starts_on = command.changes.get("starts_on", rollout.starts_on)
-    if command.changes.get("ends_on", rollout.ends_on) < starts_on:
+    ends_on = command.changes.get("ends_on", rollout.ends_on)
+    if starts_on and ends_on and ends_on < starts_on:
         raise InvalidInput("ends_on: must not be before starts_on",
                            fields={"ends_on": ["must not be before starts_on"]})
+    if rollout.status != "draft":
+        _keeps_what_the_launch_needed(rollout, command.changes, session_edits)
 
     changed = []
     for name, value in command.changes.items():
@@ -220,11 +258,23 @@ def edit_rollout(command: EditRollout, uow: RegistrationUnitOfWork) -> Rollout:
                 changed.append(f"sessions.{session.key}.{name}")
                 if name in ("capacity", "quotas"):
                     grown.append(session)
-    if changed:
+    if changed and rollout.status != "draft":  # a draft is planned silently: its launch carries it whole
         _announce_update(uow, rollout, changed)
-        for session in dict.fromkeys(grown):
-            participants.fill_places(uow, rollout, session)
+    for session in dict.fromkeys(grown):
+        participants.fill_places(uow, rollout, session)
     return rollout
+
+
+def _keeps_what_the_launch_needed(rollout: Rollout, changes: Mapping[str, Any],
+                                  session_edits: list[tuple[Session, Mapping[str, Any]]]) -> None:
+    """Refuse an edit that would empty, in a launched rollout, a field its launch needed."""
+    edited = {**fields_of(rollout), **changes}
+    by_key = {session.key: edit for session, edit in session_edits}
+    edited["sessions"] = [{**s, **by_key.get(s["key"], {})} for s in edited["sessions"]]
+    emptied = [name for name in missing_for_launch(edited) if name not in missing_for_launch(fields_of(rollout))]
+    if emptied:
+        raise InvalidInput(f"{', '.join(emptied)}: a launched rollout keeps what its committee and report need",
+                           fields={name: ["must not be emptied once launched"] for name in emptied})
 
 
 def check_targets(command: CheckTargets, uow: RegistrationUnitOfWork) -> list[dict[str, Any]]:
@@ -240,7 +290,7 @@ def check_targets(command: CheckTargets, uow: RegistrationUnitOfWork) -> list[di
     places = Places(uow.participants.places_taken(rollout.id))
     gaps = []
     for session in rollout.sessions:
-        if not 0 <= (session.date - today).days <= command.within_days:
+        if session.date is None or not 0 <= (session.date - today).days <= command.within_days:  # dated once launched
             continue
         for quota in session.quotas or []:
             category, minimum = quota["category"], quota.get("minimum", 0)

@@ -2,7 +2,8 @@
 import re
 import secrets
 import unicodedata
-from datetime import datetime, timezone
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Protocol
 
 # Activists attend the day-1 workshop; students the day-2 socialisation.
@@ -131,3 +132,71 @@ class Places:
 
     def take(self, session_id: int, category: str) -> None:
         self.taken[(session_id, category)] = self.of(session_id, category) + 1
+
+
+# --- what a clone keeps, and what a launch needs --------------------------------------------
+
+# A clone keeps what the program shares: its agenda and targets, aims, expected learning, tips, the
+# report's organisation, author and editor, and the speakers and reporting institutions not marked
+# ``local``.  What belongs to the city (its province, venue and committee, and what is marked
+# ``local``: its officials as speakers, its police unit) is kept only by a clone in the same city.
+# What belongs to one occasion never is: the dates (moved to the clone's first day, if given), who
+# opened each day, the background (it says where and when), each day's summary, findings, questions
+# and answers, recommendations, follow-up and issue date.  docs/registration.md has the table.
+PROGRAM_FIELDS = ("program", "organisation", "author", "editor", "aims", "expected_learning", "tips")
+PROGRAM_SESSION_FIELDS = ("key", "day", "title", "audience", "capacity", "quotas")
+CITY_FIELDS = ("province", "venue", "committee_name", "committee_email")
+
+# What a rollout must have before it is launched: the committee's address, and what the report's
+# cover and agenda print.  A topic needs someone to present it.
+LAUNCH_NEEDS = ("province", "venue", "starts_on", "ends_on", "committee_email", "organisation", "author", "editor")
+
+
+def _day(value: date | str | None) -> date | None:
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def cloned_fields(rollout: Mapping[str, Any], starts_on: date | None, same_city: bool = False) -> dict[str, Any]:
+    """What ``rollout`` (the API's fields, dates as dates or ISO text) gives a new rollout: the program's
+    fields, and the city's too when the new one is in the same city.
+
+    Its days move to start on ``starts_on``, kept apart as they were (day N on the Nth day when
+    the rollout had no dates); without ``starts_on`` the new rollout has no dates yet.
+    """
+    first = _day(rollout.get("starts_on"))
+
+    def moved(held: date | str | None, day: int) -> date | None:
+        if starts_on is None:
+            return None
+        held = _day(held)
+        return starts_on + (held - first) if held and first else starts_on + timedelta(days=day - 1)
+
+    def kept(entries: Iterable[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
+        return [dict(entry) for entry in entries or () if same_city or not entry.get("local")]
+
+    names = PROGRAM_FIELDS + (CITY_FIELDS if same_city else ())
+    cloned: dict[str, Any] = {name: rollout[name] for name in names if rollout.get(name) is not None}
+    cloned["reporting_institutions"] = kept(rollout.get("reporting_institutions")) or None
+    cloned["sessions"] = [{
+        **{name: session[name] for name in PROGRAM_SESSION_FIELDS if name in session},
+        "date": moved(session.get("date"), session["day"]),
+        "topics": [{**topic, "facilitators": kept(topic.get("facilitators"))} for topic in session.get("topics") or ()],
+    } for session in rollout["sessions"]]
+    last = _day(rollout.get("ends_on"))
+    cloned["starts_on"], cloned["ends_on"] = starts_on, None
+    if starts_on is not None:
+        cloned["ends_on"] = (starts_on + (last - first) if first and last
+                             else max([starts_on] + [session["date"] for session in cloned["sessions"]]))
+    return cloned
+
+
+def missing_for_launch(rollout: Mapping[str, Any]) -> list[str]:
+    """The fields ``rollout`` (the API's fields) lacks to be launched, named as the API names them."""
+    missing = [name for name in LAUNCH_NEEDS if not rollout.get(name)]
+    for session in rollout["sessions"]:
+        if not session.get("date"):
+            missing.append(f"sessions.{session['key']}.date")
+        for index, topic in enumerate(session.get("topics") or ()):
+            if not topic.get("facilitators"):
+                missing.append(f"sessions.{session['key']}.topics.{index}.facilitators")
+    return missing

@@ -14,6 +14,7 @@ from services.registration.rules import (  # noqa: F401  (the vocabulary, for th
     minors_problems,
     quota_problem,
 )
+from shared.events import Localised
 
 
 class Strict(Schema):
@@ -21,9 +22,75 @@ class Strict(Schema):
         unknown = RAISE
 
 
+# The report's narrative is data, printed as written and never read as markup; control characters
+# are refused before any schema (shared.safe_input), lengths here.
+TEXT_MAX = 3000  # characters of one paragraph or point, in each language
+TEXTS_MAX = 40  # paragraphs or points of one section
+
+
+def _text_fits(maximum):
+    def check(value):
+        for text in value.values() if isinstance(value, dict) else [value]:
+            if not text.strip():
+                raise ValidationError("must not be blank")
+            if len(text) > maximum:
+                raise ValidationError(f"must be at most {maximum} characters")
+    return check
+
+
+TEXT = {"description": 'a string, or one per language: {"id": "...", "en": "..."}'}
+
+
+def Text(maximum=TEXT_MAX, **kwargs):  # noqa: N802  (a field, named like one)
+    """A text of the narrative: a string printed in every language, or ``{"id": ..., "en": ...}``."""
+    return Localised(validate=_text_fits(maximum), metadata=TEXT, **kwargs)
+
+
+def Texts(**kwargs):  # noqa: N802
+    """A section of the narrative: its paragraphs or points, each a ``Text``."""
+    return fields.List(Text(), allow_none=True, validate=validate.Length(max=TEXTS_MAX), **kwargs)
+
+
+# A facilitator or reporting institution of the city alone (a local official, the city's police
+# unit) is marked "local": a clone for another city leaves it out.
+LOCAL = {"description": "of this city alone: a clone for another city leaves it out"}
+
+
 class FacilitatorIn(Strict):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     organisation = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    local = fields.Boolean(metadata=LOCAL)
+
+
+class ReportingInstitutionIn(Strict):
+    """Where abuse can be reported: who, how (a hotline, an app, a web form), at what address."""
+
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    channel = Text(200, required=True)
+    contact = fields.String(required=True, validate=validate.Length(min=1, max=300))
+    local = fields.Boolean(metadata=LOCAL)
+
+
+class QuestionAnswerIn(Strict):
+    question = Text(required=True)
+    answer = Text(required=True)
+
+
+class NarrativeIn(Strict):
+    """The report's narrative (``shared.events.NarrativeSchema``), each field optional."""
+
+    organisation = fields.String(allow_none=True, validate=validate.Length(min=1, max=200))
+    issued_on = fields.Date(allow_none=True)
+    background = Texts()
+    aims = Texts()
+    expected_learning = Texts()
+    tips = Texts()
+    reporting_institutions = fields.List(fields.Nested(ReportingInstitutionIn), allow_none=True,
+                                         validate=validate.Length(max=TEXTS_MAX))
+    findings = Texts()
+    qa = fields.List(fields.Nested(QuestionAnswerIn), allow_none=True, validate=validate.Length(max=TEXTS_MAX))
+    recommendations = Texts()
+    follow_up = Texts()
 
 
 class TopicIn(Strict):
@@ -50,10 +117,11 @@ class SessionIn(Strict):
     date = fields.Date(required=True)
     title = fields.String(required=True, validate=validate.Length(min=1, max=300))
     audience = fields.String(required=True, validate=validate.OneOf(AUDIENCES))
-    opened_by = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    opened_by = Text(200, load_default=None, allow_none=True)  # who opened the day: of this city alone
     topics = fields.List(fields.Nested(TopicIn), load_default=list)
     capacity = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=100000))
     quotas = fields.List(fields.Nested(QuotaIn), load_default=list)
+    summary = Texts(load_default=None)  # what happened that day
 
     @validates_schema
     def quotas_fit_the_audience(self, data, **kwargs):
@@ -62,7 +130,7 @@ class SessionIn(Strict):
             raise ValidationError(problem, "quotas")
 
 
-class RolloutIn(Strict):
+class RolloutIn(NarrativeIn):
     program = fields.String(required=True, validate=validate.Length(min=1, max=200))
     city_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
     province = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
@@ -90,14 +158,15 @@ class SessionEdit(Strict):
     key = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9-]{1,50}$"))
     date = fields.Date()
     title = fields.String(validate=validate.Length(min=1, max=300))
-    opened_by = fields.String(allow_none=True, validate=validate.Length(max=200))
+    opened_by = Text(200, allow_none=True)
     topics = fields.List(fields.Nested(TopicIn))
     capacity = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=100000))
     quotas = fields.List(fields.Nested(QuotaIn))
+    summary = Texts()
 
 
-class RolloutEdit(Strict):
-    """An edit of a planned or launched rollout; only the fields given change."""
+class RolloutEdit(NarrativeIn):
+    """An edit of a planned or launched rollout, its narrative too; only the fields given change."""
 
     program = fields.String(validate=validate.Length(min=1, max=200))
     province = fields.String(allow_none=True, validate=validate.Length(max=100))
@@ -112,14 +181,17 @@ class RolloutEdit(Strict):
 
 
 class CloneIn(Strict):
-    """A new city's rollout from another rollout's agenda, moved to its own dates."""
+    """A new city's draft from another rollout: what the program shares, and the city's own fields given.
+
+    Without ``starts_on`` the draft has no dates yet; without a committee, no committee.
+    """
 
     city_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
     province = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
     venue = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
-    starts_on = fields.Date(required=True)
+    starts_on = fields.Date(load_default=None, allow_none=True)
     committee_name = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
-    committee_email = fields.Email(required=True, validate=validate.Length(max=200))
+    committee_email = fields.Email(load_default=None, allow_none=True, validate=validate.Length(max=200))
     program = fields.String(validate=validate.Length(min=1, max=200))
 
 
@@ -245,10 +317,11 @@ class SessionOut(Schema):
     date = fields.Date()
     title = fields.String()
     audience = fields.String()
-    opened_by = fields.String(validate=validate.Length(max=200))
+    opened_by = fields.Raw(metadata=TEXT)
     topics = fields.List(fields.Dict())
     capacity = fields.Integer()
     quotas = fields.List(fields.Nested(QuotaOut))
+    summary = fields.List(fields.Raw(metadata=TEXT))
 
 
 class RolloutOut(Schema):
@@ -268,6 +341,17 @@ class RolloutOut(Schema):
     registration_open = fields.Boolean()
     cancel_reason = fields.String()
     sessions = fields.List(fields.Nested(SessionOut))
+    organisation = fields.String()
+    issued_on = fields.Date()
+    background = fields.List(fields.Raw(metadata=TEXT))
+    aims = fields.List(fields.Raw(metadata=TEXT))
+    expected_learning = fields.List(fields.Raw(metadata=TEXT))
+    tips = fields.List(fields.Raw(metadata=TEXT))
+    reporting_institutions = fields.List(fields.Dict())
+    findings = fields.List(fields.Raw(metadata=TEXT))
+    qa = fields.List(fields.Dict())
+    recommendations = fields.List(fields.Raw(metadata=TEXT))
+    follow_up = fields.List(fields.Raw(metadata=TEXT))
 
 
 class CommitteeListRow(Schema):

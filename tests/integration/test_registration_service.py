@@ -88,16 +88,31 @@ def student(name, school="SMP Negeri 1"):
 
 def test_every_lifecycle_change_is_announced(cluster, tap):
     events = tap("rollout_launched.*", "rollout_updated.*", "rollout_cancelled.*")
-    template = plan(cluster, "Pontianak")
-    # The template's agenda, cloned for another city with its own dates, venue and committee.
+    template = plan(cluster, "Pontianak")  # the demo's rollout, with the original report's narrative
+    # Cloned for Medan: the program's agenda, aims and tips, moved to Medan's first day; none of
+    # Pontianak's mayor, venue, province, committee, local speakers or story.
     medan = ok(cluster.post("registration", f"/rollouts/{template['id']}/clone", json={
-        "city_name": "Medan", "venue": "Aula Kantor Walikota", "starts_on": "2020-03-10",
-        "committee_name": "Panitia Medan", "committee_email": "panitia@medan.example"}), 201)
+        "city_name": "Medan", "starts_on": "2020-03-10"}), 201)
     assert (medan["status"], medan["starts_on"], medan["ends_on"]) == ("draft", "2020-03-10", "2020-03-11")
     assert [s["date"] for s in medan["sessions"]] == ["2020-03-10", "2020-03-11"]
-    assert medan["sessions"][1]["topics"] == template["sessions"][1]["topics"]
+    assert (medan["aims"], medan["tips"]) == (template["aims"], template["tips"])
+    assert medan["sessions"][0]["topics"] == template["sessions"][0]["topics"]
+    assert [s["opened_by"] for s in medan["sessions"]] == [None, None]
+    for name in ("venue", "province", "committee_name", "committee_email", "background", "findings", "qa"):
+        assert medan[name] is None, name
+    assert "Pontianak" not in json.dumps(medan) and "Walikota" not in json.dumps(medan)
 
+    # Launched only with what its committee and report need, every missing field named.
     base = f"/rollouts/{medan['id']}"
+    error = refused(cluster.post("registration", base + "/launch"), 409, "venue")
+    assert list(error["fields"]) == ["province", "venue", "committee_email",
+                                     "sessions.socialisation.topics.0.facilitators",
+                                     "sessions.socialisation.topics.1.facilitators"]
+    speakers = [{"title": t["title"], "facilitators": t["facilitators"] or [{"name": "Rahmat", "organisation": "Polda"}]}
+                for t in medan["sessions"][1]["topics"]]
+    ok(cluster.patch("registration", base, json={
+        "province": "Sumatera Utara", "venue": "Aula Kantor Walikota", "committee_name": "Panitia Medan",
+        "committee_email": "panitia@medan.example", "sessions": [{"key": "socialisation", "topics": speakers}]}))
     ok(cluster.post("registration", base + "/launch"))
     edited = ok(cluster.patch("registration", base, json={"venue": "Hotel Santika"}))
     assert edited["venue"] == "Hotel Santika"
@@ -334,10 +349,21 @@ def test_one_base_url_and_the_command_line(cluster, gateway, tmp_path):
     assert (rollout["city"], rollout["starts_on"], rollout["sessions"][1]["date"]) == (
         "semarang", "2020-07-01", "2020-07-02")
     rid = str(rollout["id"])
+    # Planned from the seed, it has none of Pontianak's province or local speakers: the launch says what is missing.
+    refused_launch = campaign(gateway, "rollout", "launch", rid)
+    assert refused_launch.returncode == 1 and refused_launch.stderr.startswith("error: ")
+    for missing in ("province", "sessions.socialisation.topics.0.facilitators",
+                    "sessions.socialisation.topics.1.facilitators"):
+        assert missing in refused_launch.stderr
+    speakers = tmp_path / "speakers.json"
+    speakers.write_text(json.dumps({"sessions": [{"key": "socialisation", "topics": [
+        {"title": t["title"], "facilitators": t["facilitators"] or [{"name": "Rahmat", "organisation": "Polrestabes"}]}
+        for t in rollout["sessions"][1]["topics"]]}]}))
+    assert campaign(gateway, "rollout", "edit", rid, "--province", "Jawa Tengah", "--body", str(speakers)).returncode == 0
     assert campaign(gateway, "rollout", "launch", rid).returncode == 0
     assert "semarang" in campaign(gateway, "rollout", "list", "--status", "launched").stdout
     shown = campaign(gateway, "rollout", "show", rid).stdout
-    assert "Kejahatan Siber" in shown and "Inayatun Nurhasanah" in shown
+    assert "Kejahatan Siber: Rahmat (Polrestabes)" in shown and "Inayatun Nurhasanah" not in shown
 
     added = campaign(gateway, "participants", "add", rid, "--name", "Umi Farida", "--category", "educator",
                      "--email", "umi@example.org", "--json")

@@ -1,9 +1,12 @@
 """Rollouts through their handlers, against in-memory repositories: lifecycle, edits, clones, targets."""
 import copy
+import json
 from datetime import date
 
 import pytest
+from marshmallow import ValidationError
 
+from campaign.demo import load_seed
 from services.registration import participants, rollouts
 from services.registration.commands import (
     CancelRollout,
@@ -22,22 +25,26 @@ from services.registration.commands import (
 )
 from services.registration.fakes import FakeRegistrationUnitOfWork
 from services.registration.schemas import CloneIn, ParticipantIn, RolloutEdit, RolloutIn
-from shared import events
+from shared import events, safe_input
 from shared.errors import Conflict, InvalidInput, NotFound
 
 ROLLOUT = {
     "program": "Internet Aman untuk Anak",
     "city_name": "Pontianak",
     "province": "Kalimantan Barat",
+    "venue": "Hotel Kapuas",
     "starts_on": "2019-05-02",
     "ends_on": "2019-05-03",
     "committee_name": "Panitia Lokal",
     "committee_email": "panitia@pontianak.example",
+    "organisation": "ECPAT Indonesia",
+    "author": "Andy Ardian",
+    "editor": "Muhammad Shobar Arief",
     "sessions": [
         {"key": "workshop", "day": 1, "date": "2019-05-02", "title": "Workshop", "audience": "activists",
          "topics": [{"title": "Hukum", "facilitators": [{"name": "Ahmad Sofian", "organisation": "ECPAT"}]}]},
         {"key": "socialisation", "day": 2, "date": "2019-05-03", "title": "Sosialisasi", "audience": "students",
-         "topics": [{"title": "Jejak Digital"}]},
+         "topics": [{"title": "Jejak Digital", "facilitators": [{"name": "Widuri", "organisation": "ICT Watch"}]}]},
     ],
 }
 ADULT = {"full_name": "Umi Farida", "category": "educator", "email": "umi@example.org"}
@@ -93,7 +100,8 @@ def test_launch_announces_the_whole_agenda(uow):
     [(city, fields)] = emitted(uow, events.ROLLOUT_LAUNCHED)
     assert (city, fields["rollout_id"], fields["city_name"]) == ("pontianak", rollout.id, "Pontianak")
     assert [s["key"] for s in fields["sessions"]] == ["workshop", "socialisation"]
-    assert fields["sessions"][1]["topics"] == [{"title": "Jejak Digital", "facilitators": []}]
+    assert fields["sessions"][1]["topics"] == [
+        {"title": "Jejak Digital", "facilitators": [{"name": "Widuri", "organisation": "ICT Watch"}]}]
 
 
 def test_launching_twice_is_a_conflict_announced_once(uow):
@@ -171,7 +179,7 @@ def test_a_bad_edit_names_the_field_and_changes_nothing(uow, body, field):
     with pytest.raises(InvalidInput) as raised:
         edited(uow, rollout.id, body)
     assert field in raised.value.details["fields"]
-    assert (rollout.venue, rollout.ends_on) == (None, date(2019, 5, 3))
+    assert (rollout.venue, rollout.ends_on) == ("Hotel Kapuas", date(2019, 5, 3))
     assert emitted(uow, events.ROLLOUT_UPDATED) == []
 
 
@@ -265,3 +273,139 @@ def test_a_participant_is_found_by_code_without_their_name(uow):
         "participant_id": siti.id, "code": siti.code, "rollout_id": rollout.id, "city": "pontianak",
         "session_key": "socialisation", "category": "student"}
     assert participants.participant_by_code(FindParticipantByCode("PON-NOBODY"), uow) is None
+
+
+# --- the report's narrative, what a clone keeps, what a launch needs ---------------------------
+
+def test_the_seed_is_planned_with_its_narrative_and_launched_with_all_of_it(uow):
+    seed = load_seed()
+    rollout = launched(uow, seed)
+
+    [(_, launch)] = emitted(uow, events.ROLLOUT_LAUNCHED)
+    for name in events.NARRATIVE_FIELDS:
+        assert launch[name] == getattr(rollout, name) and launch[name], name
+    assert launch["background"] == seed["background"] and launch["issued_on"] == date(2019, 5, 31)
+    assert launch["qa"] == seed["qa"]
+    day_2 = launch["sessions"][1]
+    assert day_2["opened_by"] == seed["sessions"][1]["opened_by"] and day_2["summary"] == seed["sessions"][1]["summary"]
+    # What is published names the institutions and speakers, not which of them are the city's alone.
+    [published] = uow.emitted
+    assert [set(place) for place in published["reporting_institutions"]] == [{"name", "channel", "contact"}] * 4
+    assert published["sessions"][1]["topics"][0]["facilitators"] == [
+        {"name": "Paryono", "organisation": "Dinas Pendidikan dan Kebudayaan Kota Pontianak"}]
+
+
+def test_a_clone_for_another_city_keeps_what_the_program_shares_and_nothing_of_the_city(uow):
+    pontianak = launched(uow, load_seed(), socialisation={"capacity": 150,
+                                                         "quotas": [{"category": "student", "minimum": 100}]})
+    medan = rollouts.clone_rollout(CloneRollout(**CloneIn().load({"city_name": "Medan"}), template_id=pontianak.id),
+                                   uow)
+
+    # The program's: its agenda and targets, aims, expected learning, tips, national institutions, report's authors.
+    for name in ("program", "organisation", "author", "editor", "aims", "expected_learning", "tips"):
+        assert getattr(medan, name) == getattr(pontianak, name), name
+    assert [p["name"] for p in medan.reporting_institutions] == ["KPPPA (SAPA 129)", "ECPAT Indonesia"]
+    assert [(s.key, s.day, s.title, s.capacity, s.quotas) for s in medan.sessions] == [
+        (s.key, s.day, s.title, s.capacity, s.quotas) for s in pontianak.sessions]
+    assert [[t["title"] for t in s.topics] for s in medan.sessions] == [
+        [t["title"] for t in s.topics] for s in pontianak.sessions]
+    # Pontianak's own: none of its mayor, venue, province, committee, dates, local speakers or story.
+    assert (medan.city, medan.status, medan.city_name) == ("medan", "draft", "Medan")
+    for name in ("province", "venue", "committee_name", "committee_email", "starts_on", "ends_on", "background",
+                 "findings", "qa", "recommendations", "follow_up", "issued_on"):
+        assert getattr(medan, name) is None, name
+    assert [(s.date, s.opened_by, s.summary) for s in medan.sessions] == [(None, None, None)] * 2
+    assert "Pontianak" not in repr(rollouts.fields_of(medan))
+    assert pontianak.sessions[1].topics[0]["facilitators"][0]["name"] == "Paryono"  # the template keeps its own
+
+
+def test_a_clone_in_the_same_city_keeps_the_citys_fields_but_not_the_occasions(uow):
+    pontianak = launched(uow, load_seed())
+    again = rollouts.clone_rollout(CloneRollout(template_id=pontianak.id, city_name="Pontianak",
+                                                starts_on=date(2020, 5, 4), venue="Aula Kantor Walikota"), uow)
+
+    assert (again.province, again.committee_email) == (pontianak.province, pontianak.committee_email)
+    assert again.venue == "Aula Kantor Walikota"  # given
+    assert len(again.reporting_institutions) == 4 and again.sessions[1].topics[0]["facilitators"][0]["local"]
+    assert (again.background, again.findings, again.sessions[1].opened_by, again.sessions[1].summary) == (
+        None, None, None, None)
+    assert rollouts.launch_rollout(LaunchRollout(again.id), uow).status == "launched"
+
+
+def test_an_incomplete_launch_is_refused_naming_every_missing_field_and_announces_nothing(uow):
+    pontianak = launched(uow, load_seed())
+    medan = rollouts.clone_rollout(CloneRollout(template_id=pontianak.id, city_name="Medan"), uow)
+
+    with pytest.raises(Conflict) as raised:
+        rollouts.launch_rollout(LaunchRollout(medan.id), uow)
+
+    missing = ["province", "venue", "starts_on", "ends_on", "committee_email", "sessions.workshop.date",
+               "sessions.socialisation.date", "sessions.socialisation.topics.0.facilitators",
+               "sessions.socialisation.topics.1.facilitators"]
+    assert list(raised.value.details["fields"]) == missing
+    assert all(name in raised.value.message for name in missing)
+    assert medan.status == "draft" and len(emitted(uow, events.ROLLOUT_LAUNCHED)) == 1  # Pontianak's alone
+    # Filled in (a draft's edits are not announced), it is launched.
+    speakers = [{"title": t["title"], "facilitators": t["facilitators"] or [{"name": "Ahmad", "organisation": "Polda"}]}
+                for t in medan.sessions[1].topics]
+    edited(uow, medan.id, {"province": "Sumatera Utara", "venue": "Aula Dinas PPA", "starts_on": "2020-03-10",
+                           "ends_on": "2020-03-11", "committee_email": "panitia@medan.example",
+                           "sessions": [{"key": "workshop", "date": "2020-03-10"},
+                                        {"key": "socialisation", "date": "2020-03-11", "topics": speakers}]})
+    assert emitted(uow, events.ROLLOUT_UPDATED) == []
+    assert rollouts.launch_rollout(LaunchRollout(medan.id), uow).status == "launched"
+
+
+def test_a_clone_given_its_first_day_has_the_templates_days_moved_there(uow):
+    pontianak = planned(uow)
+    medan = rollouts.clone_rollout(CloneRollout(template_id=pontianak.id, city_name="Medan",
+                                                starts_on=date(2020, 3, 10)), uow)
+    assert (medan.starts_on, medan.ends_on, [s.date for s in medan.sessions]) == (
+        date(2020, 3, 10), date(2020, 3, 11), [date(2020, 3, 10), date(2020, 3, 11)])
+
+
+def test_a_narrative_edit_of_a_launched_rollout_is_announced_with_what_it_changed(uow):
+    rollout = launched(uow)
+    edited(uow, rollout.id, {"findings": [{"id": "Temuan", "en": "Finding"}], "issued_on": "2019-05-31",
+                             "sessions": [{"key": "socialisation", "summary": ["Hari kedua."]}]})
+
+    [(_, update)] = emitted(uow, events.ROLLOUT_UPDATED)
+    assert update["changed"] == ["issued_on", "findings", "sessions.socialisation.summary"]
+    assert (update["findings"], update["issued_on"]) == ([{"id": "Temuan", "en": "Finding"}], date(2019, 5, 31))
+    assert [s["summary"] for s in update["sessions"]] == [None, ["Hari kedua."]]
+    assert "tips" not in update  # not edited, not carried
+
+
+def test_a_launched_rollout_keeps_what_its_launch_needed(uow):
+    rollout = launched(uow)
+    with pytest.raises(InvalidInput) as raised:
+        edited(uow, rollout.id, {"venue": None, "author": "Andy", "sessions": [
+            {"key": "workshop", "topics": [{"title": "Hukum"}]}]})
+    assert list(raised.value.details["fields"]) == ["venue", "sessions.workshop.topics.0.facilitators"]
+    assert (rollout.venue, rollout.author) == ("Hotel Kapuas", "Andy Ardian")
+    assert emitted(uow, events.ROLLOUT_UPDATED) == []
+
+
+@pytest.mark.parametrize("narrative, field", [
+    ({"background": ["x" * 3001]}, "background"),
+    ({"background": [{"id": "Latar", "fr": "Contexte"}]}, "background"),
+    ({"tips": ["   "]}, "tips"),
+    ({"aims": ["Tujuan"] * 41}, "aims"),
+    ({"qa": [{"question": "Apa?"}]}, "qa"),
+    ({"reporting_institutions": [{"name": "KPAI", "channel": "Telepon", "contact": "x" * 301}]},
+     "reporting_institutions"),
+    ({"issued_on": "31 Mei 2019"}, "issued_on"),
+])
+def test_narrative_text_is_bounded_and_shaped_or_refused_naming_the_field(narrative, field):
+    with pytest.raises(ValidationError) as raised:
+        RolloutIn().load({**ROLLOUT, **narrative})
+    assert field in raised.value.messages
+    with pytest.raises(ValidationError) as raised:
+        RolloutEdit().load(narrative)
+    assert field in raised.value.messages
+
+
+def test_narrative_text_with_a_control_character_is_refused_at_the_door():
+    with pytest.raises(InvalidInput) as raised:
+        safe_input.load_json(json.dumps({**ROLLOUT, "findings": [{"id": "Temuan\u0007", "en": "Finding"}]}).encode())
+    assert raised.value.details["field"] == "findings.0.id"

@@ -1,11 +1,12 @@
 """Unit tests of the API's document, the gateway's routing and the command line's helpers."""
+import json
 from datetime import date
 
 import pytest
 from werkzeug.test import Client
 
 from campaign.gateway import Gateway, route_map
-from campaign.registration_commands import moved, seed_agenda
+from campaign.registration_commands import as_template, seed_agenda
 from campaign.runner import service_class
 from shared import openapi
 from shared.config import SERVICES
@@ -68,8 +69,13 @@ def test_the_gateway_answers_its_own_errors_and_the_document():
     assert (down.status_code, down.json["error"]["code"]) == (502, "bad_gateway")
 
 
-def test_the_seed_agenda_moves_to_a_citys_own_dates():
-    agenda = moved(seed_agenda(), date(2020, 3, 10))
+def test_the_seed_agenda_moves_to_a_citys_own_dates_without_pontianaks_own_fields():
+    agenda = as_template(seed_agenda(), "Medan", date(2020, 3, 10))
     assert (agenda["starts_on"], agenda["ends_on"]) == ("2020-03-10", "2020-03-11")
     assert [s["date"] for s in agenda["sessions"]] == ["2020-03-10", "2020-03-11"]
     assert seed_agenda()["starts_on"] == "2019-05-02"
+    # A plan for Medan from the seed: the program's aims and tips, none of Pontianak's mayor, venue,
+    # committee, local speakers or story.
+    assert agenda["aims"] == seed_agenda()["aims"] and agenda["tips"] == seed_agenda()["tips"]
+    assert not {"venue", "province", "committee_email", "committee_name", "background", "findings"} & set(agenda)
+    assert "Pontianak" not in json.dumps(agenda)

@@ -159,6 +159,7 @@ def test_a_cancelled_person_may_register_again(uow):
 
 def later_in_the_same_city(uow, earlier, starts_on="2020-05-02"):
     later = rollouts.clone_rollout(CloneRollout(template_id=earlier.id, city_name=earlier.city_name,
+                                                province=earlier.province, venue=earlier.venue,
                                                 starts_on=datetime.fromisoformat(starts_on).date(),
                                                 committee_email="panitia@pontianak.example"), uow)
     return rollouts.launch_rollout(LaunchRollout(later.id), uow)

@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 from openpyxl import load_workbook
 
-from campaign.demo import WORKSHOP_PARTICIPANTS, load_rollout, load_seed
+from campaign.demo import WORKSHOP_PARTICIPANTS, load_seed
 from services.reporting import document, exports, figures, publication, report
 from services.reporting.fakes import FakeReportingUnitOfWork
 from shared import events
@@ -26,9 +26,16 @@ def deliver(store, kind, city="pontianak", /, **fields):
     dispatch(store, HANDLERS, [(kind, json.loads(json.dumps(kind.create(city, **fields))))])
 
 
+def without_narrative(seed):
+    """The seed's agenda alone: a rollout launched with no narrative at all."""
+    bare = {name: value for name, value in seed.items() if name not in events.NARRATIVE_FIELDS}
+    bare["sessions"] = [{name: value for name, value in s.items() if name != "summary"} for s in seed["sessions"]]
+    return bare
+
+
 def launch(store, rollout_id, city, city_name, seed=None):
-    """The seed's rollout as registration launches it today (no narrative), or ``seed`` with its narrative."""
-    seed = seed or load_rollout()
+    """The seed's rollout without its narrative, or ``seed`` with whatever narrative it has."""
+    seed = seed or without_narrative(load_seed())
     sessions = [{**s, "date": date.fromisoformat(s["date"])} for s in seed["sessions"]]
     narrative = {name: seed[name] for name in events.NARRATIVE_FIELDS if name in seed}
     if "issued_on" in narrative:
@@ -45,7 +52,7 @@ def register(store, participant_id, category, rollout_id=1, city="pontianak", se
             session_key="socialisation" if category == "student" else "workshop", sex=sex, age_band=age_band)
 
 
-TOPICS = [t["title"] for t in load_rollout()["sessions"][1]["topics"]]
+TOPICS = [t["title"] for t in load_seed()["sessions"][1]["topics"]]
 
 
 def scored(store, submission_id, participant_id, phase, right, rollout_id=1, city="pontianak"):
@@ -89,13 +96,13 @@ def seeded(seed=None):
 
 @pytest.fixture(scope="module")
 def pontianak():
-    """Launched as registration launches it today: without the narrative."""
+    """Launched without the narrative: the figures and the agenda alone."""
     return seeded()
 
 
 @pytest.fixture(scope="module")
 def narrated():
-    """Launched with the seed's narrative (the original report's), as rollout_launched will carry it."""
+    """Launched with the seed's narrative (the original report's), as registration launches the demo's."""
     return seeded(load_seed())
 
 
@@ -347,7 +354,7 @@ def test_exports_give_exact_figures_and_public_ones_suppress_small_cells(pontian
 
 def test_no_export_cell_is_ever_a_formula(tmp_path):
     store = FakeReportingUnitOfWork()
-    seed = load_rollout()
+    seed = load_seed()
     for prefix, session in zip("=+-@", seed["sessions"][0]["topics"]):
         session["facilitators"][0]["name"] = f'{prefix}HYPERLINK("http://evil.example","x")'
     launch(store, 1, "pontianak", "Pontianak", seed)
