@@ -12,6 +12,7 @@ import pytest
 
 from tests.support.cluster import Vhost
 from tests.support.summaries import SummarySubscriber
+from tests.unit.test_reporting_documents import has_every_section_of_the_original
 
 CAMPAIGN = str(Path(sys.executable).parent / "campaign")
 WORKSHOP = {"Tenaga pendidikan": 24, "SKPD": 16, "PATBM": 14, "Unit PPA": 8, "LSM": 12, "Forum Anak": 12}
@@ -28,6 +29,10 @@ def run_demo(workdir, **env):
     assert "Traceback" not in result.stderr
     report = re.search(r"^Report: (.+)$", result.stdout, re.M).group(1)
     return result.stdout, Path(report).read_text(encoding="utf-8")
+
+
+def english_report(stdout):
+    return Path(re.search(r"^  in English: (.+)$", stdout, re.M).group(1)).read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +59,14 @@ def test_the_demo_runs_with_no_broker_and_reports_the_seed(embedded_demo):
     accounts = re.search(r"^Accounts (.+), password (\S+) ", stdout, re.M)
     assert accounts.group(1).split(", ") == ["nasional", "pontianak", "komite-pontianak", "mitra", "operator"]
     assert f"CAMPAIGN_DATA_DIR={workdir / 'data'}" in stdout and "campaign login --username nasional" in stdout
-    assert "2026" not in report and "Tanggal terbit : 3 Mei 2019" in report  # dates from the events
+    assert "2026" not in report and "Tanggal terbit : 31 Mei 2019" in report  # dates from the events
+
+
+@pytest.mark.parametrize("lang", ["id", "en"])
+def test_the_demo_report_has_every_section_of_the_original_in_both_languages(embedded_demo, lang):
+    """The narrative the coordinator entered (the seed's, through registration) reaches the report."""
+    _, stdout, report = embedded_demo
+    has_every_section_of_the_original(report if lang == "id" else english_report(stdout), lang)
 
 
 def test_the_demo_committee_gets_one_mail_with_everyone(embedded_demo):
