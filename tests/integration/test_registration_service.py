@@ -108,7 +108,8 @@ def test_every_lifecycle_change_is_announced(cluster, tap):
     assert list(error["fields"]) == ["province", "venue", "committee_email",
                                      "sessions.socialisation.topics.0.facilitators",
                                      "sessions.socialisation.topics.1.facilitators"]
-    speakers = [{"title": t["title"], "facilitators": t["facilitators"] or [{"name": "Rahmat", "organisation": "Polda"}]}
+    rahmat = [{"name": "Rahmat", "organisation": "Polda"}]
+    speakers = [{"title": t["title"], "facilitators": t["facilitators"] or rahmat}
                 for t in medan["sessions"][1]["topics"]]
     ok(cluster.patch("registration", base, json={
         "province": "Sumatera Utara", "venue": "Aula Kantor Walikota", "committee_name": "Panitia Medan",
@@ -359,7 +360,8 @@ def test_one_base_url_and_the_command_line(cluster, gateway, tmp_path):
     speakers.write_text(json.dumps({"sessions": [{"key": "socialisation", "topics": [
         {"title": t["title"], "facilitators": t["facilitators"] or [{"name": "Rahmat", "organisation": "Polrestabes"}]}
         for t in rollout["sessions"][1]["topics"]]}]}))
-    assert campaign(gateway, "rollout", "edit", rid, "--province", "Jawa Tengah", "--body", str(speakers)).returncode == 0
+    edited = campaign(gateway, "rollout", "edit", rid, "--province", "Jawa Tengah", "--body", str(speakers))
+    assert edited.returncode == 0, edited.stderr
     assert campaign(gateway, "rollout", "launch", rid).returncode == 0
     assert "semarang" in campaign(gateway, "rollout", "list", "--status", "launched").stdout
     shown = campaign(gateway, "rollout", "show", rid).stdout

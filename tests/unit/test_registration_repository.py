@@ -102,3 +102,14 @@ def test_places_taken_and_the_waitlist_in_order(repositories):
     assert [p.id for p in participants.list(pontianak.id, status="waitlisted")] == ids[1:3]
     assert rollouts.open_ids() == [pontianak.id]
     assert [r.id for r in rollouts.list(city="pontianak")] == [pontianak.id]
+
+
+def test_a_draft_without_dates_is_listed_after_the_dated_and_is_no_earlier_rollout(repositories):
+    rollouts, participants = repositories
+    earlier = rollout(rollouts)
+    undated = rollout(rollouts, starts_on=None, status="draft")  # a clone not given its first day yet
+    later = rollout(rollouts, starts_on=date(2020, 5, 2))
+    [ani] = participants.add_many([row(earlier, "Ani", "PON-AAAAAA")])
+
+    assert [r.id for r in rollouts.list()] == [earlier.id, later.id, undated.id]
+    assert participants.earlier_records(later, ["pontianak|ani|"]) == {"pontianak|ani|": ani}
