@@ -201,14 +201,25 @@ class RegistrationClosedSchema(EventSchema):
 class RolloutUpdatedSchema(EventSchema, NarrativeSchema):
     """An edit or a lifecycle step (launched -> running -> completed) of a rollout.
 
-    An edit of the narrative carries the edited fields (named in ``changed``);
-    an edit of a session's summary or opener carries every session.
+    An edit of the narrative, or of what the report's cover and overview print (``COVER_FIELDS``),
+    carries the edited fields (named in ``changed``); an edit of a session's summary or opener
+    carries every session.
     """
 
     rollout_id = fields.Integer(required=True)
     status = fields.String(required=True)
     changed = fields.List(fields.String(), required=True)  # names of the fields that changed
     sessions = fields.List(fields.Nested(SessionSchema), load_default=None, allow_none=True)
+    province = fields.String(load_default=None, allow_none=True)
+    venue = fields.String(load_default=None, allow_none=True)
+    starts_on = fields.Date(load_default=None, allow_none=True)
+    ends_on = fields.Date(load_default=None, allow_none=True)
+    author = fields.String(load_default=None, allow_none=True)
+    editor = fields.String(load_default=None, allow_none=True)
+
+
+# The launch's fields that the report prints on its cover and overview; an edit carries them again.
+COVER_FIELDS = ("province", "venue", "starts_on", "ends_on", "author", "editor")
 
 
 class RolloutCancelledSchema(EventSchema):

@@ -140,7 +140,8 @@ def _announced_sessions(rollout: Rollout) -> list[dict[str, Any]]:
 def _announce_update(uow: RegistrationUnitOfWork, rollout: Rollout, changed: list[str]) -> None:
     """``rollout_updated`` naming what changed, with the narrative fields edited (and every session,
     when a session's announced fields changed), so the report follows."""
-    carried: dict[str, Any] = {name: getattr(rollout, name) for name in changed if name in events.NARRATIVE_FIELDS}
+    carried: dict[str, Any] = {name: getattr(rollout, name) for name in changed
+                               if name in events.NARRATIVE_FIELDS or name in events.COVER_FIELDS}
     if any(name.split(".")[-1] in ANNOUNCED_SESSION_FIELDS for name in changed if name.startswith("sessions.")):
         carried["sessions"] = _announced_sessions(rollout)
     uow.emit(events.ROLLOUT_UPDATED, rollout.city, rollout_id=rollout.id, status=rollout.status, changed=changed,

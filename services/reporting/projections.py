@@ -31,13 +31,17 @@ def rollout_launched(models, event: dict) -> None:
 
 
 def rollout_updated(models, event: dict) -> None:
-    """An edit of the narrative (or of the sessions' summaries) replaces what it names in ``changed``."""
+    """An edit of the narrative, the cover or the sessions' summaries replaces what it names in ``changed``."""
     edited = [field for field in event["changed"] if field in events.NARRATIVE_FIELDS]
-    if not edited and event["sessions"] is None:
-        return  # a lifecycle step, or an edit of what the launch carries
+    cover = [field for field in event["changed"] if field in events.COVER_FIELDS]
+    if not edited and not cover and event["sessions"] is None:
+        return  # a lifecycle step, or an edit of nothing the report prints
     rollout = models.rollout(event["rollout_id"], event["city"])
-    if event["sessions"] is not None and not _older(rollout, event):
-        rollout.sessions = _sessions.dump(event["sessions"])
+    if not _older(rollout, event):
+        for field in cover:
+            setattr(rollout, field, event[field])
+        if event["sessions"] is not None:
+            rollout.sessions = _sessions.dump(event["sessions"])
     _set_narrative(rollout, event, edited)
 
 

@@ -166,6 +166,7 @@ def test_an_edit_announces_the_names_of_the_fields_that_changed(uow):
     [(_, update)] = emitted(uow, events.ROLLOUT_UPDATED)
     assert update["changed"] == ["venue", "sessions.socialisation.topics", "sessions.socialisation.capacity"]
     assert update["status"] == "launched"
+    assert update["venue"] == "Hotel Mercure"  # the report's overview prints it: the edit carries it
 
 
 @pytest.mark.parametrize("body, field", [

@@ -473,3 +473,13 @@ def test_a_report_of_an_earlier_rollout_is_chosen_by_its_id(uow):
     with pytest.raises(InvalidInput) as refused:
         report.required(uow, events.NATIONAL, rollout_id=1)  # the national report has them all
     assert list(refused.value.details["fields"]) == ["rollout_id"]
+
+
+def test_an_edit_of_the_venue_and_dates_after_launch_reaches_the_report(uow):
+    deliver(uow, rollout_event(),
+            event(events.ROLLOUT_UPDATED, rollout_id=1, status="launched", changed=["venue", "ends_on"],
+                  venue="Aula Kantor Wali Kota", ends_on=date(2019, 5, 4)),
+            event(events.ROLLOUT_UPDATED, rollout_id=1, status="running", changed=["status"]))
+    rollout = uow.read_models.rollouts_by_id[1]
+    assert (rollout.venue, rollout.ends_on, rollout.starts_on) == ("Aula Kantor Wali Kota", date(2019, 5, 4),
+                                                                    date(2019, 5, 2))
