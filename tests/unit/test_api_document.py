@@ -29,8 +29,8 @@ def test_a_timestamp_read_back_from_sqlite_is_answered_with_its_time_zone(tmp_pa
 
 # The lists that may grow long; any other GET answering an array or a page is checked as well.
 LISTS = {"/accounts", "/rollouts", "/rollouts/{rollout_id}/participants", "/rollouts/{rollout_id}/committee-list",
-         "/audit", "/rollouts/{rollout_id}/committee/changes", "/deliveries", "/participants/{participant_id}/disclosures",
-         "/alerts", "/instruments", "/action-plans"}
+         "/audit", "/rollouts/{rollout_id}/committee/changes", "/deliveries", "/alerts",
+         "/participants/{participant_id}/disclosures", "/instruments", "/action-plans"}
 
 
 def _schema(document, schema):

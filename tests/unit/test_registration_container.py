@@ -4,6 +4,7 @@ Embedded transport (``memory://``) and SQLite in the test's directory; the
 requests go over a real socket to the service's web server.
 """
 import copy
+import math
 
 import pytest
 import requests
@@ -11,6 +12,7 @@ from nameko.containers import ServiceContainer
 from nameko.events import event_handler
 from nameko.testing.services import entrypoint_hook, entrypoint_waiter
 
+from services.notification.registration_api import RegistrationApi
 from services.registration.import_worker import RegistrationImportWorker
 from services.registration.service import RegistrationService
 from shared.config import load
@@ -129,7 +131,7 @@ def finished(api, rollout_id, job_id):
     return wait_until(done, f"import {job_id}", timeout=30, interval=0.02)
 
 
-def test_an_import_is_a_job_the_import_worker_reads_while_the_api_answers(registration, api):
+def test_an_import_is_a_job_the_import_worker_reads_while_the_api_answers(registration, api, config):
     rollout = api("POST", "/rollouts", json={**ROLLOUT, "city_name": "Ambon"}).json()
     api("POST", f"/rollouts/{rollout['id']}/launch")
     rows = "".join(f"Peserta {i},educator,Sekolah {i % 9}\n" for i in range(2500))
@@ -144,6 +146,11 @@ def test_an_import_is_a_job_the_import_worker_reads_while_the_api_answers(regist
     assert (job["result"]["imported"], job["result"]["registered"]) == (2500, 2500)
     assert len(every_item(lambda path, **kwargs: api("GET", path, **kwargs), f"/rollouts/{rollout['id']}/participants")
                ) == 2500
+    # Notification reads the committee's list to its end: three pages of at most 1000.
+    notification = RegistrationApi(f"http://{config['WEB_SERVER_ADDRESS']}", "http://identity.invalid", None)
+    notification._token = (ISSUER.headers("notification", "service")["Authorization"].split()[1], math.inf)
+    listing = notification.committee_list(rollout["id"])
+    assert (listing["city"], len({p["participant_id"] for p in listing["participants"]})) == ("ambon", 2500)
     assert api("GET", f"/rollouts/{rollout['id']}/imports/{job['id'] + 1}").status_code == 404
 
 
