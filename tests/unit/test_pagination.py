@@ -5,13 +5,18 @@ from types import SimpleNamespace
 
 import pytest
 from marshmallow import Schema, fields
+from nameko.containers import ServiceContainer
 
 from services.registration.fakes import FakeAudit
 from services.registration.models import PersonalDataAudit
+from shared.auth import PUBLIC
 from shared.commands import validated
+from shared.config import load
 from shared.errors import InvalidInput
 from shared.pagination import MAX_LIMIT, Page, PageOf, PageQuery, decode_cursor, encode_cursor, in_memory, page_of
 from shared.safe_input import Malformed
+from shared.web import api
+from tests.support.cluster import free_port
 
 
 class Query(PageQuery):
@@ -89,3 +94,33 @@ def test_a_page_answers_its_items_and_the_cursor_of_the_next():
     assert answered == {"items": [{"id": 1}, {"id": 2}], "next_cursor": encode_cursor(2)}
     assert page_of(ThingOut)().dump(PageOf([], None)) == {"items": [], "next_cursor": None}
     assert page_of(ThingOut) is page_of(ThingOut) and page_of(ThingOut).__name__ == "ThingPage"
+
+
+class Thing(Schema):
+    id = fields.Integer()
+
+
+class WholeList:
+    name = "whole"
+
+    @api("GET", "/things", response=Thing, many=True, permission=PUBLIC)
+    def things(self, request):
+        return []
+
+
+class PageWithoutQuery:
+    name = "halfway"
+
+    @api("GET", "/things", response=page_of(Thing), permission=PUBLIC)
+    def things(self, request):
+        return {"items": [], "next_cursor": None}
+
+
+@pytest.mark.parametrize("service, problem", [(WholeList, "answers a whole list"),
+                                              (PageWithoutQuery, "go together")])
+def test_a_list_that_does_not_page_stops_its_service_s_start(tmp_path, service, problem):
+    container = ServiceContainer(service, load({"CAMPAIGN_DATA_DIR": str(tmp_path),
+                                                "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}"}))
+    with pytest.raises(TypeError, match=problem):
+        container.start()
+    container.kill()
