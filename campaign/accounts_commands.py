@@ -11,6 +11,7 @@ import click
 import requests
 
 from campaign import credentials
+from campaign.api import Api, limit_option
 from shared.auth import ROLES
 
 DEFAULT_API_URL = "http://127.0.0.1:8000"
@@ -120,10 +121,11 @@ def add(api_url, username, role, cities, display_name, bootstrap_token):
 
 @accounts.command("list")
 @api_url_option
+@limit_option
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON answer.")
-def list_(api_url, as_json):
-    """List every account: name, role, cities, and whether it is disabled."""
-    listed = call(api_url, "GET", "/accounts")
+def list_(api_url, limit, as_json):
+    """List every account (in the order they were added): name, role, cities, and whether it is disabled."""
+    listed = Api(api_url).items("/accounts", limit)
     if as_json:
         click.echo(json.dumps(listed, indent=2, ensure_ascii=False))
         return

@@ -15,7 +15,7 @@ import re
 import time
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import click
 import requests
@@ -26,6 +26,7 @@ DEFAULT_API_URL = "http://127.0.0.1:8000"
 API_PREFIX = "/api/v1"
 ENV = "CAMPAIGN_API_URL"
 TIMEOUT = 60  # seconds; imports and reports pass more
+PAGE = 1000  # entries asked for at a time when a list is read to its end: the most the API gives
 SHOWN_ROWS = 50  # bad lines of a file printed before "... and N more"
 
 
@@ -136,23 +137,30 @@ class Api:
     def get(self, path: str, **params):
         return self.call("GET", path, params=_present(params))
 
-    def items(self, path: str, **params) -> list:
-        """Every item of a list, following the next page while the answer names one.
+    def items(self, path: str, limit: int | None = None, **params) -> list:
+        """Every item of a list (or its first ``limit``), page after page: each answer is
+        ``{"items": [...], "next_cursor": ...}`` and the next page is asked with ``cursor=``."""
+        return self.listing(path, limit, **params)[0]
 
-        The API answers a plain list today; a paged answer ``{"items": [...],
-        "next_cursor": "..."}`` (or ``"next": URL``, or a ``Link: rel="next"``
-        header) is followed to its end.
-        """
-        found, url, params = [], path, _present(params)
-        while url:
-            answer = self.send("GET", url, params=params)
-            body = self._json("GET", url, answer)
-            if isinstance(body, list):
-                found.extend(body)
-            else:
-                found.extend(body.get("items") or [])
-            url, params = _next_page(path, params, answer, body)
-        return found
+    def listing(self, path: str, limit: int | None = None, **params) -> tuple[list, dict]:
+        """(the items, what the list is of) of a list whose pages say it beside their items
+        (a rollout's committee list: the rollout and its committee)."""
+        found: list = []
+        about: dict | None = None
+        params = _present(params)
+        while limit is None or len(found) < limit:
+            size = PAGE if limit is None else min(PAGE, limit - len(found))
+            page = self.call("GET", path, params={**params, "limit": size})
+            if not isinstance(page, dict) or not isinstance(page.get("items"), list):
+                raise ApiError(f"GET {path} answered something other than a page of a list; "
+                               f"is {self.base_url} the campaign API's base URL?")
+            found.extend(page["items"])
+            if about is None:
+                about = {k: v for k, v in page.items() if k not in ("items", "next_cursor")}
+            if not page.get("next_cursor"):
+                break
+            params["cursor"] = page["next_cursor"]
+        return found, about or {}
 
     def download(self, path: str, directory: Path, default_name: str, **params) -> Path:
         """Save the file at ``path`` into ``directory`` under the name the API gives it."""
@@ -187,18 +195,6 @@ def _present(params):
     return {k: v for k, v in (params or {}).items() if v is not None}
 
 
-def _next_page(path, params, answer, body):
-    """(url, params) of the next page, or (None, None) at the last."""
-    if "next" in answer.links:
-        return urljoin(answer.url, answer.links["next"]["url"]), None
-    if isinstance(body, dict):
-        if body.get("next_cursor"):
-            return path, {**(params or {}), "cursor": body["next_cursor"]}
-        if isinstance(body.get("next"), str) and body["next"]:
-            return urljoin(answer.url, body["next"]), None
-    return None, None
-
-
 # --- how commands get the client --------------------------------------------------
 
 API_URL_HELP = f"The API's base URL (default ${ENV}, else {DEFAULT_API_URL})."
@@ -226,6 +222,8 @@ def pass_api(command):
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print the API's JSON answer.")
+limit_option = click.option("--limit", type=click.IntRange(min=1), metavar="N",
+                            help="Show the first N only (default: all, read page by page).")
 
 
 def emit(value, as_json: bool, text: str | None = None) -> None:

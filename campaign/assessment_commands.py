@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from campaign.api import api_url_option, emit, fail, pass_api, read_json
+from campaign.api import api_url_option, emit, fail, limit_option, pass_api, read_json
 
 
 def show(value):
@@ -31,11 +31,12 @@ def create_instrument(api, file):
 @assessment.command("instruments")
 @click.option("--rollout", "rollout_id", type=int, help="Only this rollout's.")
 @click.option("--session", "session_key", help="Only this session's.")
+@limit_option
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON.")
 @pass_api
-def instruments(api, rollout_id, session_key, as_json):
-    """List instruments."""
-    found = api.items("/instruments", rollout_id=rollout_id, session_key=session_key)
+def instruments(api, rollout_id, session_key, limit, as_json):
+    """List instruments, in the order they were created."""
+    found = api.items("/instruments", limit, rollout_id=rollout_id, session_key=session_key)
     emit(found, as_json, "\n".join(f"{i['id']}\trollout {i['rollout_id']}\t{i['session_key']}\t"
                                    f"v{i['version']}\t{i['title']}" for i in found) or "no instruments")
 
@@ -180,10 +181,11 @@ def plan_update(api, plan_id, status, note):
 @plan.command("list")
 @click.option("--rollout", "rollout_id", type=int)
 @click.option("--status")
+@limit_option
 @pass_api
-def plan_list(api, rollout_id, status):
+def plan_list(api, rollout_id, status, limit):
     """List action plans."""
     params = {k: v for k, v in (("rollout_id", rollout_id), ("status", status)) if v}
-    for found in api.items("/action-plans", **params):
+    for found in api.items("/action-plans", limit, **params):
         who = found["participant_code"] or found["group_name"]
         click.echo(f"{found['id']}\t{found['status']}\tdue {found['due_on'] or '-'}\t{who}\t{found['commitment']}")

@@ -206,7 +206,7 @@ def run(base_url, workdir, sign_in):
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
 
-    if api.call("GET", "/rollouts"):
+    if api.items("/rollouts", limit=1):
         # Only databases named in *_DATABASE_URL can hold one: the demo's own files start empty.
         raise DemoError("the registration database already holds rollouts; the demo needs empty databases "
                         "(unset the *_DATABASE_URL variables to use files under --dir)")

@@ -4,7 +4,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import click
 
-from campaign.api import api_url_option, emit, json_option, pass_api
+from campaign.api import api_url_option, emit, json_option, limit_option, pass_api
 
 
 def _echo(value, as_json):
@@ -33,13 +33,12 @@ def notifications():
 @click.option("--status", type=click.Choice(["queued", "sent", "failed", "acknowledged"]))
 @click.option("--kind", type=click.Choice(["agenda", "digest", "participant_list", "final_list", "target_gap",
                                                "rollout_cancelled"]))
+@limit_option
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON.")
 @pass_api
-def list_deliveries(api, rollout_id, city, status, kind, as_json):
+def list_deliveries(api, rollout_id, city, status, kind, limit, as_json):
     """List deliveries, oldest first."""
-    params = {k: v for k, v in {"rollout_id": rollout_id, "city": city, "status": status, "kind": kind}.items()
-              if v is not None}
-    found = api.items("/deliveries", **params)
+    found = api.items("/deliveries", limit, rollout_id=rollout_id, city=city, status=status, kind=kind)
     if _echo(found, as_json):
         return
     if not found:
@@ -76,11 +75,12 @@ def resend(api, delivery_id):
 
 @notifications.command()
 @click.argument("participant_id", type=int)
+@limit_option
 @click.option("--json", "as_json", is_flag=True)
 @pass_api
-def disclosures(api, participant_id, as_json):
+def disclosures(api, participant_id, limit, as_json):
     """Who received a participant's data, when, by which channel."""
-    found = api.call("GET", f"/participants/{participant_id}/disclosures")
+    found = api.items(f"/participants/{participant_id}/disclosures", limit)
     if _echo(found, as_json):
         return
     if not found:
@@ -92,11 +92,12 @@ def disclosures(api, participant_id, as_json):
 
 @notifications.command()
 @click.option("--rollout", "rollout_id", type=int)
+@limit_option
 @click.option("--json", "as_json", is_flag=True)
 @pass_api
-def alerts(api, rollout_id, as_json):
+def alerts(api, rollout_id, limit, as_json):
     """What the coordinator was alerted to: disabled webhooks, failed deliveries."""
-    found = api.items("/alerts", rollout_id=rollout_id)
+    found = api.items("/alerts", limit, rollout_id=rollout_id)
     if _echo(found, as_json):
         return
     for alert in found:
@@ -160,11 +161,12 @@ def set_committee(api, rollout_id, emails, webhook_url, webhook_secret, list_for
 
 @committee.command("changes")
 @click.argument("rollout_id", type=int)
+@limit_option
 @json_option
 @pass_api
-def committee_changes(api, rollout_id, as_json):
+def committee_changes(api, rollout_id, limit, as_json):
     """Who set or changed a rollout's committee, when, and where its lists went before and after."""
-    found = api.call("GET", f"/rollouts/{rollout_id}/committee/changes")
+    found = api.items(f"/rollouts/{rollout_id}/committee/changes", limit)
     if _echo(found, as_json):
         return
 

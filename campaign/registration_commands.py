@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from campaign.api import api_url_option, emit, fail, json_option, pass_api, read_json, refusal
+from campaign.api import api_url_option, emit, fail, json_option, limit_option, pass_api, read_json, refusal
 from services.registration.rules import cloned_fields, slugify
 from services.registration.schemas import AGE_BANDS, CATEGORIES, CONSENT_GIVERS, PARTICIPANT_STATES, ROLLOUT_STATES
 
@@ -214,13 +214,14 @@ def target_check(api, rollout_id, today, within_days, as_json):
 @click.option("--program")
 @click.option("--status", type=click.Choice(ROLLOUT_STATES))
 @click.option("--city")
+@limit_option
 @json_option
 @pass_api
-def list_(api, program, status, city, as_json):
-    """List rollouts, by first day."""
-    params = {k: v for k, v in {"program": program, "status": status, "city": city}.items() if v}
-    rollouts = api.call("GET", "/rollouts", params=params)
-    emit(rollouts, as_json, "\n".join(rollout_line(r) for r in rollouts) or "no rollouts")
+def list_(api, program, status, city, limit, as_json):
+    """List rollouts by first day, undated drafts last (with --limit: the first N planned)."""
+    rollouts = api.items("/rollouts", limit, program=program or None, status=status, city=city or None)
+    by_first_day = sorted(rollouts, key=lambda r: (r.get("starts_on") is None, r.get("starts_on") or "", r["id"]))
+    emit(rollouts, as_json, "\n".join(rollout_line(r) for r in by_first_day) or "no rollouts")
 
 
 @rollout.command()
@@ -258,15 +259,15 @@ def participant_line(p):
 
 @participants.command("committee-list")
 @click.argument("rollout_id", type=int)
+@limit_option
 @json_option
 @pass_api
-def committee_list(api, rollout_id, as_json):
+def committee_list(api, rollout_id, limit, as_json):
     """The list a rollout's committee receives: code, name, category, organisation, session and day."""
-    listing = api.call("GET", f"/rollouts/{rollout_id}/committee-list")
-    lines = [f"{listing['city_name']}: {len(listing['participants'])} participants"]
-    lines += [f"  {p['code']}  {p['full_name']}  {p['category']}  {p.get('organisation') or '-'}"
-              for p in listing["participants"]]
-    emit(listing, as_json, "\n".join(lines))
+    people, rollout = api.listing(f"/rollouts/{rollout_id}/committee-list", limit)
+    lines = [f"{rollout['city_name']}: {len(people)} participants"]
+    lines += [f"  {p['code']}  {p['full_name']}  {p['category']}  {p.get('organisation') or '-'}" for p in people]
+    emit({**rollout, "items": people}, as_json, "\n".join(lines))
 
 
 @participants.command()
@@ -353,11 +354,12 @@ def follow_import(api, rollout_id, job, show_progress):
 @participants.command(name="list")
 @click.argument("rollout_id", type=int)
 @click.option("--status", type=click.Choice(PARTICIPANT_STATES))
+@limit_option
 @json_option
 @pass_api
-def list_participants(api, rollout_id, status, as_json):
-    """List a rollout's participants."""
-    people = api.call("GET", f"/rollouts/{rollout_id}/participants", params={"status": status} if status else {})
+def list_participants(api, rollout_id, status, limit, as_json):
+    """List a rollout's participants, in the order they registered."""
+    people = api.items(f"/rollouts/{rollout_id}/participants", limit, status=status)
     emit(people, as_json, "\n".join(participant_line(p) for p in people) or "no participants")
 
 

@@ -14,6 +14,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import INCLUDE, Schema, fields
 
 from shared import auth
+from shared.pagination import MAX_LIMIT
 from shared.web import API, MAX_ID, ApiEndpoint
 
 TITLE = "Internet Aman untuk Anak campaign API"
@@ -125,6 +126,9 @@ def build(service_classes):
                     "application/json": {"schema": entrypoint.body_schema}}}
             if entrypoint.body_schema is not None or entrypoint.query_schema is not None:
                 operation["responses"]["422"] = {"description": "Bad input; each bad field (or row) named", **error}
+            if entrypoint.paged:
+                operation["responses"]["400"] = {"description": f"A limit outside 1 to {MAX_LIMIT}, or a cursor "
+                                                                "this list did not give; field names it", **error}
             if identified:
                 operation["responses"]["404"] = {"description": "No such resource", **error}
             if entrypoint.method in ("POST", "PATCH", "PUT", "DELETE"):

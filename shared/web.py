@@ -23,6 +23,7 @@ from shared.commands import invalid, validated
 from shared.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, Unavailable
 from shared.faults import unavailable_message
 from shared.metrics import HTTP_RESPONSES
+from shared.pagination import PageOut, PageQuery
 from shared.safe_input import Malformed, check_text, load_json
 
 log = logging.getLogger(__name__)
@@ -148,6 +149,9 @@ class ApiEndpoint(HttpEndpoint):
     ``response`` (``many``: a list of them) and ``status`` document the answer;
     ``body_required=False`` makes a JSON body optional (absent, it loads ``{}``).
 
+    A list answers in pages (``shared.pagination``): ``response=page_of(ItemOut)`` with ``query=``
+    a ``PageQuery``; a ``GET`` answering ``many`` would be every entry at once and does not start.
+
     ``permission`` (one of ``shared.auth.PERMISSIONS``, ``SIGNED_IN`` or ``PUBLIC``)
     is checked first: the bearer token verified (401 otherwise), its role's
     permission and the path's ``<city>`` checked (403 naming them); the method
@@ -164,6 +168,7 @@ class ApiEndpoint(HttpEndpoint):
         self.success_status = status
         self.many = many
         self.query_schema = query
+        self.paged = _subclass(query, PageQuery)  # a list, answered a page at a time
         self.body_required = body_required
         super().__init__(method, API + url, expected_exceptions=(DomainError, ValidationError), **kwargs)
 
@@ -188,6 +193,11 @@ class ApiEndpoint(HttpEndpoint):
                                            "(shared.auth.PERMISSIONS), or permission=PUBLIC for anyone")
         elif self.permission not in auth.PERMISSIONS and self.permission not in (auth.PUBLIC, auth.SIGNED_IN):
             raise UndeclaredPermission(f"{where} declares the unknown permission {self.permission!r}")
+        if self.method == "GET" and self.many:
+            raise TypeError(f"{where} answers a whole list: answer pages, response=page_of(...) with a PageQuery "
+                            "query (shared/pagination.py)")
+        if _subclass(self.response_schema, PageOut) != self.paged:
+            raise TypeError(f"{where}: a page answer (page_of) and a PageQuery query go together")
 
     def principal(self, request):
         """The caller, authenticated and authorized for this operation (None for a public one)."""
@@ -257,6 +267,10 @@ class ApiEndpoint(HttpEndpoint):
 
 def _instance(schema):
     return schema() if isinstance(schema, type) else schema
+
+
+def _subclass(schema, kind):
+    return isinstance(schema, kind) or (isinstance(schema, type) and issubclass(schema, kind))
 
 
 api = ApiEndpoint.decorator

@@ -1,5 +1,4 @@
 """Action plans: what a participant or a group commits to after a session, and how it goes."""
-from collections.abc import Sequence
 from datetime import datetime, timezone
 
 from services.assessment.commands import Cities, FollowUpActionPlan, RecordActionPlan
@@ -8,6 +7,7 @@ from services.assessment.models import ActionPlan
 from services.assessment.repository import AssessmentUnitOfWork
 from shared import events
 from shared.errors import InvalidInput, NotFound
+from shared.pagination import FIRST_PAGE, Page, PageOf
 
 
 def record_action_plan(command: RecordActionPlan, uow: AssessmentUnitOfWork) -> ActionPlan:
@@ -64,7 +64,7 @@ def get_action_plan(uow: AssessmentUnitOfWork, plan_id: int, cities: Cities = No
     return plan
 
 
-def list_action_plans(uow: AssessmentUnitOfWork, rollout_id: int | None = None,
-                      status: str | None = None, cities: Cities = None) -> Sequence[ActionPlan]:
-    found: Sequence[ActionPlan] = uow.action_plans.list(rollout_id=rollout_id, status=status, cities=cities)
+def list_action_plans(uow: AssessmentUnitOfWork, rollout_id: int | None = None, status: str | None = None,
+                      cities: Cities = None, page: Page = FIRST_PAGE) -> PageOf[ActionPlan]:
+    found: PageOf[ActionPlan] = uow.action_plans.list(rollout_id=rollout_id, status=status, cities=cities, page=page)
     return found

@@ -3,11 +3,13 @@ from services.assessment.models import ActionPlan, Instrument, KnownParticipant,
 from shared import events
 from shared.database import utcnow
 from shared.fakes import FakeUnitOfWork
+from shared.pagination import in_memory
 
 
 class FakeInstruments:
-    def __init__(self):
+    def __init__(self, sessions):
         self.rows = {}
+        self.sessions = sessions
 
     def add(self, **fields):
         instrument = Instrument(id=len(self.rows) + 1, created_at=utcnow(), **fields)
@@ -25,10 +27,11 @@ class FakeInstruments:
         return any((i.rollout_id, i.session_key, i.version) == (rollout_id, session_key, version)
                    for i in self.rows.values())
 
-    def list(self, rollout_id=None, session_key=None):
-        return sorted((i for i in self.rows.values()
-                       if rollout_id in (None, i.rollout_id) and session_key in (None, i.session_key)),
-                      key=lambda i: (i.rollout_id, i.session_key, i.version))
+    def list(self, rollout_id=None, session_key=None, cities=None, *, page):
+        in_cities = None if cities is None else {s.rollout_id for s in self.sessions.rows.values() if s.city in cities}
+        return in_memory((i for i in self.rows.values()
+                          if rollout_id in (None, i.rollout_id) and session_key in (None, i.session_key)
+                          and (in_cities is None or i.rollout_id in in_cities)), page)
 
 
 class FakeSessions:
@@ -131,16 +134,16 @@ class FakeActionPlans:
     def changed(self, plan):
         pass
 
-    def list(self, rollout_id=None, status=None, cities=None):
-        return [p for p in self.rows.values() if rollout_id in (None, p.rollout_id) and status in (None, p.status)
-                and (cities is None or p.city in cities)]
+    def list(self, rollout_id=None, status=None, cities=None, *, page):
+        return in_memory((p for p in self.rows.values() if rollout_id in (None, p.rollout_id)
+                          and status in (None, p.status) and (cities is None or p.city in cities)), page)
 
 
 class FakeAssessmentUnitOfWork(FakeUnitOfWork):
     def __init__(self):
         super().__init__()
-        self.instruments = FakeInstruments()
         self.sessions = FakeSessions()
+        self.instruments = FakeInstruments(self.sessions)
         self.participants = FakeParticipants()
         self.submissions = FakeSubmissions(self.instruments, self.participants)
         self.changes = FakeSessionChanges()

@@ -6,6 +6,7 @@ from services.assessment.commands import Cities, CreateInstrument
 from services.assessment.models import Instrument, KnownSession
 from services.assessment.repository import AssessmentUnitOfWork
 from shared.errors import Conflict, InvalidInput, NotFound
+from shared.pagination import FIRST_PAGE, Page, PageOf
 
 
 def remember_rollout(uow: AssessmentUnitOfWork, event: dict[str, Any]) -> None:
@@ -74,13 +75,9 @@ def get_instrument(uow: AssessmentUnitOfWork, instrument_id: int, cities: Cities
     return instrument
 
 
-def list_instruments(uow: AssessmentUnitOfWork, rollout_id: int | None = None,
-                     session_key: str | None = None, cities: Cities = None) -> Sequence[Instrument]:
-    found: Sequence[Instrument] = uow.instruments.list(rollout_id=rollout_id, session_key=session_key)
-    if cities is None:
-        return found
-    seen: dict[int, bool] = {}
-    for instrument in found:
-        if instrument.rollout_id not in seen:
-            seen[instrument.rollout_id] = _visible(cities, uow.sessions.of_rollout(instrument.rollout_id))
-    return [instrument for instrument in found if seen[instrument.rollout_id]]
+def list_instruments(uow: AssessmentUnitOfWork, rollout_id: int | None = None, session_key: str | None = None,
+                     cities: Cities = None, page: Page = FIRST_PAGE) -> PageOf[Instrument]:
+    """Instruments of rollouts in ``cities``, as ``_visible`` sees them (None: every one)."""
+    found: PageOf[Instrument] = uow.instruments.list(rollout_id=rollout_id, session_key=session_key, cities=cities,
+                                                     page=page)
+    return found

@@ -12,6 +12,7 @@ from services.assessment.models import (
 )
 from shared import events
 from shared.database import UnitOfWork
+from shared.pagination import cut, keyset
 
 
 class SqlInstruments:
@@ -36,13 +37,17 @@ class SqlInstruments:
             Instrument.rollout_id == rollout_id, Instrument.session_key == session_key,
             Instrument.version == version)) is not None
 
-    def list(self, rollout_id=None, session_key=None):
-        query = select(Instrument).order_by(Instrument.rollout_id, Instrument.session_key, Instrument.version)
+    def list(self, rollout_id=None, session_key=None, cities=None, *, page):
+        """Instruments of rollouts in ``cities`` (None: of every rollout, known or not)."""
+        query = select(Instrument)
+        if cities is not None:
+            query = query.where(Instrument.rollout_id.in_(
+                select(KnownSession.rollout_id).where(KnownSession.city.in_(cities))))
         if rollout_id is not None:
             query = query.where(Instrument.rollout_id == rollout_id)
         if session_key is not None:
             query = query.where(Instrument.session_key == session_key)
-        return self.session.scalars(query).all()
+        return cut(self.session.scalars(keyset(query, Instrument.id, page)).all(), page)
 
 
 class SqlSessions:
@@ -168,15 +173,15 @@ class SqlActionPlans:
     def changed(self, plan):
         self.session.flush()
 
-    def list(self, rollout_id=None, status=None, cities=None):
-        query = select(ActionPlan).order_by(ActionPlan.id)
+    def list(self, rollout_id=None, status=None, cities=None, *, page):
+        query = select(ActionPlan)
         if cities is not None:
             query = query.where(ActionPlan.city.in_(cities))
         if rollout_id is not None:
             query = query.where(ActionPlan.rollout_id == rollout_id)
         if status is not None:
             query = query.where(ActionPlan.status == status)
-        return self.session.scalars(query).all()
+        return cut(self.session.scalars(keyset(query, ActionPlan.id, page)).all(), page)
 
 
 class AssessmentUnitOfWork(UnitOfWork):

@@ -1,5 +1,7 @@
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
 
+from shared.pagination import PageQuery, page_of
+
 QUESTION_KINDS = ("multiple_choice", "true_false")
 PHASES = ("pre", "post")
 
@@ -54,7 +56,7 @@ class InstrumentIn(Strict):
             raise ValidationError("question ids must be unique", "questions")
 
 
-class InstrumentQuery(Query):
+class InstrumentQuery(Query, PageQuery):
     rollout_id = fields.Integer(load_default=None)
     session_key = fields.String(load_default=None)
 
@@ -182,7 +184,7 @@ class ActionPlanUpdate(Strict):
     due_on = fields.Date(load_default=None)
 
 
-class ActionPlanQuery(Query):
+class ActionPlanQuery(Query, PageQuery):
     rollout_id = fields.Integer(load_default=None)
     status = fields.String(load_default=None, validate=validate.OneOf(PLAN_STATUSES))
 
@@ -199,3 +201,7 @@ class ActionPlanOut(Schema):
     due_on = fields.Date(allow_none=True)
     status = fields.String()
     follow_ups = fields.List(fields.Dict())
+
+
+InstrumentPage = page_of(InstrumentOut)
+ActionPlanPage = page_of(ActionPlanOut)

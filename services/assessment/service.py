@@ -17,12 +17,14 @@ from services.assessment.repository import AssessmentUnitOfWork
 from services.assessment.schemas import (
     ActionPlanIn,
     ActionPlanOut,
+    ActionPlanPage,
     ActionPlanQuery,
     ActionPlanUpdate,
     GainQuery,
     ImportOut,
     InstrumentIn,
     InstrumentOut,
+    InstrumentPage,
     InstrumentQuery,
     ItemAnalysisOut,
     ItemAnalysisQuery,
@@ -60,12 +62,10 @@ class AssessmentService(PrometheusEndpoint, HealthEndpoints):
         with self.db.unit_of_work() as uow:
             return 201, InstrumentOut().dump(instruments.create_instrument(command, uow))
 
-    @api("GET", "/instruments", query=InstrumentQuery, response=InstrumentOut, many=True,
-         permission="assessment:read")
+    @api("GET", "/instruments", query=InstrumentQuery, response=InstrumentPage, permission="assessment:read")
     def list_instruments(self, request, query, principal):
         with self.db.read() as uow:
-            found = instruments.list_instruments(uow, **query, cities=principal.city_filter())
-            return InstrumentOut(many=True).dump(found)
+            return InstrumentPage().dump(instruments.list_instruments(uow, **query, cities=principal.city_filter()))
 
     @api("GET", "/instruments/<int:instrument_id>", response=InstrumentOut, permission="assessment:read")
     def show_instrument(self, request, instrument_id, principal):
@@ -144,9 +144,7 @@ class AssessmentService(PrometheusEndpoint, HealthEndpoints):
         with self.db.unit_of_work() as uow:
             return ActionPlanOut().dump(action_plans.follow_up_action_plan(command, uow))
 
-    @api("GET", "/action-plans", query=ActionPlanQuery, response=ActionPlanOut, many=True,
-         permission="assessment:read")
+    @api("GET", "/action-plans", query=ActionPlanQuery, response=ActionPlanPage, permission="assessment:read")
     def list_action_plans(self, request, query, principal):
         with self.db.read() as uow:
-            found = action_plans.list_action_plans(uow, **query, cities=principal.city_filter())
-            return ActionPlanOut(many=True).dump(found)
+            return ActionPlanPage().dump(action_plans.list_action_plans(uow, **query, cities=principal.city_filter()))

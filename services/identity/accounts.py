@@ -15,6 +15,7 @@ from services.identity.commands import AddAccount, CreateFirstAccount, DisableAc
 from services.identity.models import Account, BootstrapToken
 from shared.auth import CITY_ROLES, ISSUER, ROLES, Principal, Unauthenticated, scope_of
 from shared.errors import Conflict, InvalidInput, NotFound
+from shared.pagination import Page, PageOf
 
 USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{2,59}")
 CITY = re.compile(r"[a-z][a-z0-9-]{1,59}")
@@ -55,8 +56,8 @@ def add_account(command: AddAccount, uow, passwords: Passwords, actor: Principal
     return _create(command, uow, passwords, actor.username, now)
 
 
-def list_accounts(uow) -> list[Account]:
-    return uow.accounts.all()
+def list_accounts(uow, page: Page) -> PageOf[Account]:
+    return uow.accounts.list(page=page)
 
 
 def show_account(uow, username: str) -> Account:

@@ -4,6 +4,7 @@ from datetime import datetime
 from services.identity.models import Account, BootstrapToken, RefreshToken, SigningKey
 from shared.auth import SERVICE_ROLES
 from shared.fakes import FakeUnitOfWork
+from shared.pagination import Page, PageOf, in_memory
 
 
 class FakeAccounts:
@@ -21,8 +22,8 @@ class FakeAccounts:
     def get(self, account_id: int) -> Account | None:
         return next((a for a in self.rows if a.id == account_id), None)
 
-    def all(self) -> list[Account]:
-        return sorted(self.rows, key=lambda a: a.username)
+    def list(self, *, page: Page) -> PageOf[Account]:
+        return in_memory(self.rows, page)
 
     def count(self) -> int:
         return len(self.rows)

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 from services.identity.models import Account, BootstrapToken, RefreshToken, SigningKey
 from shared.auth import SERVICE_ROLES
 from shared.database import UnitOfWork
+from shared.pagination import Page, PageOf, cut, keyset
 
 
 class SqlAccounts:
@@ -24,8 +25,8 @@ class SqlAccounts:
     def get(self, account_id: int) -> Account | None:
         return self.session.get(Account, account_id)
 
-    def all(self) -> list[Account]:
-        return list(self.session.scalars(select(Account).order_by(Account.username)))
+    def list(self, *, page: Page) -> PageOf[Account]:
+        return cut(self.session.scalars(keyset(select(Account), Account.id, page)).all(), page)
 
     def count(self) -> int:
         return self.session.scalar(select(func.count()).select_from(Account))

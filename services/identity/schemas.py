@@ -2,6 +2,7 @@
 from marshmallow import Schema, fields, validate
 
 from shared.auth import ROLES
+from shared.pagination import page_of
 
 ROLE = validate.OneOf(list(ROLES))
 
@@ -36,6 +37,9 @@ class AccountOut(Schema):
     created_by = fields.String()
     created_at = fields.DateTime(required=True)
     changed_at = fields.DateTime(required=True)
+
+
+AccountPage = page_of(AccountOut)
 
 
 class TokensOut(Schema):

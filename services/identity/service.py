@@ -16,6 +16,7 @@ from services.identity.repository import IdentityUnitOfWork
 from services.identity.schemas import (
     AccountIn,
     AccountOut,
+    AccountPage,
     Done,
     FirstAccountIn,
     GrantIn,
@@ -30,6 +31,7 @@ from shared.auth import PUBLIC, SIGNED_IN
 from shared.database import utcnow
 from shared.dependencies import Database, Metrics
 from shared.health import HealthEndpoints
+from shared.pagination import PageQuery
 from shared.web import PrometheusEndpoint, api
 
 ACCOUNT = "/accounts/<username>"
@@ -97,11 +99,11 @@ class IdentityService(PrometheusEndpoint, HealthEndpoints):
 
     # --- accounts ----------------------------------------------------------------
 
-    @api("GET", "/accounts", response=AccountOut, many=True, permission="accounts:manage")
-    def list_accounts(self, request, principal):
+    @api("GET", "/accounts", query=PageQuery, response=AccountPage, permission="accounts:manage")
+    def list_accounts(self, request, query, principal):
         with self.db.read() as uow:
             accounts.require_enabled(uow, principal)
-            return AccountOut(many=True).dump(accounts.list_accounts(uow))
+            return AccountPage().dump(accounts.list_accounts(uow, query["page"]))
 
     @api("POST", "/accounts", body=AccountIn, response=AccountOut, status=201, permission="accounts:manage")
     def add_account(self, request, body, principal):

@@ -16,6 +16,7 @@ from services.notification.repository import NotificationUnitOfWork
 from services.notification.rules import utcnow
 from shared.auth import authorize
 from shared.errors import NotFound
+from shared.pagination import FIRST_PAGE, Page, PageOf
 
 
 def set_committee(command: SetCommittee, uow: NotificationUnitOfWork, check_url: Callable[[str], object],
@@ -87,11 +88,11 @@ def get_committee(uow: NotificationUnitOfWork, rollout_id: int,
     return committee
 
 
-def changes_of(uow: NotificationUnitOfWork, rollout_id: int,
-               cities: tuple[str, ...] | None = None) -> list[CommitteeChange]:
+def changes_of(uow: NotificationUnitOfWork, rollout_id: int, cities: tuple[str, ...] | None = None,
+               page: Page = FIRST_PAGE) -> PageOf[CommitteeChange]:
     """The audit of a rollout's committee, oldest first; a rollout of another city's reads as absent."""
     get_committee(uow, rollout_id, cities)
-    found: list[CommitteeChange] = list(uow.committee_changes.of_rollout(rollout_id))
+    found: PageOf[CommitteeChange] = uow.committee_changes.of_rollout(rollout_id, page=page)
     return found
 
 

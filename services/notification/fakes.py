@@ -11,6 +11,7 @@ from services.notification.models import (
     RolloutSession,
 )
 from shared.fakes import FakeUnitOfWork
+from shared.pagination import in_memory
 
 
 def _in(city, cities):
@@ -43,8 +44,8 @@ class FakeCommitteeChanges:
         self.rows.append(change)
         return change
 
-    def of_rollout(self, rollout_id):
-        return [c for c in self.rows if c.rollout_id == rollout_id]
+    def of_rollout(self, rollout_id, *, page):
+        return in_memory((c for c in self.rows if c.rollout_id == rollout_id), page)
 
 
 class FakeSessions:
@@ -135,11 +136,12 @@ class FakeDeliveries:
         return [d for d in self.rows.values()
                 if (d.rollout_id, d.channel, d.status) == (rollout_id, "webhook", "queued")]
 
-    def find(self, rollout_id=None, status=None, kind=None, city=None, cities=None):
+    def find(self, rollout_id=None, status=None, kind=None, city=None, cities=None, *, page):
         wanted = {"rollout_id": rollout_id, "status": status, "kind": kind, "city": city}
-        return [d for d in self.rows.values()
-                if _in(d.city, cities)
-                and all(value is None or getattr(d, name) == value for name, value in wanted.items())]
+        return in_memory((d for d in self.rows.values()
+                          if _in(d.city, cities)
+                          and all(value is None or getattr(d, name) == value for name, value in wanted.items())),
+                         page)
 
 
 class FakeAttempts:
@@ -162,8 +164,9 @@ class FakeDisclosures:
         for row in rows:
             self.rows.append(DisclosureRecord(id=len(self.rows) + 1, **row))
 
-    def of_participant(self, participant_id):
-        return [(r, self.deliveries.get(r.delivery_id)) for r in self.rows if r.participant_id == participant_id]
+    def of_participant(self, participant_id, cities=None, *, page):
+        found = ((r, self.deliveries.get(r.delivery_id)) for r in self.rows if r.participant_id == participant_id)
+        return in_memory(((r, d) for r, d in found if _in(d.city, cities)), page, key=lambda row: row[0].id)
 
 
 class FakeAlerts:
@@ -173,8 +176,8 @@ class FakeAlerts:
     def add(self, **fields):
         self.rows.append(Alert(id=len(self.rows) + 1, **fields))
 
-    def list(self, rollout_id=None, cities=None):
-        return [a for a in self.rows if rollout_id in (None, a.rollout_id) and _in(a.city, cities)]
+    def list(self, rollout_id=None, cities=None, *, page):
+        return in_memory((a for a in self.rows if rollout_id in (None, a.rollout_id) and _in(a.city, cities)), page)
 
 
 class FakeRetentionPurges:

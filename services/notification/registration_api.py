@@ -14,6 +14,7 @@ from typing import Any
 import requests
 
 from shared.errors import NotFound, Unavailable
+from shared.pagination import MAX_LIMIT
 
 CLIENT_ID = "notification"
 EARLY = 10.0  # seconds before its expiry a token is replaced
@@ -31,8 +32,15 @@ class RegistrationApi:
         self._lock = threading.Lock()
 
     def committee_list(self, rollout_id: int) -> dict[str, Any]:
-        """The rollout's city, committee and participants (the committee's columns only)."""
-        return self._get(f"/rollouts/{rollout_id}/committee-list")
+        """The rollout's city, committee and participants (the committee's columns only), every page of it."""
+        path = f"/rollouts/{rollout_id}/committee-list?limit={MAX_LIMIT}"
+        listing = self._get(path)
+        participants, cursor = listing.pop("items"), listing.pop("next_cursor")
+        while cursor:  # the rollout's own fields are the same on every page
+            following = self._get(f"{path}&cursor={cursor}")
+            participants += following["items"]
+            cursor = following["next_cursor"]
+        return {**listing, "participants": participants}
 
     def rollout(self, rollout_id: int) -> dict[str, Any]:
         """The rollout itself (city, committee address): no one's name."""

@@ -13,11 +13,16 @@ from services.notification.models import (
     RolloutSession,
 )
 from shared.database import UnitOfWork
+from shared.pagination import cut, keyset
 
 
 def _in(column, cities):
     """Rows of the given cities (None: every city)."""
     return True if cities is None else column.in_(cities)
+
+
+def _disclosure_id(row):
+    return row[0].id
 
 
 class SqlCommittees:
@@ -51,9 +56,9 @@ class SqlCommitteeChanges:
         self.session.flush()
         return change
 
-    def of_rollout(self, rollout_id):
-        return self.session.scalars(select(CommitteeChange).where(CommitteeChange.rollout_id == rollout_id)
-                                    .order_by(CommitteeChange.id)).all()
+    def of_rollout(self, rollout_id, *, page):
+        query = select(CommitteeChange).where(CommitteeChange.rollout_id == rollout_id)
+        return cut(self.session.scalars(keyset(query, CommitteeChange.id, page)).all(), page)
 
 
 class SqlSessions:
@@ -162,13 +167,13 @@ class SqlDeliveries:
         return self.session.scalars(select(Delivery).where(
             Delivery.rollout_id == rollout_id, Delivery.channel == "webhook", Delivery.status == "queued")).all()
 
-    def find(self, rollout_id=None, status=None, kind=None, city=None, cities=None):
-        query = select(Delivery).where(_in(Delivery.city, cities)).order_by(Delivery.id)
+    def find(self, rollout_id=None, status=None, kind=None, city=None, cities=None, *, page):
+        query = select(Delivery).where(_in(Delivery.city, cities))
         for column, value in ((Delivery.rollout_id, rollout_id), (Delivery.status, status),
                               (Delivery.kind, kind), (Delivery.city, city)):
             if value is not None:
                 query = query.where(column == value)
-        return self.session.scalars(query).all()
+        return cut(self.session.scalars(keyset(query, Delivery.id, page)).all(), page)
 
 
 class SqlAttempts:
@@ -191,11 +196,11 @@ class SqlDisclosures:
         if rows:
             self.session.execute(insert(DisclosureRecord), rows)
 
-    def of_participant(self, participant_id):
-        """(disclosure, its delivery) of one participant, oldest first."""
-        return self.session.execute(
-            select(DisclosureRecord, Delivery).join(Delivery, Delivery.id == DisclosureRecord.delivery_id)
-            .where(DisclosureRecord.participant_id == participant_id).order_by(DisclosureRecord.id)).all()
+    def of_participant(self, participant_id, cities=None, *, page):
+        """(disclosure, its delivery) of one participant by deliveries of ``cities``, oldest first."""
+        query = (select(DisclosureRecord, Delivery).join(Delivery, Delivery.id == DisclosureRecord.delivery_id)
+                 .where(DisclosureRecord.participant_id == participant_id, _in(Delivery.city, cities)))
+        return cut(self.session.execute(keyset(query, DisclosureRecord.id, page)).all(), page, key=_disclosure_id)
 
 
 class SqlAlerts:
@@ -205,11 +210,11 @@ class SqlAlerts:
     def add(self, **fields):
         self.session.add(Alert(**fields))
 
-    def list(self, rollout_id=None, cities=None):
-        query = select(Alert).where(_in(Alert.city, cities)).order_by(Alert.id)
+    def list(self, rollout_id=None, cities=None, *, page):
+        query = select(Alert).where(_in(Alert.city, cities))
         if rollout_id is not None:
             query = query.where(Alert.rollout_id == rollout_id)
-        return self.session.scalars(query).all()
+        return cut(self.session.scalars(keyset(query, Alert.id, page)).all(), page)
 
 
 class SqlRetentionPurges:

@@ -2,6 +2,7 @@
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from services.notification.rules import KINDS, STATUSES
+from shared.pagination import PageQuery, page_of
 
 
 class CommitteeIn(Schema):
@@ -112,8 +113,8 @@ class AcknowledgeIn(Schema):
     token = fields.String(required=True, validate=validate.Length(min=1, max=64))
 
 
-class Query(Schema):
-    """A query string: an empty value is the same as leaving the parameter out."""
+class Query(PageQuery):
+    """A list's query string: its page, and filters where an empty value is the same as leaving it out."""
 
     class Meta:
         unknown = RAISE
@@ -132,3 +133,9 @@ class DeliveryQuery(Query):
 
 class AlertQuery(Query):
     rollout_id = fields.Integer(load_default=None)
+
+
+CommitteeChangePage = page_of(CommitteeChangeOut)
+DeliveryPage = page_of(DeliveryOut)
+DisclosurePage = page_of(DisclosureOut)
+AlertPage = page_of(AlertOut)

@@ -12,6 +12,7 @@ from services.notification.commands import AcknowledgeDelivery, ClaimDelivery, R
 from services.notification.rules import utcnow
 from shared import events
 from shared.errors import Conflict, Forbidden, NotFound
+from shared.pagination import FIRST_PAGE, Page, PageOf
 
 
 @dataclass(frozen=True)
@@ -200,8 +201,9 @@ def resend_delivery(command: ResendDelivery, uow):
     return delivery
 
 
-def find_deliveries(uow, rollout_id=None, status=None, kind=None, city=None, cities=None) -> list:
-    return uow.deliveries.find(rollout_id=rollout_id, status=status, kind=kind, city=city, cities=cities)
+def find_deliveries(uow, rollout_id=None, status=None, kind=None, city=None, cities=None,
+                    page: Page = FIRST_PAGE) -> PageOf:
+    return uow.deliveries.find(rollout_id=rollout_id, status=status, kind=kind, city=city, cities=cities, page=page)
 
 
 def attempts_of(uow, delivery_id: int) -> list:

@@ -24,14 +24,16 @@ from services.notification.registration_api import RegistrationApi
 from services.notification.repository import NotificationUnitOfWork
 from services.notification.schemas import (
     AcknowledgeIn,
-    AlertOut,
+    AlertPage,
     AlertQuery,
-    CommitteeChangeOut,
+    CommitteeChangePage,
     CommitteeIn,
     CommitteeOut,
     DeliveryOut,
+    DeliveryPage,
     DeliveryQuery,
-    DisclosureOut,
+    DisclosurePage,
+    Query,
 )
 from shared import events, secrets
 from shared.auth import PUBLIC
@@ -220,21 +222,20 @@ class NotificationService(PrometheusEndpoint, HealthEndpoints):
         with self.db.read() as uow:
             return CommitteeOut().dump(committees.get_committee(uow, rollout_id, principal.city_filter()))
 
-    @api("GET", "/rollouts/<int:rollout_id>/committee/changes", response=CommitteeChangeOut, many=True,
+    @api("GET", "/rollouts/<int:rollout_id>/committee/changes", query=Query, response=CommitteeChangePage,
          permission="committee:read")
-    def committee_changes(self, request, rollout_id, principal):
+    def committee_changes(self, request, rollout_id, query, principal):
         """Who set or changed the committee, when, from what to what."""
         with self.db.read() as uow:
-            found = committees.changes_of(uow, rollout_id, principal.city_filter())
-            return CommitteeChangeOut(many=True).dump(found)
+            return CommitteeChangePage().dump(committees.changes_of(uow, rollout_id, principal.city_filter(), **query))
 
     # --- deliveries --------------------------------------------------------
 
-    @api("GET", "/deliveries", query=DeliveryQuery, response=DeliveryOut, many=True, permission="deliveries:read")
+    @api("GET", "/deliveries", query=DeliveryQuery, response=DeliveryPage, permission="deliveries:read")
     def list_deliveries(self, request, query, principal):
         with self.db.read() as uow:
             found = sending.find_deliveries(uow, **query, cities=principal.city_filter())
-            return DeliveryOut(many=True, exclude=("attempt_log",)).dump(found)
+            return DeliveryPage(exclude=("items.attempt_log",)).dump(found)
 
     @api("GET", "/deliveries/<int:delivery_id>", response=DeliveryOut, permission="deliveries:read")
     def show_delivery(self, request, delivery_id, principal):
@@ -272,15 +273,14 @@ class NotificationService(PrometheusEndpoint, HealthEndpoints):
 
     # --- the audit ---------------------------------------------------------
 
-    @api("GET", "/participants/<int:participant_id>/disclosures", response=DisclosureOut, many=True,
+    @api("GET", "/participants/<int:participant_id>/disclosures", query=Query, response=DisclosurePage,
          permission="audit:read")
-    def disclosures(self, request, participant_id, principal):
+    def disclosures(self, request, participant_id, query, principal):
         """Who received this participant's data, when, by which channel (in the caller's cities)."""
         with self.db.read() as uow:
-            found = audit.disclosures_of(uow, participant_id, principal.city_filter())
-            return DisclosureOut(many=True).dump(found)
+            return DisclosurePage().dump(audit.disclosures_of(uow, participant_id, principal.city_filter(), **query))
 
-    @api("GET", "/alerts", query=AlertQuery, response=AlertOut, many=True, permission="deliveries:read")
+    @api("GET", "/alerts", query=AlertQuery, response=AlertPage, permission="deliveries:read")
     def list_alerts(self, request, query, principal):
         with self.db.read() as uow:
-            return AlertOut(many=True).dump(audit.alerts(uow, query["rollout_id"], principal.city_filter()))
+            return AlertPage().dump(audit.alerts(uow, **query, cities=principal.city_filter()))

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from services.registration.commands import ListAudit
 from services.registration.models import PersonalDataAudit, Rollout
 from services.registration.repository import RegistrationUnitOfWork
+from shared.pagination import PageOf
 
 
 def record_read(uow: RegistrationUnitOfWork, action: str, rollout: Rollout, rows: int, actor: str | None) -> None:
@@ -16,6 +17,6 @@ def record_read(uow: RegistrationUnitOfWork, action: str, rollout: Rollout, rows
                                        rollout_id=rollout.id, city=rollout.city, rows=rows))
 
 
-def list_audit(query: ListAudit, uow: RegistrationUnitOfWork) -> list[PersonalDataAudit]:
+def list_audit(query: ListAudit, uow: RegistrationUnitOfWork) -> PageOf[PersonalDataAudit]:
     """The newest first, within the caller's cities."""
-    return uow.audit.list(query.rollout_id, query.city, query.cities, query.limit)
+    return uow.audit.list(query.rollout_id, query.city, query.cities, page=query.page)

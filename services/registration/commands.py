@@ -9,6 +9,7 @@ from datetime import date, datetime
 from typing import Any
 
 from shared.events import NARRATIVE_FIELDS
+from shared.pagination import FIRST_PAGE, Page
 
 # The cities the caller works in, from its token: a rollout of another city is, to it, not
 # there (NotFound).  None: every city (the national roles, timers, other services).
@@ -139,6 +140,7 @@ class ListRollouts:
     status: str | None = None
     city: str | None = None
     cities: Cities = None
+    page: Page = FIRST_PAGE
 
 
 @dataclass(frozen=True)
@@ -210,6 +212,7 @@ class ListParticipants:
     status: str | None = None
     cities: Cities = None
     actor: str | None = None  # who asks, for the audit of personal data
+    page: Page = FIRST_PAGE
 
 
 @dataclass(frozen=True)
@@ -226,6 +229,7 @@ class GetCommitteeList:
 
     rollout_id: int
     cities: tuple[str, ...] | None = None
+    page: Page = FIRST_PAGE
 
 
 @dataclass(frozen=True)
@@ -316,4 +320,4 @@ class ListAudit:
     rollout_id: int | None = None
     city: str | None = None
     cities: tuple[str, ...] | None = None  # the caller's cities; None: every city
-    limit: int = 1000
+    page: Page = FIRST_PAGE

@@ -3,12 +3,12 @@
 They keep the same model objects the SQL repositories return (transient, never
 in a session) and answer the same questions the same way.
 """
-from datetime import date
 from itertools import count
 
 from services.registration.models import Participant
 from shared.errors import Conflict
 from shared.fakes import FakeUnitOfWork
+from shared.pagination import in_memory
 
 
 class FakeRollouts:
@@ -27,11 +27,10 @@ class FakeRollouts:
     def get(self, rollout_id):
         return self.by_id.get(rollout_id)
 
-    def list(self, program=None, status=None, city=None, cities=None):
-        return sorted((r for r in self.by_id.values()
-                       if (not program or r.program == program) and (not status or r.status == status)
-                       and (not city or r.city == city) and (cities is None or r.city in cities)),
-                      key=lambda r: (r.starts_on is None, r.starts_on or date.min, r.id))  # undated last
+    def list(self, program=None, status=None, city=None, cities=None, *, page):
+        return in_memory((r for r in self.by_id.values()
+                          if (not program or r.program == program) and (not status or r.status == status)
+                          and (not city or r.city == city) and (cities is None or r.city in cities)), page)
 
     def open_ids(self):
         return [r.id for r in self.by_id.values() if r.status in ("launched", "running")]
@@ -79,9 +78,13 @@ class FakeParticipants:
     def by_code(self, code):
         return next((p for p in self.by_id.values() if p.code == code), None)
 
-    def list(self, rollout_id, status=None):
-        return [p for _, p in sorted(self.by_id.items())
-                if p.rollout_id == rollout_id and (not status or p.status == status)]
+    def list(self, rollout_id, status=None, *, page):
+        return in_memory((p for p in self.by_id.values()
+                          if p.rollout_id == rollout_id and (not status or p.status == status)), page)
+
+    def of_rollout(self, rollout_id):
+        """Every participant of a rollout, in one list: for the fakes and tests, not a question the API asks."""
+        return [p for _, p in sorted(self.by_id.items()) if p.rollout_id == rollout_id]
 
     def waitlisted(self, session_id):
         return [p for _, p in sorted(self.by_id.items()) if p.session_id == session_id and p.status == "waitlisted"]
@@ -163,10 +166,10 @@ class FakePersonalData:
         self.participants = participants
 
     def count(self, rollout_id):
-        return len(self.participants.list(rollout_id))
+        return len(self.participants.of_rollout(rollout_id))
 
     def purge(self, rollout_id):
-        purged = self.participants.list(rollout_id)
+        purged = self.participants.of_rollout(rollout_id)
         for p in purged:
             p.full_name, p.organisation, p.email, p.phone, p.consent_by, p.consent_at = "", None, None, None, None, None
             p.person_key = f"purged:{p.id}"
@@ -183,10 +186,10 @@ class FakeAudit:
 
     record = add
 
-    def list(self, rollout_id=None, city=None, cities=None, limit=1000):
-        found = [e for e in reversed(self.entries) if (rollout_id is None or e.rollout_id == rollout_id)
-                 and (not city or e.city == city) and (cities is None or e.city in cities)]
-        return found[:limit]
+    def list(self, rollout_id=None, city=None, cities=None, *, page):
+        return in_memory((e for e in self.entries if (rollout_id is None or e.rollout_id == rollout_id)
+                          and (not city or e.city == city) and (cities is None or e.city in cities)),
+                         page, newest_first=True)
 
 
 class FakeRegistrationUnitOfWork(FakeUnitOfWork):

@@ -31,6 +31,7 @@ from services.registration.rules import (
 )
 from shared import events
 from shared.errors import Conflict, InvalidInput, NotFound
+from shared.pagination import PageOf
 
 PARTICIPANT_FIELDS = ("full_name", "category", "organisation", "sex", "age_band", "email", "phone",
                       "consent_by", "consent_at")
@@ -102,10 +103,10 @@ def show_participant(query: ShowParticipant, uow: RegistrationUnitOfWork) -> Par
     return participant
 
 
-def list_participants(query: ListParticipants, uow: RegistrationUnitOfWork) -> list[Participant]:
+def list_participants(query: ListParticipants, uow: RegistrationUnitOfWork) -> PageOf[Participant]:
     rollout = rollouts.get_rollout(uow, query.rollout_id, query.cities)
-    found = uow.participants.list(query.rollout_id, status=query.status)
-    audit.record_read(uow, "listed", rollout, len(found), query.actor)
+    found = uow.participants.list(query.rollout_id, status=query.status, page=query.page)
+    audit.record_read(uow, "listed", rollout, len(found.items), query.actor)
     return found
 
 
@@ -208,20 +209,21 @@ def check_in(command: CheckInParticipant, uow: RegistrationUnitOfWork) -> dict[s
 
 
 def committee_list(query: GetCommitteeList, uow: RegistrationUnitOfWork) -> dict[str, Any]:
-    """The rollout's committee and its participant list: only what the committee needs.
+    """The rollout's committee and a page of its participant list: only what the committee needs.
 
     A rollout of a city the caller does not work in is, to it, not there.
     """
     rollout = rollouts.get_rollout(uow, query.rollout_id)
     if query.cities is not None and rollout.city not in query.cities:
         raise NotFound(f"rollout {query.rollout_id} does not exist", field="rollout_id")
+    found = uow.participants.list(rollout.id, status="registered", page=query.page)
     return {
         "rollout_id": rollout.id,
         "city": rollout.city,
         "city_name": rollout.city_name,
         "committee_name": rollout.committee_name,
         "committee_email": rollout.committee_email,
-        "participants": [{
+        "items": [{
             "participant_id": p.id,
             "code": p.code,
             "full_name": p.full_name,
@@ -229,7 +231,8 @@ def committee_list(query: GetCommitteeList, uow: RegistrationUnitOfWork) -> dict
             "organisation": p.organisation or "",
             "session": p.session.title,
             "day": p.session.day,
-        } for p in uow.participants.list(rollout.id, status="registered")],
+        } for p in found.items],
+        "next_after": found.next_after,
     }
 
 

@@ -16,6 +16,7 @@ from services.registration.models import (
 )
 from shared.database import UnitOfWork
 from shared.errors import Conflict
+from shared.pagination import Page, PageOf, cut, keyset
 from shared.turns import SLICE, taking_turns
 
 IN_CHUNK = 500  # values per IN (...): well under every database's limit on bound parameters
@@ -45,8 +46,8 @@ class SqlRollouts:
         return self.session.get(Rollout, rollout_id)
 
     def list(self, program: str | None = None, status: str | None = None, city: str | None = None,
-             cities: tuple[str, ...] | None = None) -> list[Rollout]:
-        query = select(Rollout).order_by(Rollout.starts_on.asc().nulls_last(), Rollout.id)  # undated drafts last
+             cities: tuple[str, ...] | None = None, *, page: Page) -> PageOf[Rollout]:
+        query = select(Rollout)
         if cities is not None:
             query = query.where(Rollout.city.in_(cities))
         if program:
@@ -55,7 +56,7 @@ class SqlRollouts:
             query = query.where(Rollout.status == status)
         if city:
             query = query.where(Rollout.city == city)
-        return list(self.session.scalars(query))
+        return cut(self.session.scalars(keyset(query, Rollout.id, page)).all(), page)
 
     def open_ids(self) -> builtins.list[int]:  # `list` in this class is the method above
         """Rollouts launched or running: those whose targets are still checked."""
@@ -106,11 +107,11 @@ class SqlParticipants:
     def by_code(self, code: str) -> Participant | None:
         return self.session.scalar(select(Participant).where(Participant.code == code))
 
-    def list(self, rollout_id: int, status: str | None = None) -> list[Participant]:
-        query = select(Participant).where(Participant.rollout_id == rollout_id).order_by(Participant.id)
+    def list(self, rollout_id: int, status: str | None = None, *, page: Page) -> PageOf[Participant]:
+        query = select(Participant).where(Participant.rollout_id == rollout_id)
         if status:
             query = query.where(Participant.status == status)
-        return list(self.session.scalars(query))
+        return cut(self.session.scalars(keyset(query, Participant.id, page)).all(), page)
 
     def waitlisted(self, session_id: int) -> builtins.list[Participant]:  # `list`: the method above
         """A session's waitlist, first come first."""
@@ -199,16 +200,17 @@ class SqlAudit:
             own.add(entry)
             own.commit()
 
-    def list(self, rollout_id: int | None = None, city: str | None = None,
-             cities: tuple[str, ...] | None = None, limit: int = 1000) -> builtins.list[PersonalDataAudit]:
-        query = select(PersonalDataAudit).order_by(PersonalDataAudit.at.desc(), PersonalDataAudit.id.desc())
+    def list(self, rollout_id: int | None = None, city: str | None = None, cities: tuple[str, ...] | None = None,
+             *, page: Page) -> PageOf[PersonalDataAudit]:
+        """The newest first (ids grow with time)."""
+        query = select(PersonalDataAudit)
         if rollout_id is not None:
             query = query.where(PersonalDataAudit.rollout_id == rollout_id)
         if city:
             query = query.where(PersonalDataAudit.city == city)
         if cities is not None:
             query = query.where(PersonalDataAudit.city.in_(cities))
-        return list(self.session.scalars(query.limit(limit)))
+        return cut(self.session.scalars(keyset(query, PersonalDataAudit.id, page, newest_first=True)).all(), page)
 
 
 class SqlCheckIns:

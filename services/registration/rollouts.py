@@ -36,6 +36,7 @@ from services.registration.rules import (
 )
 from shared import events
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
+from shared.pagination import PageOf
 
 SESSION_EDITABLE = ("date", "title", "opened_by", "topics", "capacity", "quotas", "summary")
 # A rollout's and a session's fields as the API names them, and what the launch event carries of a session.
@@ -122,9 +123,9 @@ def show_rollout(query: ShowRollout, uow: RegistrationUnitOfWork) -> Rollout:
     return get_rollout(uow, query.rollout_id, query.cities)
 
 
-def list_rollouts(query: ListRollouts, uow: RegistrationUnitOfWork) -> list[Rollout]:
+def list_rollouts(query: ListRollouts, uow: RegistrationUnitOfWork) -> PageOf[Rollout]:
     return uow.rollouts.list(program=query.program, status=query.status,
-                             city=slugify(query.city) if query.city else None, cities=query.cities)
+                             city=slugify(query.city) if query.city else None, cities=query.cities, page=query.page)
 
 
 def _step(rollout: Rollout, allowed_from: tuple[str, ...], to: str) -> None:

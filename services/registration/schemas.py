@@ -15,6 +15,7 @@ from services.registration.rules import (  # noqa: F401  (the vocabulary, for th
     quota_problem,
 )
 from shared.events import Localised
+from shared.pagination import PageOut, PageQuery, page_of
 
 
 class Strict(Schema):
@@ -210,20 +211,19 @@ class TargetCheckIn(Strict):
     within_days = fields.Integer(load_default=14, validate=validate.Range(min=0, max=365))
 
 
-class RolloutQuery(Strict):
+class RolloutQuery(Strict, PageQuery):
     program = fields.String()
     status = fields.String(validate=validate.OneOf(ROLLOUT_STATES))
     city = fields.String()
 
 
-class ParticipantQuery(Strict):
+class ParticipantQuery(Strict, PageQuery):
     status = fields.String(validate=validate.OneOf(PARTICIPANT_STATES))
 
 
-class AuditQuery(Strict):
+class AuditQuery(Strict, PageQuery):
     rollout_id = fields.Integer(validate=validate.Range(min=1))
     city = fields.String(validate=validate.Length(max=100))
-    limit = fields.Integer(load_default=1000, validate=validate.Range(min=1, max=10000))
 
 
 class AuditOut(Schema):
@@ -364,15 +364,16 @@ class CommitteeListRow(Schema):
     day = fields.Integer(required=True)
 
 
-class CommitteeListOut(Schema):
-    """A rollout's list for its committee: the committee's columns only (no contacts, ages or consent)."""
+class CommitteeListOut(PageOut):
+    """A page of a rollout's list for its committee: the committee's columns only (no contacts, ages or
+    consent), with the rollout it is of."""
 
     rollout_id = fields.Integer(required=True)
     city = fields.String(required=True)
     city_name = fields.String(required=True)
     committee_name = fields.String()
     committee_email = fields.String()
-    participants = fields.List(fields.Nested(CommitteeListRow), required=True)
+    items = fields.List(fields.Nested(CommitteeListRow, required=True), required=True)
 
 
 class ImportOut(Schema):
@@ -423,6 +424,10 @@ class TargetGapOut(Schema):
     registered = fields.Integer()
     announced = fields.Boolean()  # False when already announced today
 
+
+RolloutPage = page_of(RolloutOut)
+ParticipantPage = page_of(ParticipantOut)
+AuditPage = page_of(AuditOut)
 
 # What a committee needs to know of each participant, and no more.
 COMMITTEE_LIST_FIELDS = ("code", "full_name", "category", "organisation", "session", "day")

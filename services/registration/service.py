@@ -33,7 +33,7 @@ from services.registration.commands import (
 from services.registration.models import Base
 from services.registration.repository import RegistrationUnitOfWork
 from services.registration.schemas import (
-    AuditOut,
+    AuditPage,
     AuditQuery,
     CancelIn,
     CheckInIn,
@@ -44,10 +44,12 @@ from services.registration.schemas import (
     ParticipantEdit,
     ParticipantIn,
     ParticipantOut,
+    ParticipantPage,
     ParticipantQuery,
     RolloutEdit,
     RolloutIn,
     RolloutOut,
+    RolloutPage,
     RolloutQuery,
     TargetCheckIn,
     TargetGapOut,
@@ -55,6 +57,7 @@ from services.registration.schemas import (
 from shared.dependencies import Database, Metrics
 from shared.health import HealthEndpoints
 from shared.outbox import OutboxRelay
+from shared.pagination import PageQuery
 from shared.rpc import rpc
 from shared.web import PrometheusEndpoint, api
 
@@ -78,11 +81,11 @@ class RegistrationService(PrometheusEndpoint, HealthEndpoints):
         with self.db.unit_of_work() as uow:
             return 201, RolloutOut().dump(rollouts.plan_rollout(command, uow))
 
-    @api("GET", "/rollouts", query=RolloutQuery, response=RolloutOut, many=True, permission="rollouts:read")
+    @api("GET", "/rollouts", query=RolloutQuery, response=RolloutPage, permission="rollouts:read")
     def list_rollouts(self, request, query, principal):
         command = ListRollouts(**query, cities=principal.city_filter())
         with self.db.read() as uow:
-            return RolloutOut(many=True).dump(rollouts.list_rollouts(command, uow))
+            return RolloutPage().dump(rollouts.list_rollouts(command, uow))
 
     @api("GET", ROLLOUT, response=RolloutOut, permission="rollouts:read")
     def show_rollout(self, request, rollout_id, principal):
@@ -174,13 +177,12 @@ class RegistrationService(PrometheusEndpoint, HealthEndpoints):
         with self.db.read() as uow:
             return ImportJobOut().dump(import_jobs.show_import(command, uow))
 
-    @api("GET", ROLLOUT + "/participants", query=ParticipantQuery, response=ParticipantOut, many=True,
+    @api("GET", ROLLOUT + "/participants", query=ParticipantQuery, response=ParticipantPage,
          permission="participants:read")
     def list_participants(self, request, rollout_id, query, principal):
         command = ListParticipants(rollout_id, **query, cities=principal.city_filter(), actor=principal.username)
         with self.db.read() as uow:
-            found = participants.list_participants(command, uow)
-            return ParticipantOut(many=True).dump(found)
+            return ParticipantPage().dump(participants.list_participants(command, uow))
 
     @api("GET", PARTICIPANT, response=ParticipantOut, permission="participants:read")
     def show_participant(self, request, rollout_id, participant_id, principal):
@@ -220,20 +222,19 @@ class RegistrationService(PrometheusEndpoint, HealthEndpoints):
         with self.db.unit_of_work() as uow:
             retention.purge_personal_data(PurgePersonalData(datetime.now(timezone.utc), days, actor="retention"), uow)
 
-    @api("GET", "/audit", query=AuditQuery, response=AuditOut, many=True, permission="audit:read")
+    @api("GET", "/audit", query=AuditQuery, response=AuditPage, permission="audit:read")
     def personal_data_audit(self, request, query, principal):
         with self.db.read() as uow:
-            found = audit.list_audit(ListAudit(**query, cities=principal.city_filter()), uow)
-            return AuditOut(many=True).dump(found)
+            return AuditPage().dump(audit.list_audit(ListAudit(**query, cities=principal.city_filter()), uow))
 
     # --- for the other services ------------------------------------------
 
-    @api("GET", ROLLOUT + "/committee-list", response=CommitteeListOut, permission="participants:read")
-    def committee_list(self, request, rollout_id, principal):
+    @api("GET", ROLLOUT + "/committee-list", query=PageQuery, response=CommitteeListOut, permission="participants:read")
+    def committee_list(self, request, rollout_id, query, principal):
         """What notification sends a committee: over HTTP to a service account, never on the broker."""
         with self.db.read() as uow:
-            query = GetCommitteeList(rollout_id, cities=principal.city_filter())
-            return CommitteeListOut().dump(participants.committee_list(query, uow))
+            command = GetCommitteeList(rollout_id, cities=principal.city_filter(), **query)
+            return CommitteeListOut().dump(participants.committee_list(command, uow))
 
     @rpc
     def participant_by_code(self, code):

@@ -85,9 +85,11 @@ def test_the_command_line_manages_accounts_with_the_stored_sign_in(cluster, sign
 
     listed = campaign(cluster, "accounts", "list", **env)
 
-    assert listed.stdout.splitlines() == ["ada\tnational_coordinator\tevery city",
-                                          "budi\tcity_coordinator\tmedan (disabled)",
-                                          "notification\tservice\tevery city"]  # the service account
+    # In the order they were added: the service account when identity first started.
+    assert listed.stdout.splitlines() == ["notification\tservice\tevery city",
+                                          "ada\tnational_coordinator\tevery city",
+                                          "budi\tcity_coordinator\tmedan (disabled)"]
+    assert campaign(cluster, "accounts", "list", "--limit", "1", **env).stdout == "notification\tservice\tevery city\n"
 
 
 def test_a_stored_sign_in_is_refreshed_when_its_access_token_lapses(cluster, bearer_token):
@@ -107,7 +109,7 @@ def test_a_script_signs_in_with_campaign_token(cluster, signed_in, bearer_token,
     token = bearer_token()
     listed = campaign(cluster, "accounts", "list", XDG_CONFIG_HOME=str(tmp_path),
                       CAMPAIGN_API_URL=signed_in["CAMPAIGN_API_URL"], CAMPAIGN_TOKEN=token)
-    assert listed.returncode == 0 and listed.stdout.startswith("ada\t")
+    assert listed.returncode == 0 and "ada\tnational_coordinator\tevery city" in listed.stdout.splitlines()
     anonymous = campaign(cluster, "accounts", "list", XDG_CONFIG_HOME=str(tmp_path),
                          CAMPAIGN_API_URL=signed_in["CAMPAIGN_API_URL"])
     assert anonymous.returncode == 1 and "campaign login" in anonymous.stderr

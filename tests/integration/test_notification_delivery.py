@@ -123,7 +123,7 @@ def register(cluster, rollout, *names):
 
 
 def deliveries(cluster, **filters):
-    return cluster.get("notification", "/deliveries", params=filters).json()
+    return cluster.items("notification", "/deliveries", **filters)
 
 
 def mails(smtp, address, subject):
@@ -252,7 +252,7 @@ def test_a_gone_webhook_is_disabled_and_a_failing_one_dead_lettered(cluster, rec
     assert all(r.signature_valid for r in receiver.received)
 
     # The coordinator is told of both, and the failed delivery waits in the dead-letter queue.
-    alerts = {(a["rollout_id"], a["reason"]) for a in cluster.get("notification", "/alerts").json()}
+    alerts = {(a["rollout_id"], a["reason"]) for a in cluster.items("notification", "/alerts")}
     assert {(bandung["id"], "webhook_disabled"), (makassar["id"], "delivery_failed")} <= alerts
     expected = {(bandung["id"], "webhook_disabled"), (makassar["id"], "delivery_failed")}
     queued_alerts = []  # the outbox publishes each alert in its own time: gather until both came
@@ -314,11 +314,11 @@ def test_the_audit_answers_who_received_each_participants_data(cluster):
     for participant_id, recipients in DISCLOSED.items():
         if participant_id == "surabaya":
             continue
-        answer = cluster.get("notification", f"/participants/{participant_id}/disclosures").json()
+        answer = cluster.items("notification", f"/participants/{participant_id}/disclosures")
         assert [d["recipient"] for d in answer] == recipients, participant_id
         assert all(d["kind"] == "digest" and d["disclosed_at"] for d in answer)
     unknown = cluster.get("notification", "/participants/999999/disclosures")
-    assert unknown.status_code == 200 and unknown.json() == []
+    assert unknown.status_code == 200 and unknown.json() == {"items": [], "next_cursor": None}
 
 
 def test_deliveries_are_seen_and_resent_from_the_command_line(cluster, smtp):
@@ -339,7 +339,7 @@ def test_deliveries_are_seen_and_resent_from_the_command_line(cluster, smtp):
     again = wait_until(lambda: [m for m in mails(smtp, committee, "Rekap") if ".r1@" in m["Message-ID"]],
                        "the resent digest")
     assert len(again) == 1
-    wait_until(lambda: len(cluster.get("notification", f"/participants/{person}/disclosures").json()) == 2,
+    wait_until(lambda: len(cluster.items("notification", f"/participants/{person}/disclosures")) == 2,
                "the resend recorded")
     audit = cli.invoke(notifications, ["disclosures", str(person), *api])
     assert audit.exit_code == 0 and audit.output.count(committee) == 2
@@ -395,7 +395,7 @@ def test_a_committee_change_is_audited_and_announced_to_the_previous_addresses(c
     assert moved["webhook_secret_set"] is True and SECRET not in json.dumps(moved)
 
     changes = cluster.get("notification", f"/rollouts/{ambon['id']}/committee/changes",
-                          headers=cluster.people.headers(coordinator)).json()
+                          headers=cluster.people.headers(coordinator)).json()["items"]
     first, second = changes
     assert (first["changed_by"], first["before"], first["redirects"]) == (coordinator, None, False)
     assert (second["changed_by"], second["redirects"]) == (coordinator, True)

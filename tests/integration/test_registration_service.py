@@ -134,7 +134,7 @@ def test_every_lifecycle_change_is_announced(cluster, tap):
                             ("rollout_updated.medan", "completed", ["status"])]
     assert [(k, p["reason"]) for k, p in events.received if p["rollout_id"] == other["id"]] == [
         ("rollout_cancelled.padang", "banjir")]
-    listed = ok(cluster.get("registration", "/rollouts", params={"status": "completed"}))
+    listed = cluster.items("registration", "/rollouts", status="completed")
     assert [r["id"] for r in listed] == [medan["id"]]
     refused(cluster.get("registration", "/rollouts", params={"status": "finished"}), 422, "status")
 
@@ -244,7 +244,7 @@ def test_a_file_with_one_bad_row_imports_nothing_and_names_it(cluster):
     failed = cluster.import_participants(rollout["id"], as_csv(sheet(2000, 1001)))
     assert (failed["status"], failed["rows_done"], failed["rows_total"]) == ("failed", 2000, 2000)
     assert failed["errors"] == [{"line": 1001, "field": "email", "problem": "must not be given for a minor"}]
-    assert ok(cluster.get("registration", base + "/participants")) == []
+    assert ok(cluster.get("registration", base + "/participants")) == {"items": [], "next_cursor": None}
 
     job = cluster.import_participants(rollout["id"], as_xlsx(sheet(2000)),
                                       headers={"Content-Type": "application/vnd.openxmlformats-officedocument"
@@ -252,7 +252,7 @@ def test_a_file_with_one_bad_row_imports_nothing_and_names_it(cluster):
     assert job["status"] == "succeeded", job
     imported = job["result"]
     assert (imported["imported"], imported["waitlisted"]) == (2000, 0)
-    assert len(ok(cluster.get("registration", base + "/participants"))) == 2000
+    assert len(cluster.items("registration", base + "/participants")) == 2000
 
 
 def test_a_returning_participant_joins_a_later_rollout_in_the_same_city_linked_to_their_earlier_record(cluster):
@@ -268,7 +268,7 @@ def test_a_returning_participant_joins_a_later_rollout_in_the_same_city_linked_t
     # The same child a year later, typed differently: welcome, and linked to last year's record.
     again = ok(cluster.post("registration", base + "/participants", json=student(" YOHANA  lede", "smp negeri 2")), 201)
     assert (again["status"], again["returning_of"]) == ("registered", earlier["id"])
-    assert ok(cluster.get("registration", f"/rollouts/{first['id']}/participants"))[0]["returning_of"] is None
+    assert ok(cluster.get("registration", f"/rollouts/{first['id']}/participants"))["items"][0]["returning_of"] is None
     assert again["code"] != earlier["code"]
     # Twice in the same rollout is still a duplicate.
     error = refused(cluster.post("registration", base + "/participants", json=student("Yohana Lede", "SMP Negeri 2")),
@@ -278,7 +278,7 @@ def test_a_returning_participant_joins_a_later_rollout_in_the_same_city_linked_t
     imported = cluster.import_participants(later["id"], as_csv([
         ["Yohana Lede", "student", "SMP Negeri 3", "F", "13-15", "", "", "school"]]))
     assert imported["result"]["imported"] == 1, imported
-    listed = ok(cluster.get("registration", base + "/participants"))
+    listed = ok(cluster.get("registration", base + "/participants"))["items"]
     assert [p["returning_of"] for p in listed] == [earlier["id"], None]
 
 
@@ -303,7 +303,7 @@ def test_a_file_lists_every_problem_at_once_and_imports_nothing(cluster):
     assert error["errors"][1]["problem"] == "the same person as line 2"
     assert error["errors"][2]["existing_participant_id"] == ani["id"]
     assert "4 problem(s)" in error["message"]
-    assert [p["id"] for p in ok(cluster.get("registration", base + "/participants"))] == [ani["id"]]
+    assert [p["id"] for p in ok(cluster.get("registration", base + "/participants"))["items"]] == [ani["id"]]
 
 
 @pytest.fixture

@@ -86,7 +86,7 @@ def test_a_completed_rollouts_names_leave_every_database_and_its_figures_stay(cl
     assert cluster.post("registration", f"/rollouts/{rid}/start").status_code == 200
     assert cluster.post("registration", f"/rollouts/{rid}/complete").status_code == 200
     listed = cluster.get("registration", f"/rollouts/{rid}/participants")  # audited
-    assert {p["full_name"] for p in listed.json()} == set(NAMES)
+    assert {p["full_name"] for p in listed.json()["items"]} == set(NAMES)
 
     def settled():
         figures = cluster.get("reporting", f"/reports/pontianak/figures?rollout_id={rid}").json()
@@ -125,7 +125,7 @@ def test_a_completed_rollouts_names_leave_every_database_and_its_figures_stay(cl
     for service, url in urls.items():
         assert rows_mentioning(url, NAMES) == [], service
         assert rows_mentioning(url, [e for _, _, e, _ in ADULTS] + [p for _, _, _, p in ADULTS]) == [], service
-    after = cluster.get("registration", f"/rollouts/{rid}/participants").json()
+    after = cluster.get("registration", f"/rollouts/{rid}/participants").json()["items"]
     assert sorted(p["code"] for p in after if p["category"] == "student") == sorted(codes)
     assert cluster.get("reporting", f"/reports/pontianak/figures?rollout_id={rid}").json() == figures
     assert cluster.get("reporting", "/summaries/pontianak").json() == summaries
@@ -134,12 +134,12 @@ def test_a_completed_rollouts_names_leave_every_database_and_its_figures_stay(cl
 
     # The audit: who listed the participants, and the purge, for those who may see that city.
     token = tokens(cluster)
-    entries = cluster.get("registration", f"/audit?rollout_id={rid}", headers=token("nasional")).json()
+    entries = cluster.get("registration", f"/audit?rollout_id={rid}", headers=token("nasional")).json()["items"]
     actions = [(e["action"], e["rows"]) for e in entries]
     assert ("purged", len(NAMES)) in actions and ("listed", len(NAMES)) in actions
     assert cluster.get("registration", "/audit").status_code == 401
     assert cluster.get("registration", "/audit", headers=token("mitra")).status_code == 403
-    committee_sees = cluster.get("registration", "/audit", headers=token("komite-pontianak")).json()
+    committee_sees = cluster.get("registration", "/audit", headers=token("komite-pontianak")).json()["items"]
     assert committee_sees and {e["city"] for e in committee_sees} == {"pontianak"}
-    received = cluster.get("notification", f"/deliveries?rollout_id={rid}").json()
+    received = cluster.items("notification", "/deliveries", rollout_id=rid)
     assert rollout["committee_email"] in {d["recipient"] for d in received if d.get("participant_count")}

@@ -144,8 +144,8 @@ def test_a_rollout_flows_from_launch_to_report(cluster, smtp, launch):
     assert len(mails_to(medan["committee_email"])) == 1
 
     # The audit answers who received a participant's data.
-    person = cluster.get("registration", f"/rollouts/{pontianak['id']}/participants").json()[0]
-    disclosures = cluster.get("notification", f"/participants/{person['id']}/disclosures").json()
+    person = cluster.get("registration", f"/rollouts/{pontianak['id']}/participants").json()["items"][0]
+    disclosures = cluster.items("notification", f"/participants/{person['id']}/disclosures")
     assert [d["recipient"] for d in disclosures] == [pontianak["committee_email"]]
 
 

@@ -17,6 +17,7 @@ import requests
 from shared.config import SERVICES
 from tests.support import broker_node
 from tests.support.accounts import Accounts
+from tests.support.pages import every_item
 
 POSTGRES_ADMIN_URL = os.environ.get("CAMPAIGN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -263,6 +264,10 @@ class Cluster:
 
     def post(self, service, path, **kwargs):
         return self.request("POST", service, path, **kwargs)
+
+    def items(self, service, path, **params):
+        """Every item of a list of ``service``, page after page (as the national coordinator)."""
+        return every_item(lambda path, **kwargs: self.get(service, path, **kwargs), path, **params)
 
     def put(self, service, path, **kwargs):
         return self.request("PUT", service, path, **kwargs)

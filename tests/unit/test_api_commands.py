@@ -11,6 +11,7 @@ from tests.support.cluster import free_port
 
 rollout, participants, assessment, notifications, reporting, audit = API_COMMANDS
 NOT_FOUND = (404, {"error": {"code": "http_error", "message": "The requested URL was not found on the server."}})
+EMPTY = {"items": [], "next_cursor": None}  # a list's last (and only) page
 
 
 class FakeApi(BaseHTTPRequestHandler):
@@ -55,8 +56,8 @@ def run(group, *args, url=None, env_url=None):
 
 @pytest.mark.parametrize("given", ["{}", "{}/", "{}/api/v1", "{}/api/v1/"])
 def test_every_group_takes_the_base_url_or_the_api_v1_url(api, given):
-    FakeApi.answers.update({("GET", "/api/v1/rollouts"): (200, []), ("GET", "/api/v1/deliveries"): (200, []),
-                            ("GET", "/api/v1/instruments"): (200, []), ("GET", "/api/v1/summaries"): (200, {
+    FakeApi.answers.update({("GET", "/api/v1/rollouts"): (200, EMPTY), ("GET", "/api/v1/deliveries"): (200, EMPTY),
+                            ("GET", "/api/v1/instruments"): (200, EMPTY), ("GET", "/api/v1/summaries"): (200, {
                                 "cities": ["pontianak"]})})
     url = given.format(api)
     for group, args in ((rollout, ["list"]), (notifications, ["list"]), (assessment, ["instruments"]),
@@ -65,12 +66,12 @@ def test_every_group_takes_the_base_url_or_the_api_v1_url(api, given):
         assert from_env.exit_code == 0, from_env.output
         on_the_group = CliRunner().invoke(group, ["--api-url", url, *args], env={"CAMPAIGN_API_URL": ""})
         assert on_the_group.exit_code == 0, on_the_group.output
-    assert {path for _, path, _ in FakeApi.received} == {
+    assert {path.split("?")[0] for _, path, _ in FakeApi.received} == {
         "/api/v1/rollouts", "/api/v1/deliveries", "/api/v1/instruments", "/api/v1/summaries"}
 
 
 def test_a_command_s_own_api_url_wins_over_its_group_s_and_the_environment(api):
-    FakeApi.answers[("GET", "/api/v1/rollouts")] = (200, [])
+    FakeApi.answers[("GET", "/api/v1/rollouts")] = (200, EMPTY)
     elsewhere = f"http://127.0.0.1:{free_port()}"
     result = CliRunner().invoke(rollout, ["--api-url", elsewhere, "list", "--api-url", api],
                                 env={"CAMPAIGN_API_URL": elsewhere})
@@ -130,13 +131,57 @@ def test_a_server_error_exits_1_without_a_traceback(api):
 def test_a_list_answered_in_pages_is_followed_to_its_end(api):
     delivery = {"status": "sent", "kind": "digest", "channel": "mail", "city": "medan", "rollout_id": 2,
                 "attempts": 1, "participant_count": 7, "sent_at": "2020-03-09T08:00:00"}
-    FakeApi.answers[("GET", "/api/v1/deliveries?rollout_id=2")] = (200, {
+    FakeApi.answers[("GET", "/api/v1/deliveries?rollout_id=2&limit=1000")] = (200, {
         "items": [{**delivery, "id": 1}], "next_cursor": "abc"})
-    FakeApi.answers[("GET", "/api/v1/deliveries?rollout_id=2&cursor=abc")] = (200, {
+    FakeApi.answers[("GET", "/api/v1/deliveries?rollout_id=2&cursor=abc&limit=1000")] = (200, {
         "items": [{**delivery, "id": 2}], "next_cursor": None})
     result = run(notifications, "list", "--rollout", "2", "--json", url=api)
     assert result.exit_code == 0, result.output
     assert [d["id"] for d in json.loads(result.stdout)] == [1, 2]
+
+
+def person(number):
+    return {"id": number, "code": f"PON-{number:04d}", "status": "registered", "session_key": "workshop",
+            "category": "educator", "full_name": f"Peserta {number}"}
+
+
+def test_limit_stops_a_list_early_asking_only_for_what_is_left(api):
+    FakeApi.answers.update({  # the API may answer fewer than asked; the command asks on until it has N
+        ("GET", "/api/v1/rollouts/4/participants?limit=3"): (200, {"items": [person(1), person(2)],
+                                                                   "next_cursor": "c2"}),
+        ("GET", "/api/v1/rollouts/4/participants?cursor=c2&limit=1"): (200, {"items": [person(3)],
+                                                                             "next_cursor": "c3"})})
+    result = run(participants, "list", "4", "--limit", "3", url=api)
+    assert result.exit_code == 0, result.output
+    assert [line.split()[0] for line in result.stdout.splitlines()] == ["1", "2", "3"]
+    assert len(FakeApi.received) == 2  # not the page after c3
+
+    assert run(participants, "list", "4", "--limit", "0", url=api).exit_code == 2
+
+
+def test_the_committee_list_is_read_to_its_end_with_the_rollout_it_is_of(api):
+    rollout_fields = {"rollout_id": 4, "city": "pontianak", "city_name": "Pontianak", "committee_name": None,
+                      "committee_email": "panitia@pontianak.example"}
+    rows = [{"participant_id": n, "code": f"PON-{n:04d}", "full_name": f"Peserta {n}", "category": "Pelajar",
+             "organisation": "", "session": "Sosialisasi", "day": 1} for n in range(1, 1502)]
+    FakeApi.answers.update({
+        ("GET", "/api/v1/rollouts/4/committee-list?limit=1000"): (200, {**rollout_fields, "items": rows[:1000],
+                                                                        "next_cursor": "c1000"}),
+        ("GET", "/api/v1/rollouts/4/committee-list?cursor=c1000&limit=1000"): (200, {
+            **rollout_fields, "items": rows[1000:], "next_cursor": None})})
+    shown = run(participants, "committee-list", "4", url=api)
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout.splitlines()[0] == "Pontianak: 1501 participants" and "PON-1501" in shown.stdout
+    as_json = json.loads(run(participants, "committee-list", "4", "--json", url=api).stdout)
+    assert as_json == {**rollout_fields, "items": rows}
+
+
+def test_an_answer_that_is_not_a_page_is_one_clear_line(api):
+    FakeApi.answers[("GET", "/api/v1/rollouts")] = (200, [{"id": 1}])
+    result = run(rollout, "list", url=api)
+    assert result.exit_code == 1
+    assert result.stderr == (f"error: GET /rollouts answered something other than a page of a list; is {api} the "
+                             "campaign API's base URL?\n")
 
 
 def test_committee_with_an_id_alone_shows_it_and_with_options_sets_it(api):
@@ -191,18 +236,18 @@ def test_reporting_report_asks_the_api_for_the_rollout_chosen(api, tmp_path):
 
 def test_the_audit_shows_reads_purges_and_who_received_the_lists_newest_first(api):
     FakeApi.answers.update({
-        ("GET", "/api/v1/audit?city=pontianak"): (200, [
+        ("GET", "/api/v1/audit?city=pontianak&limit=1000"): (200, {"next_cursor": None, "items": [
             {"id": 2, "at": "2019-06-01T09:00:00+00:00", "actor": None, "action": "purged", "rollout_id": 3,
              "city": "pontianak", "rows": 206},
             {"id": 1, "at": "2019-05-01T08:00:00+00:00", "actor": "budi", "action": "listed", "rollout_id": 3,
-             "city": "pontianak", "rows": 206}]),
-        ("GET", "/api/v1/deliveries?city=pontianak"): (200, [
+             "city": "pontianak", "rows": 206}]}),
+        ("GET", "/api/v1/deliveries?city=pontianak&limit=1000"): (200, {"next_cursor": None, "items": [
             {"id": 5, "rollout_id": 3, "city": "pontianak", "kind": "final_list", "channel": "mail",
              "recipient": "panitia@pontianak.example", "participant_count": 206,
              "sent_at": "2019-05-01T07:00:00+00:00", "acknowledged_at": None},
             {"id": 6, "rollout_id": 3, "city": "pontianak", "kind": "agenda", "channel": "mail",
              "recipient": "panitia@pontianak.example", "participant_count": None,
-             "sent_at": "2019-04-30T07:00:00+00:00", "acknowledged_at": None}]),
+             "sent_at": "2019-04-30T07:00:00+00:00", "acknowledged_at": None}]}),
     })
     result = run(audit, "--city", "pontianak", url=api)
     assert result.exit_code == 0, result.output

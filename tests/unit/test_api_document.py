@@ -25,3 +25,38 @@ def test_a_timestamp_read_back_from_sqlite_is_answered_with_its_time_zone(tmp_pa
         answer = ParticipantOut().dump(uow.participants.get(participant_id))
     store.dispose()
     assert answer["registered_at"].endswith("+00:00"), answer["registered_at"]
+
+
+# The lists that may grow long; any other GET answering an array or a page is checked as well.
+LISTS = {"/accounts", "/rollouts", "/rollouts/{rollout_id}/participants", "/rollouts/{rollout_id}/committee-list",
+         "/audit", "/rollouts/{rollout_id}/committee/changes", "/deliveries", "/alerts",
+         "/participants/{participant_id}/disclosures", "/instruments", "/action-plans"}
+
+
+def _schema(document, schema):
+    while "$ref" in schema:
+        schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+    return schema
+
+
+def test_every_list_operation_declares_limit_and_cursor_and_answers_a_page():
+    document = openapi.document()
+    found = set()
+    for path, methods in document["paths"].items():
+        operation = methods.get("get")
+        content = (operation or {}).get("responses", {}).get("200", {}).get("content", {})
+        answer = _schema(document, content.get("application/json", {}).get("schema", {}))
+        if answer.get("type") != "array" and "next_cursor" not in answer.get("properties", {}) and path not in LISTS:
+            continue
+        found.add(path)
+        assert answer.get("type") == "object", f"GET {path} answers every entry at once"
+        assert {"items", "next_cursor"} <= set(answer["required"]), path
+        assert answer["properties"]["next_cursor"] == {**answer["properties"]["next_cursor"], "type": "string",
+                                                       "nullable": True}, path
+        parameters = {p["name"]: p for p in operation["parameters"] if p["in"] == "query"}
+        assert {"limit", "cursor"} <= set(parameters), f"GET {path} does not declare limit and cursor"
+        limit = parameters["limit"]["schema"]
+        assert (limit["type"], limit["minimum"], limit["maximum"], limit["default"]) == ("integer", 1, 1000, 100), path
+        assert parameters["cursor"]["schema"]["type"] == "string", path
+        assert "400" in operation["responses"], path
+    assert LISTS <= found, f"not answered as pages: {LISTS - found}"

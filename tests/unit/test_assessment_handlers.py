@@ -147,8 +147,8 @@ def test_instruments_are_found_by_id_and_listed_by_session(db):
     first, _ = instrument(db), instrument(db, rollout_id=2)
     with db.read() as uow:
         assert instruments.get_instrument(uow, first.id).title == "Tes"
-        assert [i.rollout_id for i in instruments.list_instruments(uow, rollout_id=2)] == [2]
-        assert len(instruments.list_instruments(uow, session_key="socialisation")) == 2
+        assert [i.rollout_id for i in instruments.list_instruments(uow, rollout_id=2).items] == [2]
+        assert len(instruments.list_instruments(uow, session_key="socialisation").items) == 2
         with pytest.raises(NotFound) as raised:
             instruments.get_instrument(uow, 404)
     assert raised.value.details["field"] == "instrument_id"
@@ -444,9 +444,9 @@ def test_plans_are_listed_by_rollout_and_status(db):
         action_plans.follow_up_action_plan(FollowUpActionPlan(first.id, "done"), uow)
 
     with db.read() as uow:
-        assert [p.id for p in action_plans.list_action_plans(uow, rollout_id=1, status="done")] == [first.id]
-        assert len(action_plans.list_action_plans(uow, rollout_id=1)) == 2
-        assert action_plans.list_action_plans(uow, rollout_id=2) == []
+        assert [p.id for p in action_plans.list_action_plans(uow, rollout_id=1, status="done").items] == [first.id]
+        assert len(action_plans.list_action_plans(uow, rollout_id=1).items) == 2
+        assert action_plans.list_action_plans(uow, rollout_id=2).items == []
 
 
 

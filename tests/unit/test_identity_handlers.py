@@ -19,6 +19,7 @@ from services.identity.commands import (
 from services.identity.fakes import FakeIdentityUnitOfWork
 from shared.auth import ALGORITHM, AUDIENCE, ISSUER, Authenticator, KeyRing, Principal, Unauthenticated
 from shared.errors import Conflict, InvalidInput, NotFound
+from shared.pagination import Page
 
 NOW = datetime(2026, 11, 30, 8, 0, tzinfo=timezone.utc)
 PASSWORD = "correct horse battery"
@@ -61,7 +62,7 @@ def test_the_bootstrap_token_makes_one_national_coordinator_once():
     with pytest.raises(Unauthenticated):
         accounts.create_first_account(CreateFirstAccount(token, "eve", PASSWORD), uow, PASSWORDS, NOW)
     assert accounts.issue_bootstrap_token(uow, NOW) is None
-    assert [a.username for a in uow.accounts.all()] == ["ada"]
+    assert [a.username for a in accounts.list_accounts(uow, Page()).items] == ["ada"]
 
 
 def test_a_bootstrap_token_expires_and_a_new_one_voids_the_old():
@@ -167,7 +168,7 @@ def test_demo_accounts_are_made_once():
     wanted = {"nasional": ("national_coordinator", ()), "komite": ("committee_member", ("pontianak",))}
     accounts.ensure_demo_accounts(uow, PASSWORDS, wanted, PASSWORD, NOW)
     accounts.ensure_demo_accounts(uow, PASSWORDS, wanted, PASSWORD, NOW)
-    assert [(a.username, a.role) for a in uow.accounts.all()] == [
+    assert sorted((a.username, a.role) for a in accounts.list_accounts(uow, Page()).items) == [
         ("komite", "committee_member"), ("nasional", "national_coordinator")]
 
 

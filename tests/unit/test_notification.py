@@ -199,7 +199,7 @@ def test_after_the_last_try_a_delivery_is_dead_lettered_and_the_coordinator_told
     with db.read() as uow:
         assert sending.due_deliveries(uow, soon(86400)) == []
         assert [a.outcome for a in sending.attempts_of(uow, delivery_id)] == ["retry", "retry", "failed"]
-        [alert] = audit.alerts(uow, rollout_id=7)
+        [alert] = audit.alerts(uow, rollout_id=7).items
     assert alert.reason == "delivery_failed" and "after 3 attempts" in alert.message
     emitted = db.emitted()
     assert [(kind, city) for kind, city, _ in emitted] == [("delivery_dead_lettered", "pontianak"),
@@ -216,7 +216,7 @@ def test_a_sent_delivery_records_each_disclosure_and_emits_without_names(db, del
     assert delivery.recipient == "a@x.example, b@x.example"
     assert delivery.message_id == rules.message_id(delivery)
     with db.read() as uow:
-        seen = audit.disclosures_of(uow, 2)
+        seen = audit.disclosures_of(uow, 2).items
         assert sending.due_deliveries(uow, soon(86400)) == []
     assert [(d["recipient"], d["kind"], d["rollout_id"]) for d in seen] == [
         ("a@x.example", "participant_list", 7), ("b@x.example", "participant_list", 7)]

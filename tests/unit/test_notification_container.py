@@ -91,7 +91,7 @@ def test_a_closed_registration_is_mailed_and_acknowledged_with_the_links_token(s
     [message] = wait_until(mailed, "the participant list in the Maildir", timeout=10)
     assert message["To"] == "panitia@registration.example"
     [delivery] = wait_until(lambda: [d for d in requests.get(f"{api}/deliveries", timeout=10,
-                                                             headers=COORDINATOR).json()
+                                                             headers=COORDINATOR).json()["items"]
                                      if d["status"] == "sent"], "the delivery recorded as sent", timeout=10)
     assert delivery["participant_count"] == 1
 
@@ -112,7 +112,7 @@ def test_a_closed_registration_is_mailed_and_acknowledged_with_the_links_token(s
 
     with entrypoint_waiter(container, "handle_events", timeout=10):  # closed again: the list is owed once
         publish(container, events.REGISTRATION_CLOSED, "pontianak", rollout_id=7, participant_count=1)
-    assert len(requests.get(f"{api}/deliveries", timeout=10, headers=COORDINATOR).json()) == 1
+    assert len(requests.get(f"{api}/deliveries", timeout=10, headers=COORDINATOR).json()["items"]) == 1
 
 
 # --- who may redirect a committee's lists, and where to --------------------------------
@@ -160,7 +160,7 @@ def test_a_committee_change_is_audited_and_its_secret_never_shown_or_stored_in_t
     shown = requests.get(f"{api}/rollouts/7/committee", headers=COORDINATOR, timeout=10)
     assert secret not in shown.text and shown.json()["webhook_secret_set"] is True
 
-    changes = requests.get(f"{api}/rollouts/7/committee/changes", headers=COORDINATOR, timeout=10).json()
+    changes = requests.get(f"{api}/rollouts/7/committee/changes", headers=COORDINATOR, timeout=10).json()["items"]
     *_, last = changes
     assert (last["changed_by"], last["redirects"]) == ("budi", True)
     assert last["before"]["emails"] == ["lama@panitia.example"]
@@ -175,6 +175,6 @@ def test_a_committee_change_is_audited_and_its_secret_never_shown_or_stored_in_t
     with store.read() as uow:
         stored = uow.session.execute(text("SELECT webhook_secret FROM committees WHERE rollout_id = 7")).scalar()
     assert stored and secret not in stored
-    [notice] = [d for d in requests.get(f"{api}/deliveries?rollout_id=7&kind=committee_changed", timeout=10,
-                                        headers=COORDINATOR).json()]
+    [notice] = requests.get(f"{api}/deliveries?rollout_id=7&kind=committee_changed", timeout=10,
+                            headers=COORDINATOR).json()["items"]
     assert notice["channel"] == "mail"

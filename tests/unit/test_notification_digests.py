@@ -66,7 +66,7 @@ def digests(db, window=60, now=None, cities=None):
 
 def all_deliveries(db):
     with db.read() as uow:
-        return sending.find_deliveries(uow)
+        return sending.find_deliveries(uow).items
 
 
 @pytest.mark.parametrize("data, field", [
@@ -252,8 +252,8 @@ def test_deliveries_are_found_by_rollout_status_kind_and_city(db):
     with db.read() as uow:
         assert len(sending.due_deliveries(uow, cities=rules.served_cities("pontianak,medan"))) == 2
         assert len(sending.due_deliveries(uow, cities=rules.served_cities("*"))) == 3
-        assert [d.rollout_id for d in sending.find_deliveries(uow, city="medan", status="queued")] == [8]
-        assert sending.find_deliveries(uow, kind="digest") == []
+        assert [d.rollout_id for d in sending.find_deliveries(uow, city="medan", status="queued").items] == [8]
+        assert sending.find_deliveries(uow, kind="digest").items == []
     with pytest.raises(InvalidInput) as refused:
         validated(DeliveryQuery(), {"status": "lost"})
     assert "status" in refused.value.details["fields"]

@@ -83,7 +83,7 @@ def test_a_city_name_without_a_slug_is_refused_when_planned(uow):
     with pytest.raises(InvalidInput) as raised:
         planned(uow, {**ROLLOUT, "city_name": "  "})
     assert "city_name" in raised.value.details["fields"]
-    assert uow.rollouts.list() == []
+    assert uow.rollouts.by_id == {}
 
 
 def test_a_planned_rollout_is_a_draft_and_announces_nothing(uow):
@@ -211,8 +211,8 @@ def test_rollouts_are_listed_by_status_and_city_slug(uow):
     pontianak = launched(uow)
     planned(uow, {**ROLLOUT, "city_name": "Kota Bandar Lampung"})
 
-    assert [r.id for r in rollouts.list_rollouts(ListRollouts(status="launched"), uow)] == [pontianak.id]
-    assert [r.city for r in rollouts.list_rollouts(ListRollouts(city="Kota Bandar Lampung"), uow)] == [
+    assert [r.id for r in rollouts.list_rollouts(ListRollouts(status="launched"), uow).items] == [pontianak.id]
+    assert [r.city for r in rollouts.list_rollouts(ListRollouts(city="Kota Bandar Lampung"), uow).items] == [
         "kota-bandar-lampung"]
 
 
@@ -257,8 +257,9 @@ def test_the_committee_list_has_only_that_rollouts_participants_and_what_the_com
     listing = participants.committee_list(GetCommitteeList(pontianak.id), uow)
 
     assert (listing["city"], listing["committee_email"]) == ("pontianak", "panitia@pontianak.example")
-    assert [p["participant_id"] for p in listing["participants"]] == [umi.id, siti.id]
-    assert listing["participants"][0] == {
+    assert [p["participant_id"] for p in listing["items"]] == [umi.id, siti.id]
+    assert listing["next_after"] is None
+    assert listing["items"][0] == {
         "participant_id": umi.id, "code": umi.code, "full_name": "Umi Farida",
         "category": "Tenaga pendidikan", "organisation": "", "session": "Workshop", "day": 1,
     }

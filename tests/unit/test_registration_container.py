@@ -4,6 +4,7 @@ Embedded transport (``memory://``) and SQLite in the test's directory; the
 requests go over a real socket to the service's web server.
 """
 import copy
+import math
 
 import pytest
 import requests
@@ -11,10 +12,12 @@ from nameko.containers import ServiceContainer
 from nameko.events import event_handler
 from nameko.testing.services import entrypoint_hook, entrypoint_waiter
 
+from services.notification.registration_api import RegistrationApi
 from services.registration.import_worker import RegistrationImportWorker
 from services.registration.service import RegistrationService
 from shared.config import load
 from tests.support.cluster import free_port, wait_until
+from tests.support.pages import every_item
 from tests.support.tokens import TestIssuer, session
 from tests.unit.test_registration import CHILD, ROLLOUT
 
@@ -117,7 +120,7 @@ def test_a_returning_participant_and_a_file_with_problems_over_http(registration
     refused = finished(api, later["id"], submitted.json()["id"])
     assert (refused["status"], refused["result"]) == ("failed", None)
     assert [(r["line"], r["field"]) for r in refused["errors"]] == [(2, "full_name"), (3, "email")]
-    assert len(api("GET", f"/rollouts/{later['id']}/participants").json()) == 1  # Siti's own registration
+    assert len(api("GET", f"/rollouts/{later['id']}/participants").json()["items"]) == 1  # Siti's own
 
 
 def finished(api, rollout_id, job_id):
@@ -128,7 +131,7 @@ def finished(api, rollout_id, job_id):
     return wait_until(done, f"import {job_id}", timeout=30, interval=0.02)
 
 
-def test_an_import_is_a_job_the_import_worker_reads_while_the_api_answers(registration, api):
+def test_an_import_is_a_job_the_import_worker_reads_while_the_api_answers(registration, api, config):
     rollout = api("POST", "/rollouts", json={**ROLLOUT, "city_name": "Ambon"}).json()
     api("POST", f"/rollouts/{rollout['id']}/launch")
     rows = "".join(f"Peserta {i},educator,Sekolah {i % 9}\n" for i in range(2500))
@@ -141,7 +144,13 @@ def test_an_import_is_a_job_the_import_worker_reads_while_the_api_answers(regist
     job = finished(api, rollout["id"], submitted.json()["id"])
     assert (job["status"], job["rows_done"], job["rows_total"], job["errors"]) == ("succeeded", 2500, 2500, [])
     assert (job["result"]["imported"], job["result"]["registered"]) == (2500, 2500)
-    assert len(api("GET", f"/rollouts/{rollout['id']}/participants").json()) == 2500
+    assert len(every_item(lambda path, **kwargs: api("GET", path, **kwargs), f"/rollouts/{rollout['id']}/participants")
+               ) == 2500
+    # Notification reads the committee's list to its end: three pages of at most 1000.
+    notification = RegistrationApi(f"http://{config['WEB_SERVER_ADDRESS']}", "http://identity.invalid", None)
+    notification._token = (ISSUER.headers("notification", "service")["Authorization"].split()[1], math.inf)
+    listing = notification.committee_list(rollout["id"])
+    assert (listing["city"], len({p["participant_id"] for p in listing["participants"]})) == ("ambon", 2500)
     assert api("GET", f"/rollouts/{rollout['id']}/imports/{job['id'] + 1}").status_code == 404
 
 
@@ -154,7 +163,7 @@ def test_the_rpc_and_the_hourly_target_check_go_through_the_same_handlers(regist
 
     listing = api("GET", f"/rollouts/{rollout['id']}/committee-list", headers=ISSUER.headers("notification", "service"))
     assert listing.status_code == 200, listing.text
-    assert [(p["code"], p["full_name"], p["category"]) for p in listing.json()["participants"]] == [
+    assert [(p["code"], p["full_name"], p["category"]) for p in listing.json()["items"]] == [
         (siti["code"], "Siti Aminah", "Pelajar")]
     with entrypoint_hook(registration, "participant_by_code") as participant_by_code:
         assert participant_by_code(siti["code"])["session_key"] == "socialisation"
@@ -177,3 +186,32 @@ def test_a_committee_list_with_names_goes_over_http_to_who_may_read_participants
     assert own.status_code == 200 and own.json()["city"] == "palembang"
     assert api("GET", "/rollouts/999999/committee-list",
                headers=ISSUER.headers("notification", "service")).status_code == 404
+
+
+def test_participants_are_listed_a_page_at_a_time_with_no_one_twice_or_missed(registration, api):
+    rollout = api("POST", "/rollouts", json={**ROLLOUT, "city_name": "Kendari"}).json()
+    api("POST", f"/rollouts/{rollout['id']}/launch")
+    rows = "".join(f"Peserta {i},educator,Sekolah {i % 7}\n" for i in range(250))
+    job = api("POST", f"/rollouts/{rollout['id']}/participants/import",
+              data=("full_name,category,organisation\n" + rows).encode()).json()
+    assert finished(api, rollout["id"], job["id"])["status"] == "succeeded"
+    path = f"/rollouts/{rollout['id']}/participants"
+
+    pages, cursor = [], None
+    while not pages or cursor:
+        answer = api("GET", path, params={"limit": 100, **({"cursor": cursor} if cursor else {})})
+        assert answer.status_code == 200, answer.text
+        pages.append(answer.json()["items"])
+        cursor = answer.json()["next_cursor"]
+
+    assert [len(page) for page in pages] == [100, 100, 50]
+    ids = [p["id"] for page in pages for p in page]
+    assert len(set(ids)) == 250 and ids == sorted(ids)
+    assert {p["full_name"] for page in pages for p in page} == {f"Peserta {i}" for i in range(250)}
+    assert len(api("GET", path).json()["items"]) == 100  # without a limit: the first hundred
+
+    too_many = api("GET", path, params={"limit": 1001})
+    assert (too_many.status_code, too_many.json()["error"]["field"]) == (400, "limit")
+    for bad in ("not-a-cursor", "eyJhZnRlciI6IC0xfQ"):  # the last: {"after": -1}, encoded
+        refused = api("GET", path, params={"cursor": bad})
+        assert (refused.status_code, refused.json()["error"]["field"]) == (400, "cursor"), (bad, refused.text)

@@ -50,7 +50,7 @@ def test_a_submitted_file_is_a_queued_job_for_its_citys_worker_and_nothing_is_re
     job = import_jobs.submit_import(SubmitImport(rollout.id, people(3, bad_lines={2})), uow)
 
     assert (job.status, job.city, job.rows_done, job.rows_total) == ("queued", "pontianak", 0, None)
-    assert uow.participants.list(rollout.id) == []  # a bad line is the worker's to find
+    assert uow.participants.of_rollout(rollout.id) == []  # a bad line is the worker's to find
     [(event, city, fields)] = [e for e in uow.events if e[0] is import_jobs.IMPORT_REQUESTED]
     assert (city, fields) == ("pontianak", {"job_id": job.id, "rollout_id": rollout.id})
     assert import_jobs.show_import(ShowImport(rollout.id, job.id), uow) is job
@@ -84,7 +84,7 @@ def test_the_worker_reports_progress_as_rows_are_checked_then_the_result(uow):
     assert (job.status, job.file, job.message) == ("succeeded", b"", None)
     assert {k: job.result[k] for k in ("imported", "registered", "waitlisted")} == {
         "imported": 2500, "registered": 2500, "waitlisted": 0}
-    assert len(uow.participants.list(rollout.id)) == 2500
+    assert len(uow.participants.of_rollout(rollout.id)) == 2500
     assert len(uow.emitted_of(events.PARTICIPANT_REGISTERED)) == 2500
 
 
@@ -97,7 +97,7 @@ def test_a_file_with_bad_rows_fails_whole_listing_every_bad_row(uow):
     assert job.status == "failed" and job.file == b""
     assert [(e["line"], e["field"]) for e in job.errors] == [(3, "category"), (700, "category"), (1501, "category")]
     assert job.message.startswith("3 problem(s) in the file, nothing was imported")
-    assert uow.participants.list(rollout.id) == []
+    assert uow.participants.of_rollout(rollout.id) == []
     assert uow.emitted_of(events.PARTICIPANT_REGISTERED) == []
 
 
@@ -109,7 +109,7 @@ def test_a_finished_job_delivered_again_does_nothing(uow):
 
     import_jobs.run_import(job.id, worker)
 
-    assert worker.updates == [] and len(uow.participants.list(rollout.id)) == 3
+    assert worker.updates == [] and len(uow.participants.of_rollout(rollout.id)) == 3
 
 
 def test_a_file_that_is_no_participant_file_fails_naming_the_body(uow):

@@ -123,7 +123,7 @@ def test_a_good_file_registers_every_row_with_its_event(uow):
     summary = imported(uow, rollout.id, GOOD_CSV)
 
     assert (summary.imported, summary.registered, summary.waitlisted, summary.returning) == (3, 3, 0, 0)
-    listed = uow.participants.list(rollout.id)
+    listed = uow.participants.of_rollout(rollout.id)
     assert [(p.full_name, p.session.key, p.minor) for p in listed] == [
         ("Umi Farida", "workshop", False), ("Dédé Kurniawan", "workshop", False),
         ("Siti Aminah", "socialisation", True)]
@@ -140,7 +140,7 @@ def test_a_file_fills_the_places_then_the_waitlist(uow):
         f"Anak {i},student,13-15,school\n" for i in range(3)))
 
     assert (summary.registered, summary.waitlisted) == (2, 1)
-    assert [p.status for p in uow.participants.list(rollout.id)] == ["registered", "registered", "waitlisted"]
+    assert [p.status for p in uow.participants.of_rollout(rollout.id)] == ["registered", "registered", "waitlisted"]
 
 
 def test_a_file_lists_every_problem_at_once_and_writes_nothing(uow):
@@ -166,7 +166,7 @@ def test_a_file_lists_every_problem_at_once_and_writes_nothing(uow):
         {"line": 7, "field": "full_name", "problem": "the same person as line 3"},
     ]
     assert error.message.startswith("6 problem(s) in the file, nothing was imported; first: line 3, email")
-    assert [p.id for p in uow.participants.list(activists_only.id)] == [ani.id]
+    assert [p.id for p in uow.participants.of_rollout(activists_only.id)] == [ani.id]
     assert len(emitted(uow, events.PARTICIPANT_REGISTERED)) == 1
 
 
@@ -197,7 +197,7 @@ def test_returning_participants_in_a_file_are_linked_to_their_earlier_records(uo
                                       "Putri Ayu,student,SMP Negeri 1,13-15,school\n")
 
     assert summary.returning == 1
-    assert [p.returning_of for p in uow.participants.list(later.id)] == [earlier.id, None]
+    assert [p.returning_of for p in uow.participants.of_rollout(later.id)] == [earlier.id, None]
 
 
 def test_two_thousand_rows_land_each_with_its_own_code_and_event(uow):

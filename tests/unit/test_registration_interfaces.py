@@ -35,8 +35,9 @@ def test_an_operation_documents_its_schemas_statuses_and_path_values(document):
     assert register["parameters"][0] == {"in": "path", "name": "rollout_id", "required": True,
                                          "schema": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}}
     listing = document["paths"]["/rollouts"]["get"]
-    assert listing["responses"]["200"]["content"]["application/json"]["schema"]["type"] == "array"
-    assert {p["name"] for p in listing["parameters"]} == {"program", "status", "city"}
+    assert listing["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/RolloutPage"}
+    assert {p["name"] for p in listing["parameters"]} == {"program", "status", "city", "limit", "cursor"}
     upload = document["paths"]["/rollouts/{rollout_id}/participants/import"]["post"]["requestBody"]
     assert set(upload["content"]) == {"text/csv",
                                       "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}

@@ -63,7 +63,7 @@ def test_a_category_without_a_session_is_refused_naming_the_field(uow):
     with pytest.raises(InvalidInput) as raised:
         register(uow, rollout.id, CHILD)
     assert "category" in raised.value.details["fields"]
-    assert uow.participants.list(rollout.id) == []
+    assert uow.participants.of_rollout(rollout.id) == []
 
 
 def test_a_minor_keeps_who_consented_and_when(uow):
@@ -87,7 +87,7 @@ def test_a_full_session_waitlists_and_a_cancellation_promotes_the_first(uow):
 
     assert [f["participant_id"] for _, f in emitted(uow, events.PARTICIPANT_CANCELLED)] == [people[0].id]
     assert [f["participant_id"] for _, f in emitted(uow, events.PARTICIPANT_PROMOTED)] == [people[2].id]
-    assert [p.status for p in participants.list_participants(ListParticipants(rollout.id), uow)] == [
+    assert [p.status for p in participants.list_participants(ListParticipants(rollout.id), uow).items] == [
         "cancelled", "registered", "registered", "waitlisted"]
 
 

@@ -9,6 +9,7 @@ from services.registration.fakes import FakeParticipants, FakeRollouts
 from services.registration.models import Base, Participant, Rollout, Session
 from services.registration.repository import SqlParticipants, SqlRollouts
 from shared.errors import Conflict
+from shared.pagination import Page
 
 
 @pytest.fixture(params=["sql", "fake"])
@@ -99,17 +100,64 @@ def test_places_taken_and_the_waitlist_in_order(repositories):
 
     assert participants.places_taken(pontianak.id) == {(pontianak.sessions[0].id, "student"): 2}
     assert [p.id for p in participants.waitlisted(pontianak.sessions[0].id)] == ids[1:3]
-    assert [p.id for p in participants.list(pontianak.id, status="waitlisted")] == ids[1:3]
+    assert [p.id for p in participants.list(pontianak.id, status="waitlisted", page=Page()).items] == ids[1:3]
     assert rollouts.open_ids() == [pontianak.id]
-    assert [r.id for r in rollouts.list(city="pontianak")] == [pontianak.id]
+    assert [r.id for r in rollouts.list(city="pontianak", page=Page()).items] == [pontianak.id]
 
 
-def test_a_draft_without_dates_is_listed_after_the_dated_and_is_no_earlier_rollout(repositories):
+def test_a_draft_without_dates_is_no_earlier_rollout_and_is_listed_in_the_order_planned(repositories):
     rollouts, participants = repositories
     earlier = rollout(rollouts)
     undated = rollout(rollouts, starts_on=None, status="draft")  # a clone not given its first day yet
     later = rollout(rollouts, starts_on=date(2020, 5, 2))
     [ani] = participants.add_many([row(earlier, "Ani", "PON-AAAAAA")])
 
-    assert [r.id for r in rollouts.list()] == [earlier.id, later.id, undated.id]
+    assert [r.id for r in rollouts.list(page=Page()).items] == [earlier.id, undated.id, later.id]
     assert participants.earlier_records(later, ["pontianak|ani|"]) == {"pontianak|ani|": ani}
+
+
+def pages(list_page, limit):
+    """Every page of a list, following each page's next_after as a client follows next_cursor."""
+    found = [list_page(Page(limit))]
+    while found[-1].next_after is not None:
+        found.append(list_page(Page(limit, found[-1].next_after)))
+    return found
+
+
+def test_a_list_is_read_page_by_page_without_a_repeat_or_a_gap(repositories):
+    rollouts, participants = repositories
+    pontianak, medan = rollout(rollouts), rollout(rollouts, city="medan")
+    ids = participants.add_many([row(pontianak, f"Anak {i}", f"PON-{i:04d}", "waitlisted" if i % 5 == 0 else
+                                     "registered") for i in range(250)])
+    participants.add_many([row(medan, f"Anak {i}", f"MED-{i:04d}") for i in range(3)])
+
+    listed = pages(lambda page: participants.list(pontianak.id, page=page), 100)
+    assert [len(p.items) for p in listed] == [100, 100, 50]
+    assert [p.id for page in listed for p in page.items] == ids
+    waitlisted = pages(lambda page: participants.list(pontianak.id, status="waitlisted", page=page), 20)
+    assert [len(p.items) for p in waitlisted] == [20, 20, 10]
+    assert [p.id for page in waitlisted for p in page.items] == ids[::5]
+    exact = pages(lambda page: participants.list(medan.id, page=page), 3)  # a full last page: no empty one after
+    assert [len(p.items) for p in exact] == [3]
+
+
+def test_a_page_read_while_people_register_repeats_and_skips_no_one(repositories):
+    rollouts, participants = repositories
+    pontianak = rollout(rollouts)
+    ids = participants.add_many([row(pontianak, f"Anak {i}", f"PON-{i:04d}") for i in range(5)])
+    first = participants.list(pontianak.id, page=Page(3))
+    later = participants.add_many([row(pontianak, "Zaki", "PON-LATE")])
+
+    rest = participants.list(pontianak.id, page=Page(3, first.next_after))
+
+    assert [p.id for p in first.items + rest.items] == ids + later
+    assert rest.next_after is None
+
+
+def test_rollouts_are_paged_in_the_order_they_were_planned(repositories):
+    rollouts, _ = repositories
+    planned = [rollout(rollouts, starts_on=date(2021 - i, 5, 2)).id for i in range(5)]  # later ones start earlier
+
+    listed = pages(lambda page: rollouts.list(page=page), 2)
+
+    assert [[r.id for r in page.items] for page in listed] == [planned[:2], planned[2:4], planned[4:]]

@@ -17,6 +17,7 @@ from services.registration.commands import (
 )
 from services.registration.fakes import FakeRegistrationUnitOfWork
 from shared import events
+from shared.pagination import Page
 from tests.unit.test_registration import ADULT, CHILD, emitted, launched, register
 
 NOW = datetime(2021, 6, 1, 12, tzinfo=timezone.utc)
@@ -50,7 +51,7 @@ def test_a_rollout_completed_a_year_ago_loses_names_contacts_and_consent_but_kee
     assert (adult.code, child.code) == codes
     assert (adult.category, child.age_band, child.status) == ("educator", "13-15", "registered")
     assert rollout.purged_at == NOW
-    (entry,) = audit.list_audit(ListAudit(), uow)
+    (entry,) = audit.list_audit(ListAudit(), uow).items
     assert (entry.action, entry.rollout_id, entry.rows, entry.actor, entry.at) == ("purged", rollout.id, 2,
                                                                                    "retention", NOW)
     ((city, fields),) = emitted(uow, events.PERSONAL_DATA_PURGED)
@@ -103,11 +104,11 @@ def test_listing_and_showing_participants_is_audited_with_who_and_how_many(uow):
     participants.list_participants(ListParticipants(rollout.id, actor="budi"), uow)
     participants.show_participant(ShowParticipant(rollout.id, adult.id, actor="sari"), uow)
 
-    shown, listed = audit.list_audit(ListAudit(rollout_id=rollout.id), uow)  # newest first
+    shown, listed = audit.list_audit(ListAudit(rollout_id=rollout.id), uow).items  # newest first
     assert (listed.action, listed.actor, listed.rows, listed.city) == ("listed", "budi", 2, "pontianak")
     assert (shown.action, shown.actor, shown.rows) == ("shown", "sari", 1)
-    assert audit.list_audit(ListAudit(cities=("medan",)), uow) == []
-    assert len(audit.list_audit(ListAudit(cities=("pontianak",)), uow)) == 2
+    assert audit.list_audit(ListAudit(cities=("medan",)), uow).items == []
+    assert len(audit.list_audit(ListAudit(cities=("pontianak",)), uow).items) == 2
 
 
 def test_notification_drops_the_committees_names_and_addresses_and_keeps_who_received_what():
@@ -129,6 +130,6 @@ def test_notification_drops_the_committees_names_and_addresses_and_keeps_who_rec
     assert committee.channels() == []
     (purge,) = uow.purges.list(7)
     assert (purge.rollout_id, purge.city, purge.rows) == (7, "pontianak", 1)
-    assert [(r.recipient, d.kind) for r, d in uow.disclosures.of_participant(1)] == [
+    assert [(r.recipient, d.kind) for r, d in uow.disclosures.of_participant(1, page=Page()).items] == [
         ("ketua@pontianak.example", "final_list")]
     assert "Umi" not in json.dumps(purged, default=str)
