@@ -1,6 +1,7 @@
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from shared.pagination import PageQuery, page_of
+from shared.validation import id_field, plausible_date
 
 QUESTION_KINDS = ("multiple_choice", "true_false")
 PHASES = ("pre", "post")
@@ -41,7 +42,7 @@ class QuestionIn(Strict):
 
 
 class InstrumentIn(Strict):
-    rollout_id = fields.Integer(required=True)
+    rollout_id = id_field(required=True)
     session_key = fields.String(required=True)
     title = fields.String(required=True, validate=validate.Length(min=1, max=300))
     # Left out: the session's next version.
@@ -57,7 +58,7 @@ class InstrumentIn(Strict):
 
 
 class InstrumentQuery(Query, PageQuery):
-    rollout_id = fields.Integer(load_default=None)
+    rollout_id = id_field(load_default=None)
     session_key = fields.String(load_default=None)
 
 
@@ -72,7 +73,7 @@ class InstrumentOut(Schema):
 
 
 class SubmissionIn(Strict):
-    instrument_id = fields.Integer(required=True)
+    instrument_id = id_field(required=True)
     participant_code = fields.String(required=True, validate=validate.Length(min=1, max=20))
     phase = fields.String(required=True, validate=validate.OneOf(PHASES))
     answers = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True), required=True)
@@ -135,7 +136,7 @@ class ScopeGainOut(GroupGainOut):
 
 
 class GainQuery(Query):
-    rollout_id = fields.Integer(load_default=None)
+    rollout_id = id_field(load_default=None)
 
 
 class ItemAnalysisQuery(Query):
@@ -162,13 +163,13 @@ PLAN_STATUSES = ("planned", "in_progress", "done", "dropped")
 
 
 class ActionPlanIn(Strict):
-    rollout_id = fields.Integer(required=True)
+    rollout_id = id_field(required=True)
     session_key = fields.String(required=True, validate=validate.Length(min=1, max=50))
     owner = fields.String(required=True, validate=validate.OneOf(OWNERS))
     participant_code = fields.String(load_default=None, validate=validate.Length(min=1, max=20))
     group_name = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
     commitment = fields.String(required=True, validate=validate.Length(min=1, max=2000))
-    due_on = fields.Date(load_default=None)
+    due_on = fields.Date(load_default=None, validate=plausible_date)
 
     @validates_schema
     def owner_is_named(self, data, **kwargs):
@@ -181,11 +182,11 @@ class ActionPlanIn(Strict):
 class ActionPlanUpdate(Strict):
     status = fields.String(required=True, validate=validate.OneOf(PLAN_STATUSES))
     note = fields.String(load_default=None, validate=validate.Length(max=2000))
-    due_on = fields.Date(load_default=None)
+    due_on = fields.Date(load_default=None, validate=plausible_date)
 
 
 class ActionPlanQuery(Query, PageQuery):
-    rollout_id = fields.Integer(load_default=None)
+    rollout_id = id_field(load_default=None)
     status = fields.String(load_default=None, validate=validate.OneOf(PLAN_STATUSES))
 
 

@@ -3,6 +3,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, valida
 
 from services.notification.rules import KINDS, STATUSES
 from shared.pagination import PageQuery, page_of
+from shared.validation import id_field
 
 
 class CommitteeIn(Schema):
@@ -125,14 +126,14 @@ class Query(PageQuery):
 
 
 class DeliveryQuery(Query):
-    rollout_id = fields.Integer(load_default=None)
+    rollout_id = id_field(load_default=None)
     status = fields.String(load_default=None, validate=validate.OneOf(STATUSES))
     kind = fields.String(load_default=None, validate=validate.OneOf(KINDS))
     city = fields.String(load_default=None, validate=validate.Length(max=100))
 
 
 class AlertQuery(Query):
-    rollout_id = fields.Integer(load_default=None)
+    rollout_id = id_field(load_default=None)
 
 
 CommitteeChangePage = page_of(CommitteeChangeOut)

@@ -28,6 +28,7 @@ from services.registration.repository import RegistrationUnitOfWork
 from services.registration.rules import (
     CITY_FIELDS,
     Places,
+    agenda_problems,
     audience_of,
     cloned_fields,
     missing_for_launch,
@@ -35,8 +36,10 @@ from services.registration.rules import (
     slugify,
 )
 from shared import events
+from shared.commands import describe_fields
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.pagination import PageOf
+from shared.validation import date_problem, today
 
 SESSION_EDITABLE = ("date", "title", "opened_by", "topics", "capacity", "quotas", "summary")
 # A rollout's and a session's fields as the API names them, and what the launch event carries of a session.
@@ -74,8 +77,23 @@ def session_for(rollout: Rollout, category: str) -> Session:
                        fields={"category": [f"the rollout has no session for {audience}"]})
 
 
+def refuse_dates(problems: dict[str, Any]) -> None:
+    """InvalidInput naming each field whose date cannot stand, if there is one."""
+    if problems:
+        raise InvalidInput(describe_fields(problems), fields=problems)
+
+
 def plan_rollout(command: PlanRollout, uow: RegistrationUnitOfWork) -> Rollout:
-    """A rollout in draft, with its agenda; nothing is announced yet."""
+    """A rollout in draft, with its agenda; nothing is announced yet.
+
+    Its dates are checked here too, not only by the API's schema: a clone's are
+    computed from its template's.
+    """
+    on = today()
+    implausible = {name: [problem] for name, day in (("starts_on", command.starts_on), ("ends_on", command.ends_on))
+                   if day is not None and (problem := date_problem(day, on))}
+    refuse_dates(implausible or agenda_problems(command.starts_on, command.ends_on,
+                                                [s.date for s in command.sessions]))
     city = slugify(command.city_name)
     if not city:
         # The slug routes the city's events; a name with no Latin letters or digits has none.
@@ -230,6 +248,33 @@ def _checked_session_edits(rollout: Rollout,
     return checked
 
 
+def _check_edited_dates(rollout: Rollout, changes: Mapping[str, Any],
+                        session_edits: list[tuple[Session, Mapping[str, Any]]]) -> None:
+    """Refuse an edit whose dates would not hold together: the end before the start, a session outside.
+
+    A session the edit moves is named where the edit gave its date (``sessions.<i>.date``);
+    one it leaves where it was, under the rollout date that moved past it.
+    """
+    dated = {session.key: (index, edit["date"]) for index, (session, edit) in enumerate(session_edits)
+             if "date" in edit}
+    if not dated and "starts_on" not in changes and "ends_on" not in changes:
+        return  # dates untouched: an older rollout's agenda is not judged again
+    starts_on = changes.get("starts_on", rollout.starts_on)
+    ends_on = changes.get("ends_on", rollout.ends_on)
+    days = [dated.get(session.key, (None, session.date))[1] for session in rollout.sessions]
+    found = agenda_problems(starts_on, ends_on, days)
+    problems: dict[str, Any] = {k: v for k, v in found.items() if k != "sessions"}
+    for position, problem in found.get("sessions", {}).items():
+        session = rollout.sessions[position]
+        if session.key in dated:
+            problems.setdefault("sessions", {})[dated[session.key][0]] = problem
+        else:
+            moved = "starts_on" if session.date < starts_on else "ends_on"  # a dated rollout, a dated session
+            problems.setdefault(moved, []).append(f"session {session.key} on {session.date.isoformat()} "
+                                                  "would fall outside the rollout's dates")
+    refuse_dates(problems)
+
+
 def edit_rollout(command: EditRollout, uow: RegistrationUnitOfWork) -> Rollout:
     """Change what the committee re-planned; announces the names of the fields that changed.
 
@@ -239,11 +284,7 @@ def edit_rollout(command: EditRollout, uow: RegistrationUnitOfWork) -> Rollout:
     if rollout.status in ("completed", "cancelled"):
         raise Conflict(f"rollout {rollout.id} is {rollout.status} and can no longer be edited", field="status")
     session_edits = _checked_session_edits(rollout, command.sessions)
-    starts_on = command.changes.get("starts_on", rollout.starts_on)
-    ends_on = command.changes.get("ends_on", rollout.ends_on)
-    if starts_on and ends_on and ends_on < starts_on:
-        raise InvalidInput("ends_on: must not be before starts_on",
-                           fields={"ends_on": ["must not be before starts_on"]})
+    _check_edited_dates(rollout, command.changes, session_edits)
     if rollout.status != "draft":
         _keeps_what_the_launch_needed(rollout, command.changes, session_edits)
 

@@ -1,8 +1,9 @@
 """Registration's vocabulary and its pure rules: no database, no framework, no clock of their own."""
+import hashlib
 import re
 import secrets
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Protocol
 
@@ -56,6 +57,25 @@ def minors_problems(category: str | None, age_band: str | None, email: str | Non
     return problems
 
 
+def agenda_problems(starts_on: date | None, ends_on: date | None,
+                    session_dates: Sequence[date | None]) -> dict[str, Any]:
+    """Where a rollout's dates do not hold together, by field (marshmallow's shape of messages):
+    its end before its start, or a session outside them (``sessions``: by the session's index).
+    A draft not given its days yet (None) has nothing to hold together."""
+    problems: dict[str, Any] = {}
+    if starts_on is None or ends_on is None:
+        return problems
+    if ends_on < starts_on:
+        problems["ends_on"] = ["must not be before starts_on"]
+        return problems
+    outside = {index: {"date": [f"must be within the rollout's dates, {starts_on.isoformat()} "
+                                f"to {ends_on.isoformat()}"]}
+               for index, day in enumerate(session_dates) if day is not None and not starts_on <= day <= ends_on}
+    if outside:
+        problems["sessions"] = outside
+    return problems
+
+
 def quota_problem(audience: str, quotas: list[dict[str, Any]]) -> str | None:
     """Why a session's quotas cannot stand, or None: one per category, each of the session's audience."""
     categories = [q["category"] for q in quotas]
@@ -73,18 +93,39 @@ def slugify(name: str) -> str:
 
 
 def normalised(text: str | None) -> str:
-    """'  Dédé   KURNIAWAN ' -> 'dede kurniawan': how people type the same name differently."""
-    ascii_text = unicodedata.normalize("NFKD", text or "").encode("ascii", "ignore").decode()
-    return " ".join(ascii_text.casefold().split())
+    """How people type the same name differently, reduced to one form in every script.
+
+    Compatibility forms folded (NFKC: full-width ``ＳＩＴＩ`` is ``siti``), case folded,
+    accents on Latin letters dropped (``Dédé`` is typed ``Dede`` too), invisible
+    formatting characters dropped and runs of spaces made one; the letters of every
+    other script stay as they are, so two different Arabic names stay two names.
+    """
+    folded = unicodedata.normalize("NFD", unicodedata.normalize("NFKC", text or "").casefold())
+    kept, after_latin = [], False
+    for char in folded:
+        kind = unicodedata.category(char)
+        if kind == "Cf" or (kind == "Mn" and after_latin):
+            continue
+        if not kind.startswith("M"):
+            after_latin = unicodedata.name(char, "").startswith("LATIN")
+        kept.append(char)
+    return " ".join(unicodedata.normalize("NFC", "".join(kept)).split())
+
+
+PERSON_KEY_LENGTH = 600  # the column's
 
 
 def person_key(city: str, full_name: str, organisation: str | None) -> str:
     """Who a registration is, as far as names tell: the same in every rollout of the city.
 
     Within a rollout two live registrations never share it; across the city's
-    rollouts it finds a returning participant's earlier record.
+    rollouts it finds a returning participant's earlier record.  A key longer than
+    its column (NFKC spells some single characters as many) is kept as its digest.
     """
-    return f"{city}|{normalised(full_name)}|{normalised(organisation)}"
+    key = f"{city}|{normalised(full_name)}|{normalised(organisation)}"
+    if len(key) > PERSON_KEY_LENGTH:
+        key = f"{city}|sha256:{hashlib.sha256(key.encode()).hexdigest()}"
+    return key
 
 
 def new_code(city: str, bits: int | None = None) -> str:

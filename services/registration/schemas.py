@@ -11,11 +11,15 @@ from services.registration.rules import (  # noqa: F401  (the vocabulary, for th
     CONSENT_GIVERS,
     PARTICIPANT_STATES,
     ROLLOUT_STATES,
+    agenda_problems,
     minors_problems,
     quota_problem,
 )
 from shared.events import Localised
 from shared.pagination import PageOut, PageQuery, page_of
+from shared.validation import has_a_letter, id_field, plausible_date, plausible_past
+
+NAME = [validate.Length(min=1, max=200), has_a_letter]  # a person's name, as it is compared (rules.normalised)
 
 
 class Strict(Schema):
@@ -81,7 +85,7 @@ class NarrativeIn(Strict):
     """The report's narrative (``shared.events.NarrativeSchema``), each field optional."""
 
     organisation = fields.String(allow_none=True, validate=validate.Length(min=1, max=200))
-    issued_on = fields.Date(allow_none=True)
+    issued_on = fields.Date(allow_none=True, validate=plausible_date)
     background = Texts()
     aims = Texts()
     expected_learning = Texts()
@@ -115,7 +119,7 @@ class QuotaIn(Strict):
 class SessionIn(Strict):
     key = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9-]{1,50}$"))
     day = fields.Integer(required=True, validate=validate.Range(min=1, max=14))
-    date = fields.Date(required=True)
+    date = fields.Date(required=True, validate=plausible_date)
     title = fields.String(required=True, validate=validate.Length(min=1, max=300))
     audience = fields.String(required=True, validate=validate.OneOf(AUDIENCES))
     opened_by = Text(200, load_default=None, allow_none=True)  # who opened the day: of this city alone
@@ -136,8 +140,8 @@ class RolloutIn(NarrativeIn):
     city_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
     province = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
     venue = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
-    starts_on = fields.Date(required=True)
-    ends_on = fields.Date(required=True)
+    starts_on = fields.Date(required=True, validate=plausible_date)
+    ends_on = fields.Date(required=True, validate=plausible_date)
     committee_name = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
     committee_email = fields.Email(required=True, validate=validate.Length(max=200))
     author = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
@@ -146,8 +150,9 @@ class RolloutIn(NarrativeIn):
 
     @validates_schema
     def dates_in_order(self, data, **kwargs):
-        if data["ends_on"] < data["starts_on"]:
-            raise ValidationError("must not be before starts_on", "ends_on")
+        problems = agenda_problems(data["starts_on"], data["ends_on"], [s["date"] for s in data["sessions"]])
+        if problems:
+            raise ValidationError(problems)
         keys = [s["key"] for s in data["sessions"]]
         if len(set(keys)) != len(keys):
             raise ValidationError("session keys must be unique", "sessions")
@@ -157,7 +162,7 @@ class SessionEdit(Strict):
     """A change to one session, found by its key; only the fields given change."""
 
     key = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9-]{1,50}$"))
-    date = fields.Date()
+    date = fields.Date(validate=plausible_date)
     title = fields.String(validate=validate.Length(min=1, max=300))
     opened_by = Text(200, allow_none=True)
     topics = fields.List(fields.Nested(TopicIn))
@@ -172,8 +177,8 @@ class RolloutEdit(NarrativeIn):
     program = fields.String(validate=validate.Length(min=1, max=200))
     province = fields.String(allow_none=True, validate=validate.Length(max=100))
     venue = fields.String(allow_none=True, validate=validate.Length(max=200))
-    starts_on = fields.Date()
-    ends_on = fields.Date()
+    starts_on = fields.Date(validate=plausible_date)
+    ends_on = fields.Date(validate=plausible_date)
     committee_name = fields.String(allow_none=True, validate=validate.Length(max=200))
     committee_email = fields.Email(validate=validate.Length(max=200))
     author = fields.String(allow_none=True, validate=validate.Length(max=200))
@@ -190,7 +195,7 @@ class CloneIn(Strict):
     city_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
     province = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
     venue = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
-    starts_on = fields.Date(load_default=None, allow_none=True)
+    starts_on = fields.Date(load_default=None, allow_none=True, validate=plausible_date)
     committee_name = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
     committee_email = fields.Email(load_default=None, allow_none=True, validate=validate.Length(max=200))
     program = fields.String(validate=validate.Length(min=1, max=200))
@@ -207,7 +212,7 @@ class CheckInIn(Strict):
 
 
 class TargetCheckIn(Strict):
-    today = fields.Date()
+    today = fields.Date(validate=plausible_date)
     within_days = fields.Integer(load_default=14, validate=validate.Range(min=0, max=365))
 
 
@@ -222,7 +227,7 @@ class ParticipantQuery(Strict, PageQuery):
 
 
 class AuditQuery(Strict, PageQuery):
-    rollout_id = fields.Integer(validate=validate.Range(min=1))
+    rollout_id = id_field()
     city = fields.String(validate=validate.Length(max=100))
 
 
@@ -246,7 +251,7 @@ def _blanks_to_none(data):
 
 
 class ParticipantIn(Strict):
-    full_name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    full_name = fields.String(required=True, validate=NAME)
     category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
     organisation = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
     sex = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(["F", "M"]))
@@ -254,7 +259,7 @@ class ParticipantIn(Strict):
     email = fields.Email(load_default=None, allow_none=True, validate=validate.Length(max=200))
     phone = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(r"^\+?[0-9 ()-]{6,20}$"))
     consent_by = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(CONSENT_GIVERS))
-    consent_at = fields.AwareDateTime(load_default=None, allow_none=True)  # when; now if not given
+    consent_at = fields.AwareDateTime(load_default=None, allow_none=True, validate=plausible_past)  # now if not given
 
     @pre_load
     def blanks_are_missing(self, data, **kwargs):
@@ -271,7 +276,7 @@ class ParticipantIn(Strict):
 class ParticipantEdit(Strict):
     """A correction: only the fields given change; the rules of a registration apply to the result."""
 
-    full_name = fields.String(validate=validate.Length(min=1, max=200))
+    full_name = fields.String(validate=NAME)
     category = fields.String(validate=validate.OneOf(CATEGORIES))
     organisation = fields.String(allow_none=True, validate=validate.Length(max=200))
     sex = fields.String(allow_none=True, validate=validate.OneOf(["F", "M"]))
@@ -279,7 +284,7 @@ class ParticipantEdit(Strict):
     email = fields.Email(allow_none=True, validate=validate.Length(max=200))
     phone = fields.String(allow_none=True, validate=validate.Regexp(r"^\+?[0-9 ()-]{6,20}$"))
     consent_by = fields.String(allow_none=True, validate=validate.OneOf(CONSENT_GIVERS))
-    consent_at = fields.AwareDateTime(allow_none=True)
+    consent_at = fields.AwareDateTime(allow_none=True, validate=plausible_past)
 
     @pre_load
     def blanks_are_missing(self, data, **kwargs):

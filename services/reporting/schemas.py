@@ -2,8 +2,7 @@
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from services.reporting.report import FORMATS, LANGUAGES
-
-MAX_ID = 2**31 - 1  # the largest id an INTEGER column holds (shared.web's, which imports nameko)
+from shared.validation import id_field
 
 
 class Strict(Schema):
@@ -27,8 +26,7 @@ class CommaSeparated(fields.String):
 
 
 def rollout_id_field(description):
-    return fields.Integer(load_default=None, validate=validate.Range(min=1, max=MAX_ID),
-                          metadata={"description": description})
+    return id_field(load_default=None, metadata={"description": description})
 
 
 class FiguresQuery(Strict):

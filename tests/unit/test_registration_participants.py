@@ -22,6 +22,7 @@ from services.registration.commands import (
 from services.registration.fakes import FakeRegistrationUnitOfWork
 from services.registration.schemas import ParticipantEdit
 from shared import events
+from shared.commands import validated
 from shared.errors import Conflict, InvalidInput, NotFound
 from tests.unit.test_registration import ADULT, CHILD, ROLLOUT, emitted, launched, planned, register
 
@@ -196,8 +197,9 @@ def test_a_returning_participant_is_linked_to_their_latest_earlier_record_in_tha
 # --- corrections -----------------------------------------------------------------
 
 def edit(uow, rollout_id, participant_id, body):
-    return participants.edit_participant(EditParticipant(rollout_id, participant_id, ParticipantEdit().load(body)),
-                                         uow)
+    # Checked as the edge checks it: a refusal of the schema is an InvalidInput naming the field.
+    return participants.edit_participant(EditParticipant(rollout_id, participant_id,
+                                                         validated(ParticipantEdit(), body)), uow)
 
 
 def test_a_correction_is_announced_by_field_names_only(uow):
