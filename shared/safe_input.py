@@ -8,7 +8,7 @@ line and file imports use the same rules.
 """
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from shared.errors import InvalidInput
@@ -87,7 +87,28 @@ def check_values(value: Any, path: str = "") -> None:
             check_values(item, f"{path}.{index}" if path else str(index))
 
 
-def check_text(text: str, field: str) -> None:
+def text_problem(text: str) -> str | None:
+    """What is wrong with a text typed by someone, or None: a control character in it."""
     found = CONTROL.search(text)
-    if found:
-        raise refuse(field, f"contains the control character U+{ord(found.group()):04X}")
+    return f"contains the control character U+{ord(found.group()):04X}" if found else None
+
+
+def check_text(text: str, field: str) -> None:
+    problem = text_problem(text)
+    if problem:
+        raise refuse(field, problem)
+
+
+def row_problems(header: Sequence[str], cells: Sequence[str | None]) -> list[tuple[str, str]]:
+    """(field, problem) of one row of a file read as text under its ``header`` (CSV or a sheet).
+
+    A cell with a control character is named by its column; cells holding something
+    past the header's columns would be lost without a word, so the row is refused
+    (field ``row``).
+    """
+    problems = [(name, problem) for name, cell in zip(header, cells) if cell and (problem := text_problem(cell))]
+    surplus = [cell for cell in cells[len(header):] if cell and cell.strip()]
+    if surplus:
+        problems.append(("row", f"{len(surplus)} cell(s) past the header's {len(header)} columns: "
+                                "each value needs a column named in the first line"))
+    return problems

@@ -12,6 +12,7 @@ from typing import Any
 
 from services.assessment.commands import SubmitTest
 from shared.errors import InvalidInput
+from shared.safe_input import row_problems
 
 PHASES = ("pre", "post")
 TRUE_WORDS = {"true", "benar", "ya", "1"}
@@ -46,12 +47,20 @@ def _check_columns(header: Sequence[str], known: Collection[str] | None) -> None
 
 def read_tests(instrument_id: int, questions: list[dict[str, Any]], sheet: bytes) -> list[tuple[int, SubmitTest]]:
     """(line, test) for every row, or InvalidInput listing every bad row with its line and field."""
-    reader = csv.DictReader(io.StringIO(decode(sheet)))
-    _check_columns(reader.fieldnames or [], known=[q["id"] for q in questions])
+    reader = csv.reader(io.StringIO(decode(sheet)))
+    header = next(reader, [])
+    _check_columns(header, known=[q["id"] for q in questions])
     kinds = {q["id"]: q["kind"] for q in questions}
-    tests, errors = [], []
-    for row in reader:
+    tests: list[tuple[int, SubmitTest]] = []
+    errors: list[dict[str, Any]] = []
+    for cells in reader:
+        if not cells:
+            continue  # a blank line
         line = reader.line_num
+        row = dict(zip(header, cells))
+        # Control characters and cells past the header: refused by line, as the rest.
+        cell_problems = row_problems(header, cells)
+        errors.extend({"line": line, "field": field, "problem": problem} for field, problem in cell_problems)
         answers: dict[str, bool | str] = {}
         for question, kind in kinds.items():
             cell = (row.get(question) or "").strip()
@@ -69,7 +78,7 @@ def read_tests(instrument_id: int, questions: list[dict[str, Any]], sheet: bytes
         phase = (row.get("phase") or "").strip().lower()
         problems = _row_problems(code, phase)
         errors.extend({"line": line, "field": field, "problem": problem} for field, problem in problems)
-        if not problems:
+        if not problems and not cell_problems:
             tests.append((line, SubmitTest(instrument_id=instrument_id, participant_code=code, phase=phase,
                                            answers=answers)))
     if not tests and not errors:

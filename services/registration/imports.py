@@ -23,6 +23,7 @@ from services.registration.rules import Places, audience_of, is_minor, person_ke
 from services.registration.schemas import ParticipantIn
 from shared import events
 from shared.errors import InvalidInput
+from shared.safe_input import row_problems
 from shared.turns import taking_turns
 
 CSV_COLUMNS = ("full_name", "category", "organisation", "sex", "age_band", "email", "phone",
@@ -97,15 +98,14 @@ def _too_many_rows(line: int) -> InvalidInput:
 
 def read_participant_csv(text: str, progress: Progress | None = None) -> Sheet:
     """The lines of a participant CSV, each checked; the header is line 1."""
-    reader = csv.DictReader(io.StringIO(text))
-    _check_header(reader.fieldnames or [])
+    reader = csv.reader(io.StringIO(text))
+    header = [name.strip() for name in next(reader, [])]
+    _check_header(header)
 
     def numbered():
-        for row in reader:
-            if not any((v or "").strip() for k, v in row.items() if k is not None):
-                continue  # a blank line is not a participant
-            yield reader.line_num, {k: v for k, v in row.items() if k is not None}
-    return _checked_lines(numbered(), progress)
+        for cells in reader:
+            yield reader.line_num, cells
+    return _checked_lines(header, numbered(), progress)
 
 
 def read_participant_xlsx(data: bytes, progress: Progress | None = None) -> Sheet:
@@ -121,13 +121,7 @@ def read_participant_xlsx(data: bytes, progress: Progress | None = None) -> Shee
         while header and not header[-1]:
             header.pop()
         _check_header(header)
-
-        def numbered():
-            for line, values in rows:
-                if all(v is None or not v.strip() for v in values):
-                    continue
-                yield line, {name: v for name, v in zip(header, values) if name}
-        return _checked_lines(numbered(), progress)
+        return _checked_lines(header, rows, progress)
     except (zipfile.BadZipFile, KeyError, ValueError, IndexError, StopIteration, ElementTree.ParseError) as exc:
         raise InvalidInput(f"The file is not a readable XLSX workbook ({exc.__class__.__name__}).",
                            fields={"body": ["not a readable XLSX workbook"]})
@@ -149,31 +143,42 @@ def _readable(value):
     return value.strip() if isinstance(value, str) and value.strip() else None
 
 
-def _checked_lines(numbered_rows: Iterable[tuple[int, dict]], progress: Progress | None = None) -> Sheet:
-    """Each (line, row) checked against a registration's schema; problems are collected, not raised.
+def _checked_lines(header: list[str], numbered_rows: Iterable[tuple[int, list[str | None]]],
+                   progress: Progress | None = None) -> Sheet:
+    """Each (line, cells) under ``header`` checked against a registration's schema; problems are
+    collected, not raised.
 
     The rows are read first (cheap beside the checks), so ``progress`` knows the total.
     """
     rows = []
-    for numbered in numbered_rows:
-        rows.append(numbered)
+    for line, cells in numbered_rows:
+        if all(cell is None or not cell.strip() for cell in cells):
+            continue  # a blank line is not a participant
+        rows.append((line, cells))
         if len(rows) > MAX_ROWS:
-            raise _too_many_rows(numbered[0])
+            raise _too_many_rows(line)
     schema = ParticipantIn()
     lines, problems = [], []
-    for done, (line, row) in enumerate(taking_turns(rows), 1):
+    for done, (line, cells) in enumerate(taking_turns(rows), 1):
         if progress is not None and done % PROGRESS_EVERY == 0:
             progress(done, len(rows))
+        row = {name: cell for name, cell in zip(header, cells) if name}
+        found = row_problems(header, cells)  # control characters, cells past the header
         try:
             loaded = schema.load(row)
         except ValidationError as exc:
             for field, messages in sorted(exc.messages.items()):
                 if isinstance(messages, dict):
                     messages = [f"{k}: {v}" for k, v in messages.items()]
-                problems.append(Problem(line, field, " ".join(map(str, messages))))
+                found.append((field, " ".join(map(str, messages))))
+            loaded = None
+        problems.extend(Problem(line, field, problem) for field, problem in found)
+        if found or loaded is None:
             # Still who the line is, as far as it can be read, to find it twice.
-            full_name = None if "full_name" in exc.messages else _readable(row.get("full_name"))
-            lines.append(SheetLine(line, None, full_name, _readable(row.get("organisation"))))
+            bad = {field for field, _ in found}
+            full_name = None if "full_name" in bad else _readable(row.get("full_name"))
+            organisation = None if "organisation" in bad else _readable(row.get("organisation"))
+            lines.append(SheetLine(line, None, full_name, organisation))
         else:
             lines.append(SheetLine(line, Applicant(**loaded), loaded["full_name"], loaded["organisation"]))
     if progress is not None:
