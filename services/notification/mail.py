@@ -4,7 +4,6 @@
 the message to a mail server; ``maildir:///path`` files it in a local Maildir,
 which is what a laptop without a mail server gets.
 """
-import csv
 import io
 import mailbox
 import smtplib
@@ -14,28 +13,30 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from services.notification.rules import LIST_COLUMNS
+from shared.spreadsheets import append_rows, csv_text
 
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 CHANGE_LABELS = {"registered": "baru", "waitlisted": "daftar tunggu", "updated": "diubah",
                  "cancelled": "batal", "promoted": "naik dari daftar tunggu"}
 
 
+def _list_rows(participants, columns):
+    return [list(columns)] + [[person.get(column, "") for column in columns] for person in participants]
+
+
 def participant_csv(participants, columns=LIST_COLUMNS):
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\r\n")
-    writer.writeheader()
-    writer.writerows(participants)
-    return buffer.getvalue()
+    """The committee's list as CSV; a name typed as ``=HYPERLINK(...)`` stays text (shared.spreadsheets)."""
+    return csv_text(_list_rows(participants, columns))
 
 
 def participant_xlsx(participants, columns=LIST_COLUMNS):
+    """The committee's list as a workbook whose text cells are text, never formulas."""
     from openpyxl import Workbook
 
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("peserta")
-    sheet.append(list(columns))
-    for person in participants:
-        sheet.append([person.get(c, "") for c in columns])
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "peserta"
+    append_rows(sheet, _list_rows(participants, columns))
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
