@@ -77,6 +77,8 @@ def plan(api, city_name, starts_on, committee_email, committee_name, venue, prov
             body = as_template(template, city_name, starts_on.date())
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             fail(f"--agenda: not a rollout JSON file with sessions, each with its key and day ({exc})")
+        except OverflowError:
+            fail(f"--starts-on: {starts_on.date()} moves the agenda's days past the calendar's end")
         body.update({k: v for k, v in own.items() if v is not None})
         if program:
             body["program"] = program

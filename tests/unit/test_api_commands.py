@@ -120,6 +120,14 @@ def test_a_refusal_names_the_field_in_one_line_and_exits_1(api):
     assert missing.stderr == "error: rollout_id: rollout 9 has no committee set\n"
 
 
+def test_a_first_day_that_moves_the_agenda_past_the_calendar_is_one_line_and_nothing_sent(api):
+    result = run(rollout, "plan", "--city", "Sambas", "--starts-on", "9999-12-31", "--committee-email",
+                 "panitia@sambas.example", url=api)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.stderr.startswith("error: --starts-on: 9999-12-31 ")
+    assert FakeApi.received == []
+
+
 def test_a_server_error_exits_1_without_a_traceback(api):
     FakeApi.answers[("POST", "/api/v1/rollouts/3/close-registration")] = (503, {"error": {
         "code": "unavailable", "message": "The database is unavailable; try again shortly."}})
