@@ -133,8 +133,9 @@ def test_a_rollout_flows_from_launch_to_report(cluster, smtp, launch):
 
     # A redelivered event changes nothing: the committee still has exactly one list.
     duplicate_of_close = _outbox_event(cluster, "registration_closed.pontianak")
+    seen = _duplicates_seen(cluster, "notification.handle_events")  # the consumer: service.entrypoint
     _publish(cluster.vhost.amqp_uri, "registration.events", "registration_closed.pontianak", duplicate_of_close)
-    wait_until(lambda: _duplicates_seen(cluster, "notification.on_registration_closed") >= 1,
+    wait_until(lambda: _duplicates_seen(cluster, "notification.handle_events") > seen,
                "notification to see the redelivered event")
     assert len(mails_to(pontianak["committee_email"])) == 1
     assert len(mails_to(medan["committee_email"])) == 1
