@@ -77,6 +77,18 @@ def in_memory(rows: Iterable[T], page: Page, key: Callable[[T], int] = _by_id,
     return cut(ordered, page, key)
 
 
+def every(read: Callable[[Page], PageOf[T]]) -> list[T]:
+    """Every entry of a list that ``read(page)`` answers page by page (for a rule that needs them all)."""
+    found: list[T] = []
+    page = Page(MAX_LIMIT)
+    while True:
+        part = read(page)
+        found += part.items
+        if part.next_after is None:
+            return found
+        page = Page(MAX_LIMIT, part.next_after)
+
+
 # --- the cursor: opaque to clients -------------------------------------------------------
 
 CURSOR_PROBLEM = "is not a cursor this list gave: leave it out for the first page, then pass next_cursor"

@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from services.notification import rules
+from services.notification import retention, rules
 from services.notification.commands import AcknowledgeDelivery, ClaimDelivery, RecordOutcome, ResendDelivery
 from services.notification.rules import utcnow
 from shared import events
@@ -187,6 +187,8 @@ def resend_delivery(command: ResendDelivery, uow):
     delivery = get_delivery(uow, command.delivery_id, command.cities)
     if delivery.status == "queued":
         raise Conflict(f"delivery {delivery.id} is still queued", field="status")
+    if retention.purged(uow, delivery.rollout_id):
+        raise Conflict(f"delivery {delivery.id} cannot go again: {retention.PURGED}", field="delivery_id")
     if delivery.channel == "webhook":
         committee = uow.committees.get(delivery.rollout_id)
         if committee is None or not (committee.webhook_url and committee.webhook_enabled):

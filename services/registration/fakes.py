@@ -162,8 +162,9 @@ class FakeImportJobs:
 
 
 class FakePersonalData:
-    def __init__(self, participants: FakeParticipants):
+    def __init__(self, participants: FakeParticipants, import_jobs: FakeImportJobs):
         self.participants = participants
+        self.import_jobs = import_jobs
 
     def count(self, rollout_id):
         return len(self.participants.of_rollout(rollout_id))
@@ -173,6 +174,9 @@ class FakePersonalData:
         for p in purged:
             p.full_name, p.organisation, p.email, p.phone, p.consent_by, p.consent_at = "", None, None, None, None, None
             p.person_key = f"purged:{p.id}"
+        for job in self.import_jobs.by_id.values():
+            if job.rollout_id == rollout_id:
+                job.file = b""
         return len(purged)
 
 
@@ -200,5 +204,5 @@ class FakeRegistrationUnitOfWork(FakeUnitOfWork):
         self.check_ins = FakeCheckIns()
         self.gap_alerts = FakeTargetGapAlerts()
         self.import_jobs = FakeImportJobs()
-        self.personal_data = FakePersonalData(self.participants)
+        self.personal_data = FakePersonalData(self.participants, self.import_jobs)
         self.audit = FakeAudit()

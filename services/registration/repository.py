@@ -182,6 +182,8 @@ class SqlPersonalData:
             full_name="", organisation=None, email=None, phone=None, consent_by=None, consent_at=None,
             # name|organisation made it: an id alone keeps it unique and says nothing
             person_key=literal("purged:") + cast(Participant.id, String)))
+        # A file no worker got to (its rows were never read) holds names too.
+        self.session.execute(update(ImportJob).where(ImportJob.rollout_id == rollout_id).values(file=b""))
         return result.rowcount
 
 

@@ -1,10 +1,11 @@
 """Retention: a completed rollout's personal data is purged ``RETENTION_DAYS`` after it completed.
 
 Purged: participants' names, organisations, e-mail addresses and phone numbers (adults'
-only: minors never have them), and consent details.  Kept: codes, categories, sex, age
-bands, check-ins and statuses, so every aggregate, and the rollout and its public agenda.
-Each purge is audited (when, which rollout, how many participants) and announced as
-``personal_data_purged``, on which notification drops the committee's names and addresses.
+only: minors never have them), consent details, and any participant file an import never
+got to.  Kept: codes, categories, sex, age bands, check-ins and statuses, so every
+aggregate, and the rollout and its public agenda.  Each purge is audited (when, which
+rollout, how many participants) and announced as ``personal_data_purged``, on which
+notification drops the committee's names and addresses wherever it keeps them.
 """
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone

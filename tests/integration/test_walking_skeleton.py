@@ -4,12 +4,11 @@ import io
 import json
 
 import pika
-import pytest
 import requests
 
 from shared import events
 from tests.support.cluster import wait_until
-from tests.support.summaries import SummarySubscriber
+from tests.support.summaries import SummarySubscriber, last_release
 
 ACTIVISTS = [
     ("Siti Rahmawati", "educator", "SMP Negeri 3 Pontianak"),
@@ -34,9 +33,6 @@ def student(name, school="SMP Negeri 1"):
             "age_band": "13-15", "consent_by": "school"}
 
 
-@pytest.mark.xfail(reason="since disclosure control releases summaries by rounds, Medan's and the national "
-                          "summaries do not reach the subscriber within the test's 30 s; under investigation",
-                   strict=False)
 def test_a_rollout_flows_from_launch_to_report(cluster, smtp, launch):
     pontianak_subscriber = SummarySubscriber(cluster.vhost.amqp_uri, "summary.*.pontianak")
     everything_subscriber = SummarySubscriber(cluster.vhost.amqp_uri, "summary.#")
@@ -112,22 +108,22 @@ def test_a_rollout_flows_from_launch_to_report(cluster, smtp, launch):
     assert figures["tests"]["post"]["mean_percent"] == 100.0
     assert figures["tests"]["gain"] == 1.0
 
-    # Summaries: a Pontianak subscriber gets Pontianak's and nothing else; no names anywhere.
-    def complete_summary(received):
-        people = [p for k, _, p in received if k == "summary.participants.pontianak"]
-        tests = [p for k, _, p in received if k == "summary.tests.pontianak"]
-        return people and people[-1]["participants"] == 11 and tests and tests[-1]["post"]["n"] == 5
-    pontianak_subscriber.collect_until(complete_summary)
-    everything_subscriber.collect_until(
-        lambda received: any(k == "summary.participants.medan" and p["participants"] == "<5"
-                             for k, _, p in received)
-        and any(k == "summary.participants.national" for k, _, _ in received))
+    # Summaries: each city's last release reaches its subscribers, the very messages its snapshot
+    # answers; a Pontianak subscriber gets Pontianak's and nothing else.
+    wait_until(lambda: cluster.get("reporting", "/reports/national/figures").json()["participants"] == 13,
+               "the nation's figures")
+    released = {city: last_release(cluster, city) for city in ("pontianak", "medan", "national")}
+    pontianak_subscriber.collect_release(released["pontianak"])
+    everything_subscriber.collect_release({**released["pontianak"], **released["medan"], **released["national"]})
     assert {k for k, _, _ in pontianak_subscriber.received} <= {
         "summary.participants.pontianak", "summary.tests.pontianak"}
-    tests_summary = pontianak_subscriber.latest("summary.tests.pontianak")
-    assert tests_summary["post"] == {"n": 5, "mean_percent": 100.0}
-    medan_summary = everything_subscriber.latest("summary.participants.medan")
-    assert medan_summary["participants"] == "<5"  # two children: too few to publish
+    assert released["pontianak"]["summary.tests.pontianak"]["post"] == {"n": 5, "mean_percent": 100.0}
+    assert released["medan"]["summary.participants.medan"]["participants"] == "<5"  # two children: too few
+    # ... nor to be worked out as the nation less Pontianak: one of the two is hidden.  Which one
+    # depends on the rounds the registrations fell into (docs/reporting.md, "Public figures").
+    shown = (released["pontianak"]["summary.participants.pontianak"]["participants"],
+             released["national"]["summary.participants.national"]["participants"])
+    assert shown in {(11, "x"), ("x", 13), ("x", "x")}, shown
     every_name = {n for n, _, _ in ACTIVISTS} | set(students) | set(medan_people)
     for key, raw, body in pontianak_subscriber.received + everything_subscriber.received:
         assert body["schema_version"] == events.PARTICIPANTS_SUMMARY.version and body["event_id"]
@@ -137,8 +133,9 @@ def test_a_rollout_flows_from_launch_to_report(cluster, smtp, launch):
 
     # A redelivered event changes nothing: the committee still has exactly one list.
     duplicate_of_close = _outbox_event(cluster, "registration_closed.pontianak")
+    seen = _duplicates_seen(cluster, "notification.handle_events")  # the consumer: service.entrypoint
     _publish(cluster.vhost.amqp_uri, "registration.events", "registration_closed.pontianak", duplicate_of_close)
-    wait_until(lambda: _duplicates_seen(cluster, "notification.on_registration_closed") >= 1,
+    wait_until(lambda: _duplicates_seen(cluster, "notification.handle_events") > seen,
                "notification to see the redelivered event")
     assert len(mails_to(pontianak["committee_email"])) == 1
     assert len(mails_to(medan["committee_email"])) == 1

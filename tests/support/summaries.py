@@ -5,6 +5,18 @@ import time
 import pika
 
 from shared.events import SUMMARY_EXCHANGE
+from tests.support.cluster import wait_until
+
+
+def last_release(cluster, city):
+    """``GET /summaries/<city>`` once it holds still: the same twice, a round apart (a round runs
+    at most once a second).  Once the city's figures stop changing: its last release."""
+    def steady():
+        first = cluster.get("reporting", f"/summaries/{city}")
+        time.sleep(1.5)
+        then = cluster.get("reporting", f"/summaries/{city}")
+        return first.json() if first.status_code == then.status_code == 200 and first.json() == then.json() else None
+    return wait_until(steady, f"{city}'s summaries to settle")
 
 
 class SummarySubscriber:
@@ -30,6 +42,12 @@ class SummarySubscriber:
                 continue
             self.received.append((method.routing_key, body, json.loads(body)))
         return self.received
+
+    def collect_release(self, snapshot, timeout=30.0):
+        """Receive until the latest message of each routing key of ``snapshot`` (``{key: body}``, as
+        ``GET /summaries/<city>`` answers) is the snapshot's own (its event id)."""
+        return self.collect_until(lambda received: all(
+            (self.latest(key) or {}).get("event_id") == body["event_id"] for key, body in snapshot.items()), timeout)
 
     def drain(self):
         """Receive whatever is in the queue now (once the publishers have stopped: everything)."""

@@ -9,6 +9,7 @@ from nameko.containers import ServiceContainer
 
 from services.registration.fakes import FakeAudit
 from services.registration.models import PersonalDataAudit
+from shared import pagination
 from shared.auth import PUBLIC
 from shared.commands import validated
 from shared.config import load
@@ -124,3 +125,15 @@ def test_a_list_that_does_not_page_stops_its_service_s_start(tmp_path, service, 
     with pytest.raises(TypeError, match=problem):
         container.start()
     container.kill()
+
+
+def test_every_reads_a_list_page_after_page_to_its_end():
+    entries = [SimpleNamespace(id=i) for i in range(1, 2 * MAX_LIMIT + 2)]
+    asked = []
+
+    def read(page):
+        asked.append(page)
+        return in_memory(entries, page)
+
+    assert pagination.every(read) == entries
+    assert asked == [Page(MAX_LIMIT), Page(MAX_LIMIT, MAX_LIMIT), Page(MAX_LIMIT, 2 * MAX_LIMIT)]

@@ -4,9 +4,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from services.notification import deliveries, sending
 from services.notification import retention as notification_retention
+from services.notification.commands import ResendDelivery
 from services.notification.fakes import FakeNotificationUnitOfWork
-from services.registration import audit, participants, retention, rollouts
+from services.registration import audit, import_jobs, participants, retention, rollouts
 from services.registration.commands import (
     CompleteRollout,
     ListAudit,
@@ -14,10 +16,14 @@ from services.registration.commands import (
     PurgePersonalData,
     ShowParticipant,
     StartRollout,
+    SubmitImport,
 )
 from services.registration.fakes import FakeRegistrationUnitOfWork
 from shared import events
+from shared.errors import Conflict
 from shared.pagination import Page
+from tests.unit.test_notification import closed, databases
+from tests.unit.test_notification_digests import MAIL_ONLY, with_committee
 from tests.unit.test_registration import ADULT, CHILD, emitted, launched, register
 
 NOW = datetime(2021, 6, 1, 12, tzinfo=timezone.utc)
@@ -56,6 +62,17 @@ def test_a_rollout_completed_a_year_ago_loses_names_contacts_and_consent_but_kee
                                                                                    "retention", NOW)
     ((city, fields),) = emitted(uow, events.PERSONAL_DATA_PURGED)
     assert (city, fields["rollout_id"], fields["participants"]) == ("pontianak", rollout.id, 2)
+
+
+def test_a_participant_file_no_import_got_to_goes_with_the_rest(uow):
+    rollout = launched(uow)
+    job = import_jobs.submit_import(SubmitImport(rollout.id, b"full_name,category\nUmi Farida,educator\n"), uow)
+    rollouts.start_rollout(StartRollout(rollout.id), uow)
+    rollouts.complete_rollout(CompleteRollout(rollout.id), uow)
+
+    retention.purge_personal_data(PurgePersonalData(datetime.now(timezone.utc), 0), uow)
+
+    assert job.file == b"" and job.status == "queued"
 
 
 def test_a_rollout_still_within_its_retention_and_a_purged_one_are_left_alone(uow):
@@ -133,3 +150,38 @@ def test_notification_drops_the_committees_names_and_addresses_and_keeps_who_rec
     assert [(r.recipient, d.kind) for r, d in uow.disclosures.of_participant(1, page=Page()).items] == [
         ("ketua@pontianak.example", "final_list")]
     assert "Umi" not in json.dumps(purged, default=str)
+
+
+@pytest.fixture(params=["fakes", "sqlite"])
+def notification_db(request, tmp_path):
+    yield from databases(request.param, tmp_path)
+
+
+def test_notification_drops_the_committee_from_the_audit_of_its_changes_and_their_notices_too(notification_db):
+    db = notification_db
+    with_committee(db, name="Ratna Sari", **MAIL_ONLY)
+    with_committee(db, name="Ratna Sari", emails=["sekretariat@pontianak.example"], **MAIL_ONLY)  # a notice
+    with db.unit_of_work() as uow:
+        deliveries.queue_participant_list(uow, closed())
+    purged = events.PERSONAL_DATA_PURGED.load(events.PERSONAL_DATA_PURGED.create("pontianak", rollout_id=7,
+                                                                                 participants=2))
+    with db.unit_of_work() as uow:
+        notification_retention.purge_committee(uow, purged)
+
+    with db.read() as uow:
+        changes = [(c.changed_by, c.before, c.after, c.redirects)
+                   for c in uow.committee_changes.of_rollout(7, page=Page()).items]
+        sent = [(d.kind, d.status, d.last_error, d.content)
+                for d in uow.deliveries.find(rollout_id=7, page=Page()).items]
+    kept = json.dumps([changes, sent], default=str)
+    assert "Ratna" not in kept and "@" not in kept  # no name, no address
+    assert [(by, after["list_format"], redirects) for by, _, after, redirects in changes] == [
+        ("budi", "xlsx", False), ("budi", "xlsx", True)]  # who changed what, when, stays
+    notice = next(content for kind, _, _, content in sent if kind == "committee_changed")
+    assert set(notice) == {"changed_by", "changed_at"}
+    # What was still queued is not sent any more, nor sent again.
+    assert {(status, error) for _, status, error, _ in sent} == {("failed", notification_retention.PURGED)}
+    with db.unit_of_work() as uow:
+        with pytest.raises(Conflict) as refused:
+            sending.resend_delivery(ResendDelivery(uow.deliveries.find(rollout_id=7, page=Page()).items[0].id), uow)
+    assert "purged" in refused.value.message
