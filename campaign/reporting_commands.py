@@ -237,6 +237,41 @@ def _export_through(api, city, lang, formats, public, rollout_id, directory):
 
 @reporting.command()
 @CITY
+@LANG
+@click.option("--format", "formats", type=click.Choice(["md", "html", "pdf"]), multiple=True,
+              help="Repeat for several; default: pdf.")
+@click.option("--public", is_flag=True, help="For partners: the figures last released to the public.")
+@ROLLOUT
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="Where to save the files.")
+@pass_api
+def download(api, city, lang, formats, public, rollout_id, directory):
+    """Download CITY's activity report (made now by the service) into --dir: nothing is written on the server."""
+    _check_rollout(city, rollout_id)
+    for name in formats or ("pdf",):
+        click.echo(api.download(f"/reports/{city}/activity-report", directory, f"{city}.{name}", format=name,
+                                lang=lang, rollout_id=rollout_id, public="1" if public else None))
+
+
+@reporting.command()
+@CITY
+@json_option
+@pass_api
+def rollouts(api, city, as_json):
+    """Each live rollout of CITY (or CITY=national) side by side: places per session, check-ins, tests."""
+    found = api.get(f"/reports/{city}/rollout-figures")
+    lines = []
+    for r in found["rollouts"]:
+        held = sum(sum(counts.values()) for counts in r["by_session"].values())
+        checked_in = sum(a["checked_in"] for a in r["attendance"])
+        lines.append(f"rollout {r['rollout_id']} {r['city_name']} {r['starts_on']}: {held} places held, "
+                     f"{checked_in} check-ins, pre n {r['tests']['pre_n']}, post n {r['tests']['post_n']}, "
+                     f"gain {r['tests']['gain'] if r['tests']['gain'] is not None else '-'}")
+    emit(found, as_json, "\n".join(lines) or f"{city} has no launched rollout")
+
+
+@reporting.command()
+@CITY
 @ROLLOUT
 @json_option
 @pass_api

@@ -171,6 +171,14 @@ class FakeReadModels:
     def participant_counts(self, city, rollout_id=None):
         return _counts((p.session_key, p.category, p.sex, p.age_band) for p in self._counted(city, rollout_id))
 
+    def session_counts_by_rollout(self, city):
+        return _counts((p.rollout_id, p.session_key, p.category) for p in self._counted(city))
+
+    def attendance_counts_by_rollout(self, city):
+        holding = {p.participant_id for p in self.participants.values() if p.counted}
+        return _counts((a.rollout_id, a.day, a.session_key) for a in self.attendance.values()
+                       if a.participant_id in holding and self._in_scope(a, city))
+
     def category_counts_by_city(self):
         return _counts((p.city, p.category) for p in self._counted(events.NATIONAL))
 
@@ -187,12 +195,12 @@ class FakeReadModels:
         return _counts((p.owner, p.status) for p in self.plans.values()
                        if p.rollout_id is not None and self._in_scope(p, city, rollout_id))
 
-    def test_sums(self, city, rollout_id=None, by_city=False):
+    def test_sums(self, city, rollout_id=None, by_city=False, by_rollout=False):
         sums = defaultdict(lambda: [0] * len(ScoreSums._fields))
         for pair in self.pairs.values():
             if not self._in_scope(pair, city, rollout_id):
                 continue
-            row = sums[pair.city if by_city else None]
+            row = sums[pair.city if by_city else pair.rollout_id if by_rollout else None]
             for offset, phase in ((0, "pre"), (4, "post")):
                 if getattr(pair, f"{phase}_submission_id") is not None:
                     row[offset] += 1

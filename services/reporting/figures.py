@@ -219,6 +219,39 @@ def national_figures(uow) -> dict:
     return {**city_figures(uow, events.NATIONAL), "cities": cities_side_by_side(uow)}
 
 
+def rollout_figures(uow, city: str) -> dict:
+    """Each live rollout of the city (or of the nation) side by side, for a dashboard: places held per
+    session and category, check-ins per day, the tests, the committee's notifications.
+
+    A handful of grouped queries, whatever the number of rollouts."""
+    models = uow.read_models
+    held: dict = defaultdict(lambda: defaultdict(Counter))
+    for rollout_id, session_key, category, n in models.session_counts_by_rollout(city):
+        held[rollout_id][session_key][category] += n
+    attendance = defaultdict(list)
+    for rollout_id, day, session_key, n in models.attendance_counts_by_rollout(city):
+        attendance[rollout_id].append({"day": day, "session_key": session_key, "checked_in": n})
+    notifications = defaultdict(list)
+    for note in notifications_in(uow, city):
+        notifications[note.rollout_id].append({"delivery_id": note.delivery_id, "kind": note.kind,
+                                               "channel": note.channel, "participant_count": note.participant_count})
+    sums = models.test_sums(city, by_rollout=True)
+    rows = []
+    for r in rollouts_in(uow, city):
+        tests = phase_figures(sums.get(r.rollout_id))
+        rows.append({
+            "rollout_id": r.rollout_id, "city": r.city, "city_name": r.city_name,
+            "starts_on": r.starts_on.isoformat(), "ends_on": r.ends_on.isoformat(),
+            "by_session": {key: ordered(counts, CATEGORY_ORDER) for key, counts in held[r.rollout_id].items()},
+            "attendance": sorted(attendance[r.rollout_id], key=lambda a: (a["day"], a["session_key"])),
+            "tests": {"pre_n": tests["pre"]["n"], "pre_percent": tests["pre"]["mean_percent"],
+                      "post_n": tests["post"]["n"], "post_percent": tests["post"]["mean_percent"],
+                      "paired": tests["paired"], "gain": tests["gain"]},
+            "notifications": notifications[r.rollout_id],
+        })
+    return {"city": city, "rollouts": rows}
+
+
 def figures_for(uow, city: str, rollout_id: int | None = None) -> dict:
     """What ``GET /reports/<city>/figures`` answers: a city's, a rollout's, or the national figures.
 

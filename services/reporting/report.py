@@ -511,3 +511,20 @@ def write_and_describe(written, reports_dir, formats=("md",)):
     if "md" in paths:
         answer["file"] = paths["md"].name
     return answer
+
+
+MEDIA_TYPES = {"md": "text/markdown; charset=utf-8", "html": "text/html; charset=utf-8", "pdf": "application/pdf"}
+
+
+def document_file(written, file_format: str) -> tuple[str, str, bytes]:
+    """(file name, media type, bytes) of the report in one format, made in memory: what a download answers.
+    The Markdown links its charts as files beside it, so HTML or PDF is the format to open on its own."""
+    from services.reporting import document
+
+    if file_format == "md":
+        content = written.markdown.encode("utf-8")
+    elif file_format == "html":
+        content = document.html(written).encode("utf-8")
+    else:
+        content = document.pdf(written)
+    return f"{written.stem}.{file_format}", MEDIA_TYPES[file_format], content

@@ -244,6 +244,13 @@ class SqlReadModels:
             select(*columns, func.count())
             .where(_scope(ParticipantFact, city, rollout_id), ParticipantFact.counted).group_by(*columns))]
 
+    def session_counts_by_rollout(self, city: str) -> list[tuple]:
+        """(rollout id, session key, category, n) of the participants holding a place in the city's live rollouts."""
+        columns = (ParticipantFact.rollout_id, ParticipantFact.session_key, ParticipantFact.category)
+        return [tuple(row) for row in self.session.execute(
+            select(*columns, func.count())
+            .where(_scope(ParticipantFact, city), ParticipantFact.counted).group_by(*columns))]
+
     def category_counts_by_city(self) -> list[tuple]:
         """(city, category, n) over every live rollout."""
         return [tuple(row) for row in self.session.execute(
@@ -260,6 +267,14 @@ class SqlReadModels:
             .group_by(AttendanceFact.day, AttendanceFact.session_key)
             .order_by(AttendanceFact.day, AttendanceFact.session_key))]
 
+    def attendance_counts_by_rollout(self, city: str) -> list[tuple]:
+        """(rollout id, day, session key, n) of check-ins in the city's live rollouts."""
+        columns = (AttendanceFact.rollout_id, AttendanceFact.day, AttendanceFact.session_key)
+        return [tuple(row) for row in self.session.execute(
+            select(*columns, func.count())
+            .join(ParticipantFact, ParticipantFact.participant_id == AttendanceFact.participant_id)
+            .where(_scope(AttendanceFact, city), ParticipantFact.counted).group_by(*columns))]
+
     def action_plans(self, city: str, rollout_id: int | None = None) -> list[ActionPlanFact]:
         """The action plans themselves, oldest first (the report prints each one)."""
         return self.session.scalars(select(ActionPlanFact).where(_scope(ActionPlanFact, city, rollout_id))
@@ -272,10 +287,11 @@ class SqlReadModels:
             .where(_scope(ActionPlanFact, city, rollout_id))
             .group_by(ActionPlanFact.owner, ActionPlanFact.status))]
 
-    def test_sums(self, city: str, rollout_id: int | None = None, by_city: bool = False) -> dict:
-        """{city (or None): ScoreSums} over the score pairs in scope, in one pass."""
+    def test_sums(self, city: str, rollout_id: int | None = None, by_city: bool = False,
+                  by_rollout: bool = False) -> dict:
+        """{city, rollout id (or None): ScoreSums} over the score pairs in scope, in one pass."""
         both = and_(ScorePair.pre_submission_id.is_not(None), ScorePair.post_submission_id.is_not(None))
-        cities = [ScorePair.city] if by_city else []
+        cities = [ScorePair.city] if by_city else [ScorePair.rollout_id] if by_rollout else []
 
         def when_both(column):
             return func.sum(case((both, column), else_=0))
@@ -288,7 +304,7 @@ class SqlReadModels:
                    when_both(ScorePair.post_score), when_both(ScorePair.post_max_score)]
         rows = self.session.execute(select(*cities, *columns).where(_scope(ScorePair, city, rollout_id))
                                     .group_by(*cities)).all()
-        return {(row[0] if by_city else None): ScoreSums(*(int(v or 0) for v in row[len(cities):]))
+        return {(row[0] if cities else None): ScoreSums(*(int(v or 0) for v in row[len(cities):]))
                 for row in rows}
 
     def topic_sums(self, city: str, rollout_id: int | None = None) -> dict:

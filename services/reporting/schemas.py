@@ -54,3 +54,9 @@ class ActivityReportQuery(ReportQuery):
 
 class ExportQuery(ReportQuery):
     public = public_field()
+
+
+class DocumentQuery(ReportQuery):
+    format = fields.String(load_default="pdf", validate=validate.OneOf(FORMATS),
+                           metadata={"description": "The document to download: md, html or pdf."})
+    public = public_field()

@@ -5,7 +5,7 @@ from werkzeug.wrappers import Response
 from services.reporting import exports, figures, projections, publication, report
 from services.reporting.models import Base
 from services.reporting.repository import ReportingUnitOfWork
-from services.reporting.schemas import ActivityReportQuery, ExportQuery, FiguresQuery
+from services.reporting.schemas import ActivityReportQuery, DocumentQuery, ExportQuery, FiguresQuery
 from shared import events
 from shared.auth import authorize
 from shared.consumer import batched, consume_events, served_cities
@@ -71,6 +71,12 @@ class ReportingService(PrometheusEndpoint, HealthEndpoints):
         with self.db.read() as uow:
             return figures.figures_for(uow, city, query["rollout_id"])
 
+    @api("GET", "/reports/<city>/rollout-figures", permission="reports:internal")
+    def rollout_figures(self, request, city):
+        """Each live rollout of the city (or ``national``) side by side: what a dashboard shows."""
+        with self.db.read() as uow:
+            return figures.rollout_figures(uow, city)
+
     @api("GET", "/summaries", permission="summaries:read")
     def summary_cities(self, request, principal):
         """The cities (and ``national``) that have summaries, for a subscriber to all of them."""
@@ -94,6 +100,17 @@ class ReportingService(PrometheusEndpoint, HealthEndpoints):
         with self.db.read() as uow:
             written = report.required(uow, city, query["lang"], query["rollout_id"], public=query["public"])
         return 201, report.write_and_describe(written, self.config["REPORTS_DIR"], query["format"])
+
+    @api("GET", "/reports/<city>/activity-report", query=DocumentQuery, produces="application/octet-stream",
+         permission="reports:public")
+    def download_activity_report(self, request, city, query, principal):
+        """The report itself, made now in one format (md, html or pdf), as a file to download."""
+        _exact_figures_need_internal(principal, query)
+        with self.db.read() as uow:
+            written = report.required(uow, city, query["lang"], query["rollout_id"], public=query["public"])
+        name, media_type, content = report.document_file(written, query["format"])
+        return Response(content, mimetype=media_type, headers={
+            "Content-Disposition": f'attachment; filename="{name}"'})
 
     @api("GET", "/reports/<city>/export.xlsx", query=ExportQuery, produces=exports.XLSX, permission="reports:public")
     def export_workbook(self, request, city, query, principal):
