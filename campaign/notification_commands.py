@@ -73,6 +73,18 @@ def resend(api, delivery_id):
     click.echo(f"Delivery {delivery['id']} queued again (resend {delivery['resends']}).")
 
 
+@notifications.command("confirm-receipt")
+@click.argument("delivery_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@pass_api
+def confirm_receipt(api, delivery_id, as_json):
+    """As a committee member signed in: confirm that the committee received a delivery (no mail link needed)."""
+    delivery = api.call("POST", f"/deliveries/{delivery_id}/receipt")
+    if _echo(delivery, as_json):
+        return
+    click.echo(f"Delivery {delivery['id']} acknowledged.")
+
+
 @notifications.command()
 @click.argument("participant_id", type=int)
 @limit_option

@@ -66,3 +66,11 @@ class AcknowledgeDelivery:
 
     delivery_id: int
     token: str
+
+
+@dataclass(frozen=True)
+class ConfirmReceipt:
+    """A signed-in committee member confirms receipt for their committee (no mail link needed)."""
+
+    delivery_id: int
+    cities: tuple[str, ...] | None = None  # the member's city: another city's delivery is absent

@@ -8,7 +8,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from services.notification import retention, rules
-from services.notification.commands import AcknowledgeDelivery, ClaimDelivery, RecordOutcome, ResendDelivery
+from services.notification.commands import (
+    AcknowledgeDelivery,
+    ClaimDelivery,
+    ConfirmReceipt,
+    RecordOutcome,
+    ResendDelivery,
+)
 from services.notification.rules import utcnow
 from shared import events
 from shared.errors import Conflict, Forbidden, NotFound
@@ -172,6 +178,15 @@ def acknowledge_delivery(command: AcknowledgeDelivery, uow):
     delivery = get_delivery(uow, command.delivery_id)
     if not command.token or not secrets.compare_digest(str(command.token), delivery.ack_token):
         raise Forbidden("token: does not match this delivery", field="token")
+    return _acknowledged(delivery)
+
+
+def confirm_receipt(command: ConfirmReceipt, uow):
+    """The same acknowledgement, by a committee member signed in for the delivery's city."""
+    return _acknowledged(get_delivery(uow, command.delivery_id, command.cities))
+
+
+def _acknowledged(delivery):
     if delivery.status == "acknowledged":
         return delivery
     if delivery.status != "sent":

@@ -14,6 +14,7 @@ from services.notification import audit, committees, deliveries, destinations, m
 from services.notification.commands import (
     AcknowledgeDelivery,
     ClaimDelivery,
+    ConfirmReceipt,
     QueueDueLists,
     RecordOutcome,
     ResendDelivery,
@@ -256,6 +257,14 @@ class NotificationService(PrometheusEndpoint, HealthEndpoints):
     def acknowledge_delivery(self, request, delivery_id, body):
         with self.db.unit_of_work() as uow:
             delivery = sending.acknowledge_delivery(AcknowledgeDelivery(delivery_id, **body), uow)
+            return self._delivery_out(uow, delivery)
+
+    @api("POST", "/deliveries/<int:delivery_id>/receipt", response=DeliveryOut,
+         permission="deliveries:acknowledge")
+    def confirm_receipt(self, request, delivery_id, principal):
+        """A committee member signed in (the console) confirms receipt, as the mail's link does."""
+        with self.db.unit_of_work() as uow:
+            delivery = sending.confirm_receipt(ConfirmReceipt(delivery_id, principal.city_filter()), uow)
             return self._delivery_out(uow, delivery)
 
     @api("GET", "/deliveries/<int:delivery_id>/acknowledge", produces="text/html", permission=PUBLIC)
