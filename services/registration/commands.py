@@ -230,6 +230,7 @@ class GetCommitteeList:
     rollout_id: int
     cities: tuple[str, ...] | None = None
     page: Page = FIRST_PAGE
+    actor: str | None = None  # who reads it, for the audit
 
 
 @dataclass(frozen=True)

@@ -217,6 +217,7 @@ def committee_list(query: GetCommitteeList, uow: RegistrationUnitOfWork) -> dict
     if query.cities is not None and rollout.city not in query.cities:
         raise NotFound(f"rollout {query.rollout_id} does not exist", field="rollout_id")
     found = uow.participants.list(rollout.id, status="registered", page=query.page)
+    audit.record_read(uow, "exported", rollout, len(found.items), query.actor)
     return {
         "rollout_id": rollout.id,
         "city": rollout.city,

@@ -233,7 +233,8 @@ class RegistrationService(PrometheusEndpoint, HealthEndpoints):
     def committee_list(self, request, rollout_id, query, principal):
         """What notification sends a committee: over HTTP to a service account, never on the broker."""
         with self.db.read() as uow:
-            command = GetCommitteeList(rollout_id, cities=principal.city_filter(), **query)
+            command = GetCommitteeList(rollout_id, cities=principal.city_filter(), actor=principal.username,
+                                       **query)
             return CommitteeListOut().dump(participants.committee_list(command, uow))
 
     @rpc
