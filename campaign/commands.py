@@ -2,6 +2,7 @@
 from campaign import (
     assessment_commands,
     audit_commands,
+    dead_letter_commands,
     notification_commands,
     registration_commands,
     reporting_commands,
@@ -14,4 +15,5 @@ API_COMMANDS = (
     notification_commands.notifications,
     reporting_commands.reporting,
     audit_commands.audit,
+    dead_letter_commands.dead_letters,
 )

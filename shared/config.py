@@ -14,6 +14,9 @@ SERVICES = ("registration", "assessment", "notification", "reporting", "identity
 WORKERS = {"registration": ("registration_imports",)}
 # Everything that consumes from its own queues, and so has a dead-letter queue dlq.<name>.
 CONSUMERS = SERVICES + tuple(worker for workers in WORKERS.values() for worker in workers)
+# The services that answer for their own dlq.<service> over HTTP to the operator (shared/operations.py):
+# those whose event handlers dead-letter what keeps failing (the import worker's: campaign dlq, on the host).
+DEAD_LETTERING = ("assessment", "notification", "reporting")
 # Services that call another's API, each as a service account of identity (docs/identity.md).
 CLIENTS = ("notification",)
 MEMORY_TRANSPORT = "memory://localhost/"

@@ -66,8 +66,12 @@ def list_dead_letters(amqp_uri: str, service: str, limit: int = 1000) -> list[De
 
 
 def replay(amqp_uri: str, service: str, event_id: str | None = None, payload: Any = None,
-           limit: int = 1000) -> list[DeadLetter]:
-    """Send dead letters (all, or the one with ``event_id``) back to their queues; returns them."""
+           limit: int = 1000, through_inbox: bool = False) -> list[DeadLetter]:
+    """Send dead letters (all, or the one with ``event_id``) back to their queues; returns them.
+
+    ``through_inbox``: by the service's own inbox exchange (``<service>.inbox``, which routes an
+    event to its city's queue) rather than the default exchange, which the service's own broker
+    user may not publish to (least privilege); the administrator's command line uses the latter."""
     connection = pika.BlockingConnection(pika.URLParameters(amqp_uri))
     try:
         channel = connection.channel()
@@ -78,7 +82,8 @@ def replay(amqp_uri: str, service: str, event_id: str | None = None, payload: An
                 continue
             body = json.dumps(payload).encode() if payload is not None else letter.body
             # The default exchange routes by queue name; the header keeps the event's own routing key.
-            channel.basic_publish("", letter.queue, body, pika.BasicProperties(
+            exchange, key = (f"{service}.inbox", letter.routing_key) if through_inbox else ("", letter.queue)
+            channel.basic_publish(exchange, key, body, pika.BasicProperties(
                 content_type="application/json", delivery_mode=2, message_id=letter.event_id,
                 headers={ROUTING_KEY_HEADER: letter.routing_key}), mandatory=True)
             channel.basic_ack(tag)

@@ -37,12 +37,13 @@ from shared.auth import authorize
 from shared.consumer import consume_events
 from shared.dependencies import Database, Metrics
 from shared.health import HealthEndpoints
+from shared.operations import dead_letter_endpoints
 from shared.outbox import OutboxRelay
 from shared.rpc import TimedRpcProxy
 from shared.web import PrometheusEndpoint, api
 
 
-class AssessmentService(PrometheusEndpoint, HealthEndpoints):
+class AssessmentService(PrometheusEndpoint, HealthEndpoints, dead_letter_endpoints("assessment")):
     name = "assessment"
 
     db = Database(Base.metadata, unit_of_work=AssessmentUnitOfWork)

@@ -42,6 +42,7 @@ from shared.consumer import batched, consume_events
 from shared.dependencies import Database, Metrics
 from shared.errors import Unavailable
 from shared.health import HealthEndpoints
+from shared.operations import dead_letter_endpoints
 from shared.outbox import OutboxRelay
 from shared.web import PrometheusEndpoint, api
 
@@ -103,7 +104,7 @@ class CommitteeSecrets(DependencyProvider):
         return self.vault
 
 
-class NotificationService(PrometheusEndpoint, HealthEndpoints):
+class NotificationService(PrometheusEndpoint, HealthEndpoints, dead_letter_endpoints("notification")):
     name = "notification"
 
     db = Database(Base.metadata, unit_of_work=NotificationUnitOfWork)

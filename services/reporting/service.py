@@ -11,6 +11,7 @@ from shared.auth import authorize
 from shared.consumer import batched, consume_events, served_cities
 from shared.dependencies import Database, Metrics
 from shared.health import HealthEndpoints
+from shared.operations import dead_letter_endpoints
 from shared.outbox import OutboxRelay
 from shared.web import PrometheusEndpoint, api
 
@@ -30,7 +31,7 @@ def _exact_figures_need_internal(principal, query):
         authorize(principal, "reports:internal")
 
 
-class ReportingService(PrometheusEndpoint, HealthEndpoints):
+class ReportingService(PrometheusEndpoint, HealthEndpoints, dead_letter_endpoints("reporting")):
     """Events in, kept in reporting's log and applied to its read models; figures, reports,
     exports and public summaries out."""
 

@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # The modules that are the framework's edge: entrypoints, providers, the web server, the relay.
 EDGE = {
     "shared.web", "shared.consumer", "shared.dependencies", "shared.outbox", "shared.metrics",
-    "shared.rpc", "shared.openapi", "shared.health",
+    "shared.rpc", "shared.openapi", "shared.health", "shared.operations",
     "services.registration.import_worker",  # a service class, as service.py is
 }
 
