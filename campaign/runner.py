@@ -32,11 +32,13 @@ SERVICE_CLASSES = {
     "identity": "services.identity.service:IdentityService",
     # Reads participant files a city at a time, away from the API (services/registration/import_jobs.py).
     "registration-imports": "services.registration.import_worker:RegistrationImportWorker",
+    # The web console: pages over the API, no database of its own (services/console/).
+    "console": "services.console.service:ConsoleService",
 }
 # What ``campaign serve`` and ``campaign demo`` run in one process when no service is named.
-EVERYTHING = SERVICES + ("registration-imports",)
-# A worker that is not a service of its own uses its service's database.
-DATABASE_OF = {"registration-imports": "registration"}
+EVERYTHING = SERVICES + ("registration-imports", "console")
+# A worker that is not a service of its own uses its service's database; the console has none.
+DATABASE_OF = {"registration-imports": "registration", "console": None}
 
 
 def service_class(name):
@@ -53,7 +55,8 @@ def start(config: dict, names=EVERYTHING) -> ServiceRunner:
     # Both checked before nameko starts anything: its consumers would retry a missing broker
     # for ever, a traceback a try, and a taken port fails half-started services, tracebacks and all.
     check_address_free(config["WEB_SERVER_ADDRESS"])
-    wait_for_dependencies(config, dict.fromkeys(DATABASE_OF.get(name, name) for name in names))
+    databases = (DATABASE_OF.get(name, name) for name in names)
+    wait_for_dependencies(config, dict.fromkeys(database for database in databases if database))
     runner = ServiceRunner(config)
     for name in names:
         runner.add_service(service_class(name))

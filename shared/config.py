@@ -94,6 +94,10 @@ def load(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "MAX_REQUEST_BYTES": int(env.get("MAX_REQUEST_BYTES", str(20 * 1024 * 1024))),
         # Where registration's API answers, for notification's calls (a committee's list).
         "REGISTRATION_URL": (env.get("REGISTRATION_URL") or f"http://{_local_address(env)}").rstrip("/"),
+        # Where the web console calls the API as the signed-in person (a gateway, or this process).
+        "CONSOLE_API_URL": (env.get("CONSOLE_API_URL") or f"http://{_local_address(env)}").rstrip("/"),
+        # Behind HTTPS: the console's cookies are sent over HTTPS only.
+        "CONSOLE_SECURE_COOKIES": env.get("CONSOLE_SECURE_COOKIES", "").lower() in ("1", "true", "yes"),
         # Seconds an RPC or a call to another service's API may take before it is answered 503.
         "CALL_TIMEOUT": float(env.get("CALL_TIMEOUT", "10")),
         # Webhook receivers on private networks the operator vouches for (tests: their local receiver).

@@ -58,8 +58,9 @@ class Secrets:
     def seal(self, value: str | None) -> str | None:
         return None if value is None else self._fernet.encrypt(value.encode("utf-8")).decode("ascii")
 
-    def open(self, sealed: str | None) -> str | None:
-        return None if sealed is None else self._fernet.decrypt(sealed.encode("ascii")).decode("utf-8")
+    def open(self, sealed: str | None, ttl: int | None = None) -> str | None:
+        """The value sealed; ``InvalidToken`` if altered, sealed with another key, or older than ``ttl`` seconds."""
+        return None if sealed is None else self._fernet.decrypt(sealed.encode("ascii"), ttl=ttl).decode("utf-8")
 
     def is_sealed(self, value: str) -> bool:
         """Whether ``value`` is a token this purpose's key opens (not a secret kept in the clear)."""
