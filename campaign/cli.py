@@ -54,10 +54,10 @@ def start_or_exit(runner, config, names=settings.SERVICES):
 
 
 @main.command()
-@click.argument("services", nargs=-1, type=click.Choice(settings.SERVICES + ("registration-imports", "all")))
+@click.argument("services", nargs=-1, type=click.Choice(settings.SERVICES + ("registration-imports", "console", "all")))
 @click.option("--city", help="Consume only this city's events (default: all cities, or $CITY).")
 def serve(services, city):
-    """Run services in this process until stopped (all four and the import worker by default).
+    """Run services in this process until stopped (all of them, the import worker and the console by default).
 
     ``registration-imports --city X`` is the worker that reads city X's participant files.
     """
@@ -80,7 +80,10 @@ def serve(services, city):
 @click.option("--dir", "workdir", default="campaign-demo", show_default=True,
               type=click.Path(file_okay=False, path_type=Path),
               help="Where the demo keeps its data and reports (cleared at each run).")
-def demo(workdir):
+@click.option("--serve", is_flag=True,
+              help="Then keep the services and the web console running (at $WEB_SERVER_ADDRESS, or a free port) "
+                   "until stopped with Ctrl-C.")
+def demo(workdir, serve):
     """Run the Pontianak 2019 seed scenario end to end and write its activity report."""
     from campaign import demo as scenario
     from campaign import runner
@@ -91,20 +94,25 @@ def demo(workdir):
         shutil.rmtree(workdir / stale, ignore_errors=True)
     # The demo's files live under --dir, whatever CAMPAIGN_DATA_DIR or REPORTS_DIR say: a run starts
     # from the empty directories just cleared, and never writes into (or wipes) a real data directory.
+    address = os.environ.get("WEB_SERVER_ADDRESS") if serve else None
     env = {**os.environ, "CAMPAIGN_DATA_DIR": str(workdir / "data"), "REPORTS_DIR": str(workdir / "reports"),
-           "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}"}
+           "WEB_SERVER_ADDRESS": address or f"127.0.0.1:{free_port()}"}
     config = settings.load(env)
     broker = "in-process" if settings.is_embedded(config) else config["AMQP_URI"].split("@")[-1]
-    click.echo(f"Starting the four services (broker: {broker})...")
+    click.echo(f"Starting the services and the console (broker: {broker})...")
     running = start_or_exit(runner, config, runner.EVERYTHING)  # the import worker reads the workshop list
     base_url = f"http://{config['WEB_SERVER_ADDRESS']}"
     try:
         usernames, password = scenario.create_accounts(config)
         result = scenario.run(base_url, workdir, scenario.SignIn(base_url, scenario.DEMO_COORDINATOR, password))
     except scenario.DemoError as exc:
+        running.stop()
         click.echo(f"campaign: {exc}", err=True)
         sys.exit(1)
-    finally:
+    except BaseException:
+        running.stop()
+        raise
+    if not serve:
         running.stop()
 
     figures = result.figures
@@ -125,9 +133,18 @@ def demo(workdir):
     click.echo(f"  committee mail: {mail}")
     click.echo(f"Report: {Path(config['REPORTS_DIR']) / result.report_file}")
     click.echo(f"  in English: {Path(config['REPORTS_DIR']) / result.english_report_file}")
-    click.echo(f"Accounts {', '.join(usernames)}, password {password} (this demo's data only). To look around:\n"
-               f"  CAMPAIGN_DATA_DIR={workdir / 'data'} REPORTS_DIR={workdir / 'reports'} campaign serve\n"
-               f"  campaign login --username {scenario.DEMO_COORDINATOR}")
+    click.echo(f"Accounts {', '.join(usernames)}, password {password} (this demo's data only).")
+    if not serve:
+        click.echo(f"To look around: campaign demo --serve, or\n"
+                   f"  CAMPAIGN_DATA_DIR={workdir / 'data'} REPORTS_DIR={workdir / 'reports'} campaign serve\n"
+                   f"  campaign login --username {scenario.DEMO_COORDINATOR}")
+        return
+    click.echo(f"Console: {base_url}/console/  (sign in as {scenario.DEMO_COORDINATOR}, password {password}; "
+               f"as komite-medan to see what a Medan committee member sees)\n"
+               f"API: {base_url}/api/v1/openapi.json  (CAMPAIGN_API_URL={base_url} campaign login --username "
+               f"{scenario.DEMO_COORDINATOR})\n"
+               "Serving until stopped (Ctrl-C).", err=False)
+    runner.serve_until_stopped(running)
 
 
 for command in API_COMMANDS:

@@ -12,6 +12,7 @@ DEMO_ACCOUNTS = {
     "nasional": ("national_coordinator", ()),
     "pontianak": ("city_coordinator", ("pontianak",)),
     "komite-pontianak": ("committee_member", ("pontianak",)),
+    "komite-medan": ("committee_member", ("medan",)),  # sees none of Pontianak's data
     "mitra": ("partner", ()),
     "operator": ("operator", ()),
 }

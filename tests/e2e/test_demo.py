@@ -57,7 +57,8 @@ def test_the_demo_runs_with_no_broker_and_reports_the_seed(embedded_demo):
     assert "Penyusun Laporan : Andy Ardian (Program Manager)" in report
     # It made its own accounts, one of each role, and says how to sign in to what it left.
     accounts = re.search(r"^Accounts (.+), password (\S+) ", stdout, re.M)
-    assert accounts.group(1).split(", ") == ["nasional", "pontianak", "komite-pontianak", "mitra", "operator"]
+    assert accounts.group(1).split(", ") == ["nasional", "pontianak", "komite-pontianak", "komite-medan", "mitra",
+                                                "operator"]
     assert f"CAMPAIGN_DATA_DIR={workdir / 'data'}" in stdout and "campaign login --username nasional" in stdout
     assert "2026" not in report and "Tanggal terbit : 31 Mei 2019" in report  # dates from the events
 
