@@ -188,6 +188,7 @@ def test_every_verb_reaches_its_endpoint_with_the_base_url_and_every_operation_h
     assert answer("notifications", "acknowledge", "--link", link)["status"] == "acknowledged"
     token = link.rsplit("token=", 1)[1]
     assert answer("notifications", "acknowledge", delivery["id"], "--token", token)["status"] == "acknowledged"
+    assert "acknowledged" in campaign("notifications", "confirm-receipt", delivery["id"]).stdout  # as the console
     assert answer("notifications", "disclosures", siti["id"])[0]["delivery_id"] == delivery["id"]
     assert isinstance(answer("notifications", "alerts"), list)
     assert "queued again" in campaign("notifications", "resend", delivery["id"]).stdout
@@ -226,6 +227,9 @@ def test_every_verb_reaches_its_endpoint_with_the_base_url_and_every_operation_h
     wait_until(lambda: answer("reporting", "figures", "pontianak", "--rollout", rid)["tests"]["post"]["n"] == 1,
                "reporting to see the post-test")
     assert "participants 4" in campaign("reporting", "figures", "pontianak", "--rollout", rid).stdout
+    assert f"rollout {rid} Pontianak" in campaign("reporting", "rollouts", "pontianak").stdout
+    pdf = Path(campaign("reporting", "download", "pontianak", "--rollout", rid, "--dir", tmp_path).stdout.strip())
+    assert pdf.name == "laporan-pontianak-2019.pdf" and pdf.read_bytes().startswith(b"%PDF")
     wait_until(lambda: "pontianak" in campaign("reporting", "summaries").stdout.split(),
                "reporting to release Pontianak's summaries (a round a second)")
     assert "summary.participants.pontianak" in campaign("reporting", "summaries", "pontianak").stdout
@@ -238,6 +242,10 @@ def test_every_verb_reaches_its_endpoint_with_the_base_url_and_every_operation_h
 
     # The audit of personal data (audit:read): the participant lists read above are in it.
     assert "listed" in campaign("audit", "--rollout", rid).stdout
+
+    # Dead letters, as the operator sees them through the API (the in-process transport keeps none).
+    assert "no dead letters" in campaign("dead-letters", "list").stdout
+    assert "no dead letters to replay" in campaign("dead-letters", "replay", "reporting").stdout
 
     # The end of the rollouts' lives.
     assert answer("rollout", "start", rid)["status"] == "running"
