@@ -9,6 +9,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from babel import Locale
 from babel import dates as babel_dates
 from babel import numbers as babel_numbers
 from babel.support import NullTranslations, Translations
@@ -41,21 +42,44 @@ def gettext(lang: str, message: str, **values: Any) -> str:
     return text % values if values else text
 
 
+@cache
+def _locale(lang: str) -> Locale:
+    return Locale.parse(lang)
+
+
+@cache
+def _group(lang: str) -> str:
+    """The language's thousands separator: "." in Bahasa Indonesia, "," in English."""
+    return str(_locale(lang).number_symbols["latn"]["group"])
+
+
+@cache
+def _pattern(pattern: str) -> babel_numbers.NumberPattern:
+    return babel_numbers.parse_pattern(pattern)
+
+
+def _formatted(value: float, pattern: str, lang: str) -> str:
+    # Babel's format_decimal, with the locale and the pattern parsed once: a dashboard writes thousands.
+    return _pattern(pattern).apply(value, _locale(lang))
+
+
 def number(value: Any, lang: str) -> str:
     """A count as the language writes it (1.234 / 1,234); a public marker ("<5", "x") as it is."""
     if value is None:
         return "-"
     if isinstance(value, str):
         return value
-    return babel_numbers.format_decimal(value, "#,##0", locale=lang)
+    if isinstance(value, int):
+        return f"{value:,}".replace(",", _group(lang))
+    return _formatted(value, "#,##0", lang)
 
 
 def percent(value: float | None, lang: str) -> str:
-    return "-" if value is None else babel_numbers.format_decimal(value, "#,##0.0", locale=lang) + "%"
+    return "-" if value is None else _formatted(value, "#,##0.0", lang) + "%"
 
 
 def decimal(value: float | None, lang: str) -> str:
-    return "-" if value is None else babel_numbers.format_decimal(value, "0.00", locale=lang)
+    return "-" if value is None else _formatted(value, "0.00", lang)
 
 
 def day(value: Any, lang: str) -> str:
