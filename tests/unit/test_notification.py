@@ -12,7 +12,13 @@ import pytest
 from sqlalchemy import select
 
 from services.notification import audit, deliveries, mail, rules, sending
-from services.notification.commands import AcknowledgeDelivery, ClaimDelivery, RecordOutcome, ResendDelivery
+from services.notification.commands import (
+    AcknowledgeDelivery,
+    ClaimDelivery,
+    ConfirmReceipt,
+    RecordOutcome,
+    ResendDelivery,
+)
 from services.notification.fakes import FakeNotificationUnitOfWork
 from services.notification.models import Base
 from services.notification.repository import NotificationUnitOfWork
@@ -248,6 +254,20 @@ def test_acknowledging_needs_the_token_and_a_sent_delivery(db, delivery_id):
     with db.unit_of_work() as uow:
         with pytest.raises(NotFound):
             sending.acknowledge_delivery(AcknowledgeDelivery(999, token), uow)
+
+
+def test_a_committee_member_signed_in_confirms_receipt_of_their_citys_delivery_only(db, delivery_id):
+    with db.unit_of_work() as uow:
+        with pytest.raises(Conflict):
+            sending.confirm_receipt(ConfirmReceipt(delivery_id, ("pontianak",)), uow)  # not sent yet
+    outcome(db, delivery_id, rules.SENT, recipients=["x@y.example"])
+    with db.unit_of_work() as uow:
+        with pytest.raises(NotFound):  # Medan's member: another city's delivery is not there
+            sending.confirm_receipt(ConfirmReceipt(delivery_id, ("medan",)), uow)
+    assert get(db, delivery_id).status == "sent"
+    with db.unit_of_work() as uow:
+        confirmed = sending.confirm_receipt(ConfirmReceipt(delivery_id, ("pontianak",)), uow)
+    assert confirmed.status == "acknowledged" and confirmed.acknowledged_at is not None
 
 
 def test_a_resend_is_a_new_message_with_fresh_tries_and_a_new_token(db, delivery_id):

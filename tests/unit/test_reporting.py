@@ -251,6 +251,25 @@ def test_cancellations_waitlist_attendance_and_action_plans(uow):
     assert medan["participants"] == 7
 
 
+def test_each_rollouts_figures_side_by_side_for_a_dashboard(uow):
+    deliver(uow, *a_season_of_events())
+    national = figures.rollout_figures(uow, events.NATIONAL)
+    pontianak = figures.rollout_figures(uow, "pontianak")
+
+    # Medan's cancelled rollout (3) is left out; each rollout is one of its city's figures, split by rollout.
+    assert [r["rollout_id"] for r in national["rollouts"]] == [1, 2]
+    assert [r["rollout_id"] for r in pontianak["rollouts"]] == [1]
+    [one] = pontianak["rollouts"]
+    city = figures.city_figures(uow, "pontianak")
+    assert one["by_session"] == city["by_session"]
+    assert one["attendance"] == city["attendance"]
+    assert (one["tests"]["pre_n"], one["tests"]["paired"], one["tests"]["gain"]) == (
+        city["tests"]["pre"]["n"], city["tests"]["paired"], city["tests"]["gain"])
+    assert [n["participant_count"] for n in one["notifications"]] == [14]
+    assert sum(sum(r["by_session"][k].values()) for r in national["rollouts"] for k in r["by_session"]) == \
+        figures.national_figures(uow)["participants"]
+
+
 def test_national_gain_comes_from_pooled_scores_not_averaged_city_gains(uow):
     deliver(uow, *a_season_of_events())
     national = figures.national_figures(uow)
@@ -408,6 +427,7 @@ def test_a_city_waits_for_someone_to_count_before_its_first_summary(uow):
 def every_figure(uow):
     return {city: figures.city_figures(uow, city) for city in ("pontianak", "medan")} | {
         "national": figures.national_figures(uow),
+        "rollouts": figures.rollout_figures(uow, events.NATIONAL),
         "summaries": [publication.public_summaries(uow, c) for c in ("pontianak", "medan", events.NATIONAL)],
         "report": report.activity_report(uow, "pontianak"),
     }
@@ -459,6 +479,17 @@ def test_activity_report_in_bahasa_indonesia(uow):
     assert "2-3 Mei 2019" in markdown
     assert "Pontianak" in markdown
     assert report.activity_report(uow, "singkawang") is None
+
+
+def test_a_report_to_download_is_made_in_memory_in_the_format_asked_for(uow):
+    deliver(uow, rollout_event(1), *[participant_event(i) for i in range(1, 4)])
+    written = report.required(uow, "pontianak")
+
+    name, media_type, content = report.document_file(written, "md")
+    assert (name, media_type) == ("laporan-pontianak-2019.md", "text/markdown; charset=utf-8")
+    assert content.decode("utf-8") == written.markdown
+    name, media_type, content = report.document_file(written, "html")
+    assert name == "laporan-pontianak-2019.html" and content.startswith(b"<!DOCTYPE html>")
 
 
 def test_a_report_of_an_earlier_rollout_is_chosen_by_its_id(uow):

@@ -97,3 +97,24 @@ def test_the_openapi_document_describes_the_query_parameters(reporting):
     assert parameters["lang"]["schema"]["enum"] == ["id", "en"]
     assert {p["name"] for p in document["paths"]["/reports/{city}/export.xlsx"]["get"]["parameters"]} == {
         "city", "lang", "public", "rollout_id"}
+
+
+def test_the_rollout_figures_a_report_to_download_and_the_dead_letters_answer_over_http(reporting):
+    publish(reporting, rollout_event(21, "palembang", "Palembang"), participant_event(21, rollout_id=21,
+                                                                                      city="palembang"))
+
+    side_by_side = http.get(api(reporting, "/reports/palembang/rollout-figures"), timeout=10).json()
+    assert [(r["rollout_id"], r["by_session"]) for r in side_by_side["rollouts"]] == [
+        (21, {"socialisation": {"student": 1}})]
+    markdown = http.get(api(reporting, "/reports/palembang/activity-report?format=md"), timeout=30)
+    assert markdown.status_code == 200 and "Palembang" in markdown.text
+    assert markdown.headers["Content-Disposition"] == 'attachment; filename="laporan-palembang-2019.md"'
+    assert http.get(api(reporting, "/reports/palembang/activity-report?format=doc"), timeout=10).status_code == 422
+
+    # The operator's: on the in-process transport no dead-letter queue exists, so none waits.
+    assert session("operator").get(api(reporting, "/dead-letters/reporting"), timeout=10).json() == []
+    refused = session("partner").get(api(reporting, "/dead-letters/reporting"), timeout=10)
+    assert refused.status_code == 403 and refused.json()["error"]["permission"] == "operations"
+    unknown = session("operator").post(api(reporting, "/dead-letters/reporting/replay"), json={"event_id": "e-1"},
+                                        timeout=10)
+    assert unknown.status_code == 404 and unknown.json()["error"]["field"] == "event_id"
