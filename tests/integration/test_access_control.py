@@ -17,6 +17,7 @@ import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from shared import auth
+from shared.config import DEAD_LETTERING
 from tests.integration.conftest import rollout_for, running_cluster
 from tests.support.accounts import PASSWORD
 from tests.support.cluster import wait_until
@@ -218,6 +219,16 @@ OPERATIONS = {
         {"city": "pontianak"}, {"params": {"public": "1"}}), "403"),
     ("GET", "/reports/{city}/tables/{name}.csv"): ("reporting", "pontianak", lambda w: (
         {"city": "pontianak", "name": "categories"}, {}), "403"),
+    ("GET", "/reports/{city}/rollout-figures"): ("reporting", "pontianak", lambda w: ({"city": "pontianak"}, {}),
+                                                 "403"),
+    ("GET", "/reports/{city}/activity-report"): ("reporting", "partner", lambda w: (
+        {"city": "pontianak"}, {"params": {"public": "1", "format": "md"}}), "403"),
+    ("POST", "/deliveries/{delivery_id}/receipt"): ("notification", "committee",
+                                                    lambda w: ({"delivery_id": w.delivery}, {}), "404"),
+    **{("GET", f"/dead-letters/{service}"): (service, "operator", lambda w: ({}, {}), None)
+       for service in DEAD_LETTERING},
+    **{("POST", f"/dead-letters/{service}/replay"): (service, "operator", lambda w: ({}, {"json": {}}), None)
+       for service in DEAD_LETTERING},
     ("GET", "/summaries"): ("reporting", "partner", lambda w: ({}, {}), "list"),
     ("GET", "/summaries/{city}"): ("reporting", "committee", lambda w: ({"city": "pontianak"}, {}), "403"),
     ("GET", "/accounts"): ("identity", "national", lambda w: ({}, {}), None),
