@@ -13,7 +13,6 @@ import mailbox
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -23,9 +22,9 @@ import requests
 from click.testing import CliRunner
 
 from campaign.commands import API_COMMANDS
-from tests.support.cluster import free_port, wait_until
+from tests.support.cluster import wait_until
+from tests.support.embedded import CAMPAIGN, campaign_serve
 
-CAMPAIGN = str(Path(sys.executable).parent / "campaign")
 PASSWORD = "kata sandi koordinator"
 # Verbs that work on reporting's own database, not through the API.
 WITHOUT_API = {("reporting", "rebuild")}
@@ -36,26 +35,8 @@ def api_url(tmp_path_factory):
     """The base URL of the services, run by ``campaign serve`` in a process of their own, its data
     directory, and the environment of a national coordinator signed in there (``campaign login``)."""
     workdir = tmp_path_factory.mktemp("serve")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items()
-           if k != "AMQP_URI" and not k.endswith("_DATABASE_URL") and k not in ("SMTP_URL", "CITY", "REPORTS_DIR")}
-    env.update(CAMPAIGN_DATA_DIR=str(workdir / "data"), WEB_SERVER_ADDRESS=f"127.0.0.1:{port}")
-    with open(workdir / "serve.log", "w") as log:
-        process = subprocess.Popen([CAMPAIGN, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-
-    def answering():
-        assert process.poll() is None, (workdir / "serve.log").read_text()
-        try:
-            return requests.get(url + "/api/v1/openapi.json", timeout=5).status_code == 200
-        except requests.ConnectionError:
-            return False
-    try:
-        wait_until(answering, "campaign serve to answer", timeout=90)
+    with campaign_serve(workdir) as url:
         yield url, workdir / "data", first_account_signed_in(url, workdir)
-    finally:
-        process.terminate()
-        process.wait(30)
 
 
 def first_account_signed_in(url, workdir):

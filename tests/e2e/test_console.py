@@ -7,7 +7,6 @@ errors, fixes it and imports it, checks two participants in, and watches the das
 gaps change by themselves; Medan's committee member finds no Pontianak data; the PDF report is
 downloaded.  Each page's screenshot is written to tests/output/console/ (kept by CI, ignored by git).
 """
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,11 +18,10 @@ from services.identity import accounts
 from services.identity.models import Base
 from services.identity.repository import IdentityUnitOfWork
 from shared.database import Store, utcnow
-from tests.support.cluster import free_port, wait_until
+from tests.support.embedded import campaign_serve
 
 pytestmark = pytest.mark.e2e
 
-CAMPAIGN = str(Path(sys.executable).parent / "campaign")
 BROWSER = Path(__file__).with_name("console_browser.py")
 PASSWORD = "kata sandi konsol 2019"
 PEOPLE = {"nasional": ("national_coordinator", ()), "komite-medan": ("committee_member", ("medan",))}
@@ -33,22 +31,7 @@ PEOPLE = {"nasional": ("national_coordinator", ()), "komite-medan": ("committee_
 def console(tmp_path_factory):
     """``campaign serve`` with the console, its accounts, and a launched Medan rollout: the console's URL."""
     workdir = tmp_path_factory.mktemp("console")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items()
-           if k != "AMQP_URI" and not k.endswith("_DATABASE_URL") and k not in ("SMTP_URL", "CITY", "REPORTS_DIR")}
-    env.update(CAMPAIGN_DATA_DIR=str(workdir / "data"), WEB_SERVER_ADDRESS=f"127.0.0.1:{port}")
-    with open(workdir / "serve.log", "w") as log:
-        process = subprocess.Popen([CAMPAIGN, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-
-    def answering():
-        assert process.poll() is None, (workdir / "serve.log").read_text()
-        try:
-            return requests.get(base + "/console/sign-in", timeout=5).status_code == 200
-        except requests.ConnectionError:
-            return False
-    try:
-        wait_until(answering, "campaign serve to answer", timeout=90)
+    with campaign_serve(workdir, ready_path="/console/sign-in") as base:
         store = Store(f"sqlite:///{workdir / 'data' / 'identity.db'}", Base.metadata, consumer="tests.console",
                       unit_of_work=IdentityUnitOfWork)
         with store.unit_of_work() as uow:
@@ -65,9 +48,6 @@ def console(tmp_path_factory):
                           "audience": "activists", "capacity": 40}]}).json()
         assert api.post(f"{base}/api/v1/rollouts/{medan['id']}/launch", timeout=30).status_code == 200
         yield base + "/console"
-    finally:
-        process.terminate()
-        process.wait(30)
 
 
 def test_a_coordinator_runs_a_rollout_and_a_medan_committee_member_sees_none_of_it(console, tmp_path):

@@ -31,14 +31,16 @@ ROLLOUT = {
                     {"category": "lsm", "minimum": 2, "maximum": None}]},
         {"key": "socialisation", "day": 2, "date": "2026-06-03", "title": "Sosialisasi", "audience": "students",
          "capacity": 60, "opened_by": "Wali Kota", "topics": [], "quotas": []}]}
-DRAFT = {**ROLLOUT, "id": 8, "city": "medan", "city_name": "Medan", "status": "draft", "sessions": ROLLOUT["sessions"][:1]}
+DRAFT = {**ROLLOUT, "id": 8, "city": "medan", "city_name": "Medan", "status": "draft",
+         "sessions": ROLLOUT["sessions"][:1]}
 FIGURES = {"rollout_id": 7, "city": "pontianak", "city_name": "Pontianak", "starts_on": "2026-06-02",
            "ends_on": "2026-06-03", "by_session": {"workshop": {"educator": 3, "lsm": 1, "patbm": 1}},
            "attendance": [{"day": 1, "session_key": "workshop", "checked_in": 2}],
            "tests": {"pre_n": 0, "pre_percent": None, "post_n": 0, "post_percent": None, "paired": 0, "gain": None},
            "notifications": []}
-DELIVERIES = [{"id": 1, "rollout_id": 7, "city": "pontianak", "kind": "digest", "channel": "mail", "status": "acknowledged",
-               "recipient": "panitia@pontianak.example", "participant_count": 5, "attempts": 1, "last_error": None,
+DELIVERIES = [{"id": 1, "rollout_id": 7, "city": "pontianak", "kind": "digest", "channel": "mail",
+               "status": "acknowledged", "recipient": "panitia@pontianak.example", "participant_count": 5,
+               "attempts": 1, "last_error": None,
                "sent_at": "2026-06-01T08:00:00+00:00", "acknowledged_at": "2026-06-01T09:00:00+00:00"},
               {"id": 2, "rollout_id": 7, "city": "pontianak", "kind": "participant_list", "channel": "mail",
                "status": "sent", "recipient": "panitia@pontianak.example", "participant_count": 5, "attempts": 1,
@@ -99,7 +101,8 @@ class FakeApi:
     """The services' API as the pages call it, with canned answers; what was sent is kept."""
 
     answers = {
-        "/rollouts": [DRAFT, ROLLOUT], "/rollouts/7": ROLLOUT, "/reports/national/rollout-figures": {"rollouts": [FIGURES]},
+        "/rollouts": [DRAFT, ROLLOUT], "/rollouts/7": ROLLOUT,
+        "/reports/national/rollout-figures": {"rollouts": [FIGURES]},
         "/reports/pontianak/rollout-figures": {"rollouts": [FIGURES]}, "/deliveries": DELIVERIES,
         "/rollouts/7/participants": PEOPLE, "/instruments": [], "/action-plans": [], "/audit": [],
         "/rollouts/7/committee": {"rollout_id": 7, "city": "pontianak", "name": "Panitia Lokal",
@@ -176,11 +179,14 @@ def test_no_session_goes_to_sign_in_and_back_after(console):
     form, html = visit(console, "/sign-in", next="/rollouts/7")
     assert 'lang="id"' in html and "Nama pengguna" in html
     csrf = next(c.value for c in form.cookies if c.name == session.CSRF_COOKIE)
-    wrong, html = console.handle(app.Visit("POST", "/sign-in", form={"csrf": csrf, "username": "nasional",
-                                 "password": "tebakan-7391", "next": "/rollouts/7"}, cookies={session.CSRF_COOKIE: csrf})), None
+    def sign_in(password, back):
+        return console.handle(app.Visit("POST", "/sign-in", form={
+            "csrf": csrf, "username": "nasional", "password": password, "next": back},
+            cookies={session.CSRF_COOKIE: csrf}))
+
+    wrong = sign_in("tebakan-7391", "/rollouts/7")
     assert wrong.status == 401 and "tebakan-7391" not in wrong.body.decode()  # a password is never shown back
-    signed = console.handle(app.Visit("POST", "/sign-in", form={"csrf": csrf, "username": "nasional",
-                            "password": "benar", "next": "//evil.example/x"}, cookies={session.CSRF_COOKIE: csrf}))
+    signed = sign_in("benar", "//evil.example/x")
     assert signed.status == 303 and signed.headers["Location"] == "/console/"  # never another site
     cookie = next(c for c in signed.cookies if c.name == session.COOKIE)
     assert cookie.http_only and cookie.max_age is None
