@@ -79,7 +79,8 @@ class RolloutProgress:
 
     @property
     def gaps(self) -> list[tuple[SessionProgress, CategoryTarget]]:
-        return [(s, t) for s in self.sessions for t in s.gaps]
+        """Categories short of their minimum; none before reporting has figures (a draft's are not counted)."""
+        return [(s, t) for s in self.sessions for t in s.gaps] if self.figures_known else []
 
     @property
     def checked_in(self) -> int:
