@@ -13,10 +13,12 @@ from nameko.dependency_providers import Config
 from shared import dead_letters
 from shared.config import is_embedded
 from shared.errors import NotFound, Unavailable
+from shared.pagination import PageQuery, in_memory, page_of
 from shared.web import api
 
 
 class DeadLetterOut(Schema):
+    position = fields.Integer(metadata={"description": "Its place in the queue, from 1 (the oldest)."})
     service = fields.String()
     event_id = fields.String()
     routing_key = fields.String()
@@ -47,13 +49,16 @@ def dead_letter_endpoints(service: str) -> type:
     class DeadLetterEndpoints:
         broker_settings = Config()
 
-        @api("GET", f"/dead-letters/{service}", response=DeadLetterOut, many=True, permission="operations")
-        def list_dead_letters(self, request):
-            """The events that failed DELIVERY_LIMIT + 1 times and wait in ``dlq.<service>``."""
-            if is_embedded(self.broker_settings):
-                return []
-            found = _letters(lambda: dead_letters.list_dead_letters(self.broker_settings["AMQP_URI"], service))
-            return DeadLetterOut(many=True).dump(found)
+        @api("GET", f"/dead-letters/{service}", query=PageQuery, response=page_of(DeadLetterOut),
+             permission="operations")
+        def list_dead_letters(self, request, query):
+            """The events that failed DELIVERY_LIMIT + 1 times and wait in ``dlq.<service>``, oldest first
+            (a page of them: read from the queue and given back to it, in order)."""
+            page = query["page"]
+            found = [] if is_embedded(self.broker_settings) else _letters(lambda: dead_letters.list_dead_letters(
+                self.broker_settings["AMQP_URI"], service, limit=(page.after or 0) + page.limit + 1))
+            numbered = [{"position": position, **vars(letter)} for position, letter in enumerate(found, 1)]
+            return page_of(DeadLetterOut)().dump(in_memory(numbered, page, key=lambda letter: letter["position"]))
 
         @api("POST", f"/dead-letters/{service}/replay", body=ReplayIn, body_required=False, response=DeadLetterOut,
              many=True, permission="operations")

@@ -5,9 +5,10 @@ service's own permission and city checks decide what the console shows: the cons
 no data of its own and reads no other service's database.  A refusal becomes ``Refused``
 (the API's ``error`` as it came: message, field, fields, rows), silence ``Unreachable``.
 
-Lists go through ``items``: the one place that knows how a list answers (a plain JSON list
-today; a page ``{"items": [...], "next_cursor": ...}``, a ``next`` link or a ``Link:
-rel="next"`` header are followed to the end), so a change of page shape is adapted here.
+Lists go through ``items`` (or ``listing``): the one place that knows how a list answers, a
+page ``{"items": [...], "next_cursor": ...}`` (docs/api.md, *Lists come in pages*; a ``next``
+link, a ``Link: rel="next"`` header or a plain JSON list are taken too) followed to the end, so
+a change of page shape is adapted here.
 """
 import re
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ API_PREFIX = "/api/v1"
 TIMEOUT = 30.0  # seconds; a report's PDF takes longer
 DOCUMENT_TIMEOUT = 300.0
 MAX_PAGES = 10_000  # a list that never ends is a bug of the API, not a reason to hang
+PAGE_SIZE = 1000  # the most entries a page of the API holds (shared.pagination.MAX_LIMIT)
 
 
 class Refused(Exception):
@@ -110,18 +112,26 @@ class ApiClient:
 
     def items(self, path: str, **params: Any) -> list[Any]:
         """Every item of a list, page after page."""
+        return self.listing(path, **params)[0]
+
+    def listing(self, path: str, **params: Any) -> tuple[list[Any], dict[str, Any]]:
+        """(every item, what the list says of itself beside them: a committee list's rollout), page after
+        page of the largest size the API gives."""
         found: list[Any] = []
+        about: dict[str, Any] | None = None
         url: str | None = path
-        query: dict[str, Any] | None = _present(params)
+        query: dict[str, Any] | None = {"limit": PAGE_SIZE, **_present(params)}
         for _ in range(MAX_PAGES):
             if url is None:
-                return found
+                return found, about or {}
             answer = self.send("GET", url, params=query)
             try:
                 body = answer.json()
             except ValueError:
                 raise Unreachable(f"GET {path} answered without JSON")
             found.extend(body if isinstance(body, list) else (body.get("items") or []))
+            if about is None and isinstance(body, dict):
+                about = {k: v for k, v in body.items() if k not in ("items", "next_cursor", "next")}
             url, query = _next_page(path, query, answer, body)
         raise Unreachable(f"GET {path} kept answering further pages")
 

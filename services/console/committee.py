@@ -12,9 +12,10 @@ LIST_COLUMNS = ("code", "full_name", "category", "organisation", "session", "day
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def list_file(listing: dict[str, Any], file_format: str) -> Download:
-    """The committee list as a file people open: every cell formula-safe (shared.spreadsheets)."""
-    rows = [[person.get(column) for column in LIST_COLUMNS] for person in listing["participants"]]
+def list_file(listing: dict[str, Any], people: list[dict[str, Any]], file_format: str) -> Download:
+    """The committee list (``listing``: its rollout; ``people``: its rows) as a file people open, every
+    cell formula-safe (shared.spreadsheets)."""
+    rows = [[person.get(column) for column in LIST_COLUMNS] for person in people]
     stem = f"peserta-{listing['city']}-{listing['rollout_id']}"
     if file_format == "csv":
         return Download(f"{stem}.csv", "text/csv; charset=utf-8",
@@ -60,8 +61,8 @@ def committee_page(ctx: Context, rollout_id: int) -> Reply:
 def download_list(ctx: Context, rollout_id: int, file_format: str) -> Reply:
     if file_format not in ("csv", "xlsx"):
         return ctx.page("refused.html.j2", status=404, reason="api", message=f"no list as {file_format}")
-    listing = ctx.api.get(f"/rollouts/{rollout_id}/committee-list")  # registration audits this read
-    return ctx.download(list_file(listing, file_format))
+    people, listing = ctx.api.listing(f"/rollouts/{rollout_id}/committee-list")  # registration audits each page
+    return ctx.download(list_file(listing, people, file_format))
 
 
 @route("POST", "/deliveries/<delivery_id>/receipt", "deliveries:acknowledge")

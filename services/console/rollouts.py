@@ -21,6 +21,10 @@ NEXT_STEPS = {"draft": ("launch", "cancel"), "launched": ("close-registration", 
 FILE_TYPES = {".csv": "text/csv", ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 BLANK_AGENDA_ROWS = 3
 FINISHED = ("succeeded", "failed")  # an import job's last states
+# What a rollout's page edits besides its agenda: what its committee and its report's cover need
+# (registration refuses to launch without them), and the report's narrative, section by section.
+DETAILS = ("province", "venue", "committee_name", "committee_email", "organisation", "author", "editor")
+NARRATIVE_SECTIONS = ("background", "aims", "expected_learning", "tips", "findings", "recommendations", "follow_up")
 
 
 # --- planning -----------------------------------------------------------------------------
@@ -34,7 +38,7 @@ def planned_rollout(form: dict[str, str]) -> dict[str, Any]:
     (``sessions.0.capacity``...), so each refusal lands beside its field."""
     body: dict[str, Any] = {name: form.get(name, "").strip() or None for name in (
         "program", "city_name", "province", "venue", "starts_on", "ends_on", "committee_name", "committee_email",
-        "author", "editor")}
+        "organisation", "author", "editor")}
     starts_on = _date(body["starts_on"])
     sessions = []
     for index, (key, audience, categories) in enumerate(SESSIONS):
@@ -102,7 +106,13 @@ def rollout_page(ctx: Context, rollout_id: int) -> Reply:
     plans = ctx.attempt(lambda: api.items("/action-plans", rollout_id=rollout_id), []) \
         if ctx.may("assessment:read") else None
     return ctx.page("rollout.html.j2", rollout=rollout, steps=NEXT_STEPS.get(rollout["status"], ()),
-                    instruments=instruments, plans=plans, blank_rows=BLANK_AGENDA_ROWS, sheet=None)
+                    instruments=instruments, plans=plans, blank_rows=BLANK_AGENDA_ROWS, sheet=None,
+                    **editing(ctx.lang))
+
+
+def editing(lang: str) -> dict[str, Any]:
+    """What the rollout page's forms need: the fields and sections they edit, shown in ``lang``."""
+    return {"details": DETAILS, "sections": NARRATIVE_SECTIONS, "paragraphs": lambda texts: paragraphs(texts, lang)}
 
 
 @route("POST", "/rollouts/<rollout_id>/step/<step:word>", "rollouts:write")
@@ -115,14 +125,65 @@ def lifecycle_step(ctx: Context, rollout_id: int, step: str) -> Reply:
                                                          status=ctx._(rollout["status"])))
 
 
+def paragraphs(texts: list[Any] | None, lang: str) -> str:
+    """A section of the narrative as its form shows it: a paragraph a line, each in the reader's language
+    (a text written per language is ``{"id": ..., "en": ...}``)."""
+    shown = []
+    for text in texts or []:
+        if isinstance(text, dict):
+            text = text.get(lang) or next(iter(text.values()), "")
+        shown.append(" ".join(str(text).split()))
+    return "\n".join(shown)
+
+
+def changed_paragraphs(before: list[Any] | None, typed: str, lang: str) -> list[str] | None:
+    """The section as typed (a paragraph a line), or None when it reads as it did: a section left as it
+    was keeps its texts written per language."""
+    if " ".join(typed.split()) == " ".join(paragraphs(before, lang).split()):
+        return None
+    return [line.strip() for line in typed.splitlines() if line.strip()]
+
+
+def details_edit(rollout: dict[str, Any], form: dict[str, str], lang: str) -> dict[str, Any]:
+    """``PATCH /rollouts/<id>`` from the details-and-narrative form: only what was changed."""
+    edit: dict[str, Any] = {}
+    for name in DETAILS:
+        if name in form and (form[name].strip() or None) != (rollout.get(name) or None):
+            edit[name] = form[name].strip() or None
+    for name in NARRATIVE_SECTIONS:
+        if name in form:
+            typed = changed_paragraphs(rollout.get(name), form[name], lang)
+            if typed is not None:
+                edit[name] = typed
+    return edit
+
+
+@route("POST", "/rollouts/<rollout_id>/details", "rollouts:write")
+def edit_details(ctx: Context, rollout_id: int) -> Reply:
+    rollout = ctx.api.get(f"/rollouts/{rollout_id}")
+    edit = details_edit(rollout, ctx.visit.form, ctx.lang)
+    if edit:
+        ctx.api.call("PATCH", f"/rollouts/{rollout_id}", json=edit)
+    return ctx.redirect(f"/rollouts/{rollout_id}#narrative-title",
+                        ctx._("The details and the narrative are saved.") if edit else ctx._("Nothing was changed."))
+
+
 def agenda_edit(rollout: dict[str, Any], key: str, form: dict[str, str],
-                lists: dict[str, list[str]]) -> dict[str, Any]:
-    """``PATCH /rollouts/<id>`` for one session from the agenda form: its title, date, capacity and
-    opener, and its topics, one row per facilitator (rows of one topic make one topic)."""
+                lists: dict[str, list[str]], lang: str = "id") -> dict[str, Any]:
+    """``PATCH /rollouts/<id>`` for one session from the agenda form: its title, date, capacity, opener and
+    summary, and its topics, one row per facilitator (rows of one topic make one topic)."""
     session: dict[str, Any] = {"key": key}
-    for name in ("title", "date", "opened_by"):
+    before = next((s for s in rollout.get("sessions") or [] if s["key"] == key), {})
+    if "summary" in form:
+        summary = changed_paragraphs(before.get("summary"), form["summary"], lang)
+        if summary is not None:
+            session["summary"] = summary
+    for name in ("title", "date"):
         if name in form:
             session[name] = form[name].strip() or None
+    if "opened_by" in form and changed_paragraphs([before["opened_by"]] if before.get("opened_by") else [],
+                                                  form["opened_by"], lang) is not None:
+        session["opened_by"] = form["opened_by"].strip() or None  # written per language, kept unless changed
     if "capacity" in form:
         session["capacity"] = _count(form["capacity"])
     topics: dict[str, list[dict[str, str]]] = {}
@@ -146,7 +207,7 @@ def agenda_edit(rollout: dict[str, Any], key: str, form: dict[str, str],
 def edit_agenda(ctx: Context, rollout_id: int, key: str) -> Reply:
     rollout = ctx.api.get(f"/rollouts/{rollout_id}")
     ctx.api.call("PATCH", f"/rollouts/{rollout_id}",
-                 json=agenda_edit(rollout, key, ctx.visit.form, ctx.visit.form_lists))
+                 json=agenda_edit(rollout, key, ctx.visit.form, ctx.visit.form_lists, ctx.lang))
     return ctx.redirect(f"/rollouts/{rollout_id}#agenda-{key}", ctx._("The agenda is saved."))
 
 
@@ -258,7 +319,8 @@ def upload_test_sheet(ctx: Context, rollout_id: int, instrument_id: int) -> Repl
         plans = ctx.api.items("/action-plans", rollout_id=rollout_id)
         return ctx.page("rollout.html.j2", status=422, rollout=rollout, steps=NEXT_STEPS.get(rollout["status"], ()),
                         instruments=instruments, plans=plans, blank_rows=BLANK_AGENDA_ROWS,
-                        sheet={"instrument_id": instrument_id, "message": exc.message, "rows": exc.rows})
+                        sheet={"instrument_id": instrument_id, "message": exc.message, "rows": exc.rows},
+                        **editing(ctx.lang))
     return ctx.redirect(f"/rollouts/{rollout_id}#tests", ctx._("%(n)s tests are scored.", n=done["imported"]))
 
 

@@ -94,7 +94,8 @@ def scenario(browser, console, password, downloads):
     page.goto(console + "/rollouts/new")
     for field, value in {"city_name": "Pontianak", "province": "Kalimantan Barat", "venue": "Hotel Kapuas",
                          "starts_on": "2026-06-02", "ends_on": "2026-06-03",
-                         "committee_email": "panitia@pontianak.example", "sessions.0.date": "2026-06-02",
+                         "committee_email": "panitia@pontianak.example", "organisation": "ECPAT Indonesia",
+                         "author": "Andy Ardian", "editor": "Rio Hendra", "sessions.0.date": "2026-06-02",
                          "sessions.0.capacity": "30", "sessions.0.minimum.educator": "3",
                          "sessions.0.minimum.lsm": "2", "sessions.1.date": "2026-06-03",
                          "sessions.1.capacity": "60", "sessions.1.minimum.student": "2"}.items():

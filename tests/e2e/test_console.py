@@ -42,11 +42,14 @@ def console(tmp_path_factory):
         api = requests.Session()
         api.headers["Authorization"] = f"Bearer {token}"
         medan = api.post(base + "/api/v1/rollouts", timeout=30, json={
-            "program": "Internet Aman untuk Anak", "city_name": "Medan", "starts_on": "2026-08-04",
-            "ends_on": "2026-08-05", "committee_email": "panitia@medan.example",
+            "program": "Internet Aman untuk Anak", "city_name": "Medan", "province": "Sumatera Utara",
+            "venue": "Hotel Santika", "starts_on": "2026-08-04", "ends_on": "2026-08-05",
+            "committee_email": "panitia@medan.example", "organisation": "ECPAT Indonesia", "author": "Andy Ardian",
+            "editor": "Rio Hendra",
             "sessions": [{"key": "workshop", "day": 1, "date": "2026-08-04", "title": "Workshop",
                           "audience": "activists", "capacity": 40}]}).json()
-        assert api.post(f"{base}/api/v1/rollouts/{medan['id']}/launch", timeout=30).status_code == 200
+        launched = api.post(f"{base}/api/v1/rollouts/{medan['id']}/launch", timeout=30)
+        assert launched.status_code == 200, launched.text
         yield base + "/console"
 
 

@@ -290,10 +290,19 @@ def test_agenda_rows_make_topics_with_their_facilitators():
         "topic": ["Kejahatan Siber", "Kejahatan Siber", "Jejak Digital", ""],
         "facilitator": ["Andy Ardian", "Sri Wahyuni", "", ""],
         "organisation": ["ECPAT Indonesia", "LPA", "", ""]})
-    assert edit == {"sessions": [{"key": "workshop", "title": "Workshop", "opened_by": None, "capacity": 40, "topics": [
+    assert edit == {"sessions": [{"key": "workshop", "title": "Workshop", "capacity": 40, "topics": [
         {"title": "Kejahatan Siber", "facilitators": [{"name": "Andy Ardian", "organisation": "ECPAT Indonesia"},
                                                        {"name": "Sri Wahyuni", "organisation": "LPA"}]},
         {"title": "Jejak Digital", "facilitators": []}]}]}
+
+
+def test_the_details_form_sends_only_what_changed_and_keeps_texts_written_per_language():
+    rollout = {**ROLLOUT, "organisation": None, "aims": ["Satu"],
+               "background": [{"id": "Anak-anak makin lama daring.", "en": "Children spend longer online."}, "Kedua"]}
+    form = {"province": "Kalimantan Barat", "organisation": "ECPAT Indonesia", "findings": "",
+            "background": "Anak-anak makin lama daring.\nKedua", "aims": "Satu\n\nDua "}
+    assert rollouts.details_edit(rollout, form, "id") == {"organisation": "ECPAT Indonesia", "aims": ["Satu", "Dua"]}
+    assert rollouts.paragraphs(rollout["background"], "en") == "Children spend longer online.\nKedua"
 
 
 def test_downloads_are_named_by_the_api_and_the_report_preview_runs_nothing(console):
@@ -309,15 +318,15 @@ def test_downloads_are_named_by_the_api_and_the_report_preview_runs_nothing(cons
 def test_the_committee_list_files_are_formula_safe():
     from openpyxl import load_workbook
 
-    listing = {"rollout_id": 7, "city": "pontianak", "participants": [
-        {"code": "PON-1", "full_name": "=HYPERLINK(\"http://x\")", "category": "LSM", "organisation": "+62 LSM",
-         "session": "Workshop", "day": 1}]}
-    as_csv = committee.list_file(listing, "csv")
+    listing = {"rollout_id": 7, "city": "pontianak"}
+    people = [{"code": "PON-1", "full_name": "=HYPERLINK(\"http://x\")", "category": "LSM", "organisation": "+62 LSM",
+               "session": "Workshop", "day": 1}]
+    as_csv = committee.list_file(listing, people, "csv")
     rows = list(csv.reader(io.StringIO(as_csv.content.decode("utf-8"))))
     assert as_csv.name == "peserta-pontianak-7.csv"
     assert rows == [list(committee.LIST_COLUMNS), ["PON-1", "'=HYPERLINK(\"http://x\")", "LSM", "'+62 LSM",
                                                    "Workshop", "1"]]
-    sheet = load_workbook(io.BytesIO(committee.list_file(listing, "xlsx").content)).active
+    sheet = load_workbook(io.BytesIO(committee.list_file(listing, people, "xlsx").content)).active
     name = sheet.cell(row=2, column=2)
     assert name.value == "'=HYPERLINK(\"http://x\")" and name.data_type == "s"
 

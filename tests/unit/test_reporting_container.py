@@ -112,7 +112,8 @@ def test_the_rollout_figures_a_report_to_download_and_the_dead_letters_answer_ov
     assert http.get(api(reporting, "/reports/palembang/activity-report?format=doc"), timeout=10).status_code == 422
 
     # The operator's: on the in-process transport no dead-letter queue exists, so none waits.
-    assert session("operator").get(api(reporting, "/dead-letters/reporting"), timeout=10).json() == []
+    assert session("operator").get(api(reporting, "/dead-letters/reporting"), timeout=10).json() == {
+        "items": [], "next_cursor": None}
     refused = session("partner").get(api(reporting, "/dead-letters/reporting"), timeout=10)
     assert refused.status_code == 403 and refused.json()["error"]["permission"] == "operations"
     unknown = session("operator").post(api(reporting, "/dead-letters/reporting/replay"), json={"event_id": "e-1"},
