@@ -209,6 +209,8 @@ class Console:
                                     exc.message, kind="error")
             status = exc.status if exc.status in (403, 404) else 503 if exc.status >= 500 else exc.status
             return ctx.page("refused.html.j2", status=status, reason="api", message=exc.message)
+        finally:
+            ctx.api.close()
         for cookie in ctx.cookies:
             if cookie not in reply.cookies:
                 reply.cookies.append(cookie)

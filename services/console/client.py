@@ -75,6 +75,17 @@ class ApiClient:
     def url(self, path: str) -> str:
         return f"{self.base_url}{API_PREFIX}{path}"
 
+    def close(self) -> None:
+        """Let go of the connections kept open: the API may be this very process, which cannot stop
+        while its own idle connections to itself wait to be used again."""
+        self.http.close()
+
+    def __enter__(self) -> "ApiClient":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def send(self, method: str, path: str, timeout: float | None = None, **kwargs: Any) -> requests.Response:
         url = path if path.startswith(("http://", "https://")) else self.url(path)
         headers = dict(kwargs.pop("headers", None) or {})

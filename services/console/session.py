@@ -67,7 +67,8 @@ class Sessions:
 
     def sign_in(self, username: str, password: str) -> Session:
         """A new session, or ``Refused`` (401 for a wrong name or password) as identity answered."""
-        tokens = ApiClient(self.api_url).post("/auth/token", {"username": username, "password": password})
+        with ApiClient(self.api_url) as identity:
+            tokens = identity.post("/auth/token", {"username": username, "password": password})
         return self._session(tokens, secrets.token_urlsafe(24))
 
     def current(self, session: Session, now: float | None = None) -> Session:
@@ -81,7 +82,8 @@ class Sessions:
             if key in self._exchanged:
                 return self._exchanged[key][1]
             try:
-                tokens = ApiClient(self.api_url).post("/auth/refresh", {"refresh_token": session.refresh_token})
+                with ApiClient(self.api_url) as identity:
+                    tokens = identity.post("/auth/refresh", {"refresh_token": session.refresh_token})
             except Refused as exc:
                 if exc.status in (400, 401, 403, 422):
                     raise SignedOut(exc.message)
@@ -92,7 +94,8 @@ class Sessions:
 
     def sign_out(self, session: Session) -> None:
         try:
-            ApiClient(self.api_url).post("/auth/logout", {"refresh_token": session.refresh_token})
+            with ApiClient(self.api_url) as identity:
+                identity.post("/auth/logout", {"refresh_token": session.refresh_token})
         except Refused:
             pass  # already lapsed or revoked: signed out all the same
 

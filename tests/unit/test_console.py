@@ -148,6 +148,9 @@ class FakeApi:
     def download(self, path, default_name, **params):
         return Download("laporan-pontianak-2026.pdf", "application/pdf", b"%PDF-1.7")
 
+    def close(self):
+        pass
+
 
 @pytest.fixture
 def console(monkeypatch):
@@ -354,6 +357,12 @@ def test_requests_side_by_side_share_one_refresh(sessions, monkeypatch):
 
     class Identity:
         def __init__(self, url, token=None):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc_info):
             pass
 
         def post(self, path, body):
