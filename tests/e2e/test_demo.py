@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+import requests
 
 from tests.support.cluster import Vhost
 from tests.support.summaries import SummarySubscriber
@@ -31,6 +32,27 @@ def run_demo(workdir, **env):
     return result.stdout, Path(report).read_text(encoding="utf-8")
 
 
+def serve_demo(workdir):
+    """``campaign demo --serve`` until it serves: (what it printed, the report, the console's address, the
+    password, the process still running)."""
+    clean_env = {k: v for k, v in os.environ.items()
+                 if k != "AMQP_URI" and not k.endswith("_DATABASE_URL") and k not in ("SMTP_URL", "CITY")}
+    started = time.monotonic()
+    process = subprocess.Popen([CAMPAIGN, "demo", "--serve", "--dir", str(workdir)], env=clean_env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    printed = []
+    for line in process.stdout:  # until it says it serves, or ends
+        printed.append(line)
+        if line.startswith("Serving until stopped") or time.monotonic() - started > 300:
+            break
+    stdout = "".join(printed)
+    print(f"campaign demo --serve took {time.monotonic() - started:.1f}s to serve")
+    assert process.poll() is None and "Traceback" not in stdout, stdout
+    console, password = re.search(r"^Console: (\S+)  \(sign in as nasional, password (\S+);", stdout, re.M).groups()
+    report = re.search(r"^Report: (.+)$", stdout, re.M).group(1)
+    return stdout, Path(report).read_text(encoding="utf-8"), console, password, process
+
+
 def english_report(stdout):
     return Path(re.search(r"^  in English: (.+)$", stdout, re.M).group(1)).read_text(encoding="utf-8")
 
@@ -38,7 +60,18 @@ def english_report(stdout):
 @pytest.fixture(scope="module")
 def embedded_demo(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("demo")
-    stdout, report = run_demo(workdir)
+    stdout, report, console, password, process = serve_demo(workdir)
+    try:
+        # What it prints is true: the console answers, and its sign-in opens the dashboard of the demo's rollout.
+        http = requests.Session()
+        form = http.get(console + "sign-in", timeout=30)
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+        dashboard = http.post(console + "sign-in", data={"csrf": csrf, "username": "nasional", "password": password},
+                              timeout=60)
+        assert dashboard.status_code == 200 and "Pontianak" in dashboard.text and 'data-rollout="1"' in dashboard.text
+    finally:
+        process.terminate()  # Ctrl-C's SIGINT and SIGTERM alike: stopped within seconds
+        assert process.wait(60) == 0
     return workdir, stdout, report
 
 
@@ -59,7 +92,7 @@ def test_the_demo_runs_with_no_broker_and_reports_the_seed(embedded_demo):
     accounts = re.search(r"^Accounts (.+), password (\S+) ", stdout, re.M)
     assert accounts.group(1).split(", ") == ["nasional", "pontianak", "komite-pontianak", "komite-medan", "mitra",
                                                 "operator"]
-    assert f"CAMPAIGN_DATA_DIR={workdir / 'data'}" in stdout and "campaign login --username nasional" in stdout
+    assert "Console: http://127.0.0.1:" in stdout and "campaign login --username nasional" in stdout
     assert "2026" not in report and "Tanggal terbit : 31 Mei 2019" in report  # dates from the events
 
 
