@@ -1,4 +1,4 @@
-"""The console scenario in Chromium, run by tests/e2e/test_console.py in a process of its own.
+"""The console scenario in Chromium, run by tests/e2e/test_console_in_browser.py in a process of its own.
 
 Playwright's synchronous API runs an asyncio loop and threads of its own, which eventlet's green
 threads (the test process is monkey-patched for the nameko containers of the unit tests) would

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from campaign.commands import API_COMMANDS
 from tests.support.cluster import free_port
 
-rollout, participants, assessment, notifications, reporting, audit = API_COMMANDS
+rollout, participants, assessment, notifications, reporting, audit, dead_letters = API_COMMANDS
 NOT_FOUND = (404, {"error": {"code": "http_error", "message": "The requested URL was not found on the server."}})
 EMPTY = {"items": [], "next_cursor": None}  # a list's last (and only) page
 
