@@ -178,7 +178,9 @@ def test_waitlist_duplicates_minors_and_check_in(cluster, tap):
                           json={"email": "rizky@example.org"}), 422, "email")
 
     events.until(lambda got: any(k.startswith("participant_updated") for k, _ in got))
-    assert [(k.split(".")[0], p["participant_id"], p.get("status")) for k, p in events.received] == [
+    # Published at least once: an event sent again under load has the same event_id, and counts once.
+    announced = {p["event_id"]: (k, p) for k, p in events.received}.values()
+    assert [(k.split(".")[0], p["participant_id"], p.get("status")) for k, p in announced] == [
         ("participant_registered", people[0]["id"], "registered"),
         ("participant_registered", people[1]["id"], "registered"),
         ("participant_registered", people[2]["id"], "waitlisted"),
