@@ -1,10 +1,10 @@
 """One city rollout flows end to end through the four services on RabbitMQ."""
-import pytest
 import csv
 import io
 import json
 
 import pika
+import pytest
 import requests
 
 from shared import events
