@@ -54,3 +54,11 @@ def serving(service_classes, directory, replace=(), **settings):
     finally:
         for container in reversed(started):
             container.stop()
+
+
+def empty_memory_broker() -> None:
+    """Forget the in-process broker's queues and bindings: they outlive the containers that declared
+    them, and a later module's container would take the events earlier modules' services sent there."""
+    from kombu.transport import memory
+    memory.Channel.queues.clear()
+    memory.Transport.global_state.clear()

@@ -8,6 +8,7 @@ from nameko.testing.services import entrypoint_waiter
 
 from services.reporting.service import ReportingService
 from shared.config import load
+from tests.support.in_process import empty_memory_broker
 from tests.support.tokens import session
 from tests.unit.test_reporting import participant_event, rollout_event, score_event
 
@@ -24,6 +25,7 @@ def free_address():
 def container_factory(tmp_path_factory):
     """Containers of a service class on ``memory://``, each with SQLite files in a directory of its own."""
     made = []
+    empty_memory_broker()
 
     def make(service_class):
         data_dir = tmp_path_factory.mktemp(service_class.name)
