@@ -167,10 +167,17 @@ class ServiceProcess:
             raise AssertionError(f"{self.name} did not start; see {self.log_path}")
 
     def stop(self):
+        self.ask_to_stop()
+        self.wait_stopped()
+
+    def ask_to_stop(self):
         if self.process and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
+
+    def wait_stopped(self, timeout=15):
+        if self.process:
             try:
-                self.process.wait(15)
+                self.process.wait(timeout)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
@@ -239,8 +246,11 @@ class Cluster:
         return 0.0
 
     def stop(self):
+        # All asked at once: each takes a few seconds to finish its work and flush its outbox.
         for service in self.services.values():
-            service.stop()
+            service.ask_to_stop()
+        for service in self.services.values():
+            service.wait_stopped()
 
     def url(self, service):
         return self.services[service].url
