@@ -281,17 +281,17 @@ def test_the_broker_node_stopped_for_a_minute_mid_stream_is_waited_out(system, l
     assert_each_exactly_once(system, rollout, PARTICIPANTS + 1)
 
 
-@pytest.mark.xfail(strict=False, reason="once in a full run right after the broker outage, under load: a process did "
-                   "not exit as asked or the stream had ended before the stop; under investigation")
 def test_sigterm_to_each_service_mid_stream_stops_it_within_ten_seconds_losing_and_doubling_nothing(
         system, launch):
     rollout = launch("Pontianak", "sigterm@committee.example")
     start_import(system, rollout, "Berhenti")
     try:
+        # Read as the signals go: a graceful stop finishes what each consumer holds, so the read
+        # models may well be whole once every process has exited.
+        at_the_signal = in_read_models(system, rollout)
         exited = terminate(system, list(system.services))
         assert {key: seconds for key, seconds in exited.items() if seconds > STOP_DEADLINE} == {}
-        assert in_read_models(system, rollout)["reporting"][0] < PARTICIPANTS or \
-            in_read_models(system, rollout)["notification"][0] < PARTICIPANTS, "the stream was over before the stop"
+        assert min(count for count, _ in at_the_signal.values()) < PARTICIPANTS, "the stream was over before the stop"
     finally:
         system.stop()  # whatever did not stop goes now, so the next test finds every process started afresh
         system.start()  # each process again, on its port; each picks up where it stopped
