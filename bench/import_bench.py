@@ -125,7 +125,8 @@ def timed_baseline(store, count):
             "age_band, minor, email, consent_by, status, person_key, registered_at) VALUES ("
             + ", ".join([mark] * 13) + ", CURRENT_TIMESTAMP)", participants)
         cursor.executemany(
-            "INSERT INTO outbox (event_id, exchange, routing_key, city, payload, created_at, attempts, next_attempt_at) "
+            "INSERT INTO outbox (event_id, exchange, routing_key, city, payload, created_at, attempts, "
+            "next_attempt_at) "
             f"VALUES ({mark}, {mark}, {mark}, {mark}, {mark}, CURRENT_TIMESTAMP, 0, CURRENT_TIMESTAMP)", outbox)
         connection.commit()
         return time.perf_counter() - started

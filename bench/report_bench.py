@@ -36,8 +36,16 @@ def populate(url, participants, submissions, cities):
     from sqlalchemy import case, func, insert, select
 
     from campaign.demo import load_rollout
-    from services.reporting.models import (Base, NotificationFact, ParticipantFact, RolloutFact, ScoreFact,
-                                           ScorePair, TopicScoreFact, TopicTotal)
+    from services.reporting.models import (
+        Base,
+        NotificationFact,
+        ParticipantFact,
+        RolloutFact,
+        ScoreFact,
+        ScorePair,
+        TopicScoreFact,
+        TopicTotal,
+    )
     from shared.database import Store
 
     rng = random.Random(2019)

@@ -107,7 +107,7 @@ def test_serve_on_a_taken_port_says_so_in_one_line(tmp_path, command):
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
         holder.listen()
-        address = "127.0.0.1:%d" % holder.getsockname()[1]
+        address = f"127.0.0.1:{holder.getsockname()[1]}"
         result, took = campaign(*command, env=environment(tmp_path, WEB_SERVER_ADDRESS=address))
     assert result.returncode != 0
     assert took < 10

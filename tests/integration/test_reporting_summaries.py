@@ -156,7 +156,7 @@ def test_events_in_summaries_out_and_a_rebuild_gives_the_same_figures(reporting)
     assert {k for k, _, _ in pontianak_only.received} == {"summary.participants.pontianak",
                                                            "summary.tests.pontianak"}
     assert {k for k, _, _ in national_tests.received} == {"summary.tests.national", "summary.participants.medan"}
-    for key, raw, body in pontianak_only.received + national_tests.received:
+    for key, _, body in pontianak_only.received + national_tests.received:
         assert contracts.problems(key, body) == [], (key, body)
     people = pontianak_only.latest("summary.participants.pontianak")
     # 1 educator is "<5"; the total of 8 less the 7 students would give it away, so the total is "x".

@@ -194,9 +194,14 @@ class Node:
         self.beam_pid: int | None = None
 
     def start(self) -> None:
+        self.launch()
+        self.await_startup()
+
+    def launch(self) -> None:
+        """Start ``rabbitmq-server`` for this node; ``await_startup`` waits until it answers."""
         d = self.directory
         self.beam_pid = None
-        (d / "mnesia").mkdir(exist_ok=True)  # a restart finds the data of the first start
+        (d / "mnesia").mkdir(parents=True, exist_ok=True)  # a restart finds the data of the first start
         (d / "log").mkdir(exist_ok=True)
         (d / "rabbitmq.conf").write_text(f"listeners.tcp.local = 127.0.0.1:{self.amqp_port}\n")
         (d / "enabled_plugins").write_text("[].\n")  # not the machine's: no management on 15672
@@ -227,6 +232,9 @@ class Node:
         with open(d / "console.log", "w") as console:
             self.launcher = subprocess.Popen(["rabbitmq-server"], env=env, stdin=subprocess.DEVNULL,
                                              stdout=console, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def await_startup(self) -> None:
+        d = self.directory
         deadline = time.monotonic() + START_TIMEOUT
         while True:
             if self.launcher.poll() is not None:

@@ -79,7 +79,7 @@ class Vhost:
         try:
             self.broker.rabbitmqctl("delete_vhost", self.name, "--timeout", "60", timeout=90)
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
-            warnings.warn(f"vhost {self.name} was not deleted from the test broker: {exc}")
+            warnings.warn(f"vhost {self.name} was not deleted from the test broker: {exc}", stacklevel=2)
 
 
 class Databases:

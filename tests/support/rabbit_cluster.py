@@ -1,26 +1,22 @@
 """Three RabbitMQ nodes on this machine joined as one cluster, as deploy/k8s runs the broker.
 
-Each node has its own name, ports and data directory (the approach of the test run's own
-node, tests/support/broker_node.py on the broker-node branch); the second and third join the
+Each node has its own name, ports and data directory (as the test run's own
+node, tests/support/broker_node.py); the second and third join the
 first with ``rabbitmqctl join_cluster``.  Clients get one AMQP URI per node, joined by ``;``:
 kombu (and so nameko and the outbox relay) fails over to the next node when one goes away,
 as a Kubernetes Service in front of the three pods would send them elsewhere.
 """
 import json
 import os
-import pwd
 import shutil
 import signal
 import subprocess
 import tempfile
 import threading
-import time
 import uuid
 from pathlib import Path
 
-from tests.support.cluster import free_port
-
-START_TIMEOUT = 120.0
+from tests.support import broker_node
 
 
 def rabbitmqctl(node, *args, timeout=120):
@@ -28,58 +24,11 @@ def rabbitmqctl(node, *args, timeout=120):
                           timeout=timeout).stdout
 
 
-class Node:
-    def __init__(self, name, directory):
-        self.name = name
-        self.directory = Path(directory)
-        self.amqp_port = free_port()
-        self.dist_port = free_port()
-        self.launcher = None
+class Node(broker_node.Node):
+    """A member of the cluster: started as the run's own node is, stopped as an operator would."""
 
-    def launch(self):
-        d = self.directory
-        for folder in ("mnesia", "log"):
-            (d / folder).mkdir(parents=True)
-        (d / "rabbitmq.conf").write_text(f"listeners.tcp.local = 127.0.0.1:{self.amqp_port}\n")
-        (d / "enabled_plugins").write_text("[].\n")
-        (d / "rabbitmq-env.conf").write_text("")  # not the machine's, which names its own node
-        if os.geteuid() == 0:  # the packaged rabbitmq-server runs the node as user rabbitmq
-            try:
-                owner = pwd.getpwnam("rabbitmq")
-            except KeyError:
-                owner = None
-            if owner:
-                for path in [d, *d.rglob("*")]:
-                    os.chown(path, owner.pw_uid, owner.pw_gid)
-        env = {
-            **os.environ,
-            "RABBITMQ_NODENAME": self.name,
-            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
-            "RABBITMQ_NODE_PORT": str(self.amqp_port),
-            "RABBITMQ_DIST_PORT": str(self.dist_port),
-            "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
-            "RABBITMQ_MNESIA_BASE": str(d / "mnesia"),
-            "RABBITMQ_LOG_BASE": str(d / "log"),
-            "RABBITMQ_PID_FILE": str(d / "node.pid"),
-            "RABBITMQ_CONFIG_FILE": str(d / "rabbitmq.conf"),
-            "RABBITMQ_ADVANCED_CONFIG_FILE": str(d / "advanced.config"),  # absent on purpose
-            "RABBITMQ_ENABLED_PLUGINS_FILE": str(d / "enabled_plugins"),
-            "RABBITMQ_CONF_ENV_FILE": str(d / "rabbitmq-env.conf"),
-        }
-        with open(d / "console.log", "w") as console:
-            self.launcher = subprocess.Popen(["rabbitmq-server"], env=env, stdin=subprocess.DEVNULL,
-                                             stdout=console, stderr=subprocess.STDOUT, start_new_session=True)
-
-    def await_startup(self):
-        deadline = time.monotonic() + START_TIMEOUT
-        while subprocess.run(["rabbitmqctl", "-n", self.name, "await_startup", "--timeout", "10"],
-                             capture_output=True, timeout=60).returncode != 0:
-            if self.launcher.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"RabbitMQ node {self.name} did not start; see {self.directory}/console.log")
-            time.sleep(0.5)
-
-    def amqp_uri(self, vhost):
-        return f"amqp://guest:guest@127.0.0.1:{self.amqp_port}/{vhost}"
+    def uri(self, vhost):
+        return f"{self.amqp_uri}/{vhost}"
 
     @property
     def running(self):
@@ -125,7 +74,7 @@ class RabbitCluster:
     @property
     def amqp_uri(self):
         """Every node, the first first: clients connect there and fail over to the others."""
-        return ";".join(node.amqp_uri(self.vhost) for node in self.nodes)
+        return ";".join(node.uri(self.vhost) for node in self.nodes)
 
     def running_nodes(self):
         for node in self.nodes:
