@@ -67,7 +67,19 @@ def served_cities(config):
     return known + [c for c in served if c not in known], served, False
 
 
-class CityQueueConsumer(QueueConsumer):
+# How long a consumer thread waits on its socket before its next turn.  Pausing, cancelling and
+# stopping a consumer each wait for that turn: with kombu's default second a stop took three.
+TURN_SECONDS = 0.2
+
+
+class PromptQueueConsumer(QueueConsumer):
+    """nameko's queue consumer, taking a turn every ``TURN_SECONDS`` instead of every second."""
+
+    def consume(self, *args, **kwargs):
+        return super().consume(*args, **{**kwargs, "safety_interval": TURN_SECONDS})
+
+
+class CityQueueConsumer(PromptQueueConsumer):
     """nameko's queue consumer, letting one entrypoint consume several queues
     and a batching entrypoint take more messages at a time.
 
@@ -117,7 +129,7 @@ class CityQueueConsumer(QueueConsumer):
     def pause(self, provider, timeout=2.0):
         """Stop the broker sending ``provider`` more messages; those received stay in hand to be acked.
 
-        Only the consumer thread may cancel a consumer: it does so at its next turn (within a second).
+        Only the consumer thread may cancel a consumer: it does so at its next turn (``TURN_SECONDS``).
         """
         if not self.connected or provider not in self._consumers:
             return

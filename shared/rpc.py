@@ -9,12 +9,15 @@ raises ``Unavailable`` (a 503 saying which service did not answer).  Only ids an
 codes travel by RPC: anything with a person's name goes over HTTP (docs/notification.md).
 """
 import eventlet
-from nameko.rpc import Rpc, RpcConsumer, RpcProxy
+from nameko.rpc import ReplyListener, Rpc, RpcConsumer, RpcProxy
 
+from shared.consumer import PromptQueueConsumer
 from shared.errors import Unavailable
 
 
 class _RpcConsumer(RpcConsumer):
+    queue_consumer = PromptQueueConsumer()
+
     def handle_message(self, body, message):
         message.properties.setdefault("content_type", message.content_type)
         super().handle_message(body, message)
@@ -27,8 +30,14 @@ class _Rpc(Rpc):
 rpc = _Rpc.decorator
 
 
+class _ReplyListener(ReplyListener):
+    queue_consumer = PromptQueueConsumer()
+
+
 class TimedRpcProxy(RpcProxy):
     """``RpcProxy("registration")`` whose every call gives up after ``CALL_TIMEOUT`` seconds."""
+
+    rpc_reply_listener = _ReplyListener()
 
     def get_dependency(self, worker_ctx):
         timeout = float(self.container.config.get("CALL_TIMEOUT") or 10)
