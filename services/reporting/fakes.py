@@ -5,6 +5,7 @@ in Python what ``repository.py`` counts and sums in SQL;
 ``tests/unit/test_reporting_repository.py`` checks that the two agree.
 """
 from collections import defaultdict
+from contextlib import contextmanager
 
 from services.reporting.figures import ScoreSums
 from services.reporting.models import (
@@ -100,8 +101,9 @@ class FakeReadModels:
     def checkpoint(self) -> None:
         pass
 
-    def hold_participants(self, ids: set) -> list:
-        return []
+    @contextmanager
+    def applying(self, participant_ids: set):
+        yield  # every change is in place at once
 
     def rollout(self, rollout_id, city):
         return self.rollouts_by_id.setdefault(rollout_id, RolloutFact(rollout_id=rollout_id, city=city,

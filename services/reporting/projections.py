@@ -190,16 +190,19 @@ APPLY = {
     events.GAIN_SUMMARY: gain_summarised,
 }
 _BY_NAME = {kind.name: kind for kind in APPLY}
+# The kinds that change a participant's row (a check-in only adds attendance).
+_OF_PARTICIPANTS = {events.PARTICIPANT_REGISTERED, events.PARTICIPANT_UPDATED, events.PARTICIPANT_CANCELLED,
+                    events.PARTICIPANT_PROMOTED}
 
 
 # --- the one path: live events and the rebuild --------------------------------
 
 def apply(uow, kind, batch: list[dict]) -> set[str]:
-    """Apply loaded events of one kind to the read models; returns their cities."""
-    held = uow.read_models.hold_participants(  # noqa: F841 (one lookup for the batch, kept while applied)
-        {event["participant_id"] for event in batch if "participant_id" in event})
-    for event in taking_turns(batch):
-        APPLY[kind](uow.read_models, event)
+    """Apply loaded events of one kind to the read models, in order; returns their cities."""
+    models = uow.read_models
+    with models.applying({event["participant_id"] for event in batch} if kind in _OF_PARTICIPANTS else set()):
+        for event in taking_turns(batch):
+            APPLY[kind](models, event)
     return {event["city"] for event in batch}
 
 
@@ -265,20 +268,21 @@ def record_registrations(uow, batch: list[dict]) -> None:
     record(uow, events.PARTICIPANT_REGISTERED, batch)
 
 
-def record_participant_updated(uow, event: dict) -> None:
-    record(uow, events.PARTICIPANT_UPDATED, [event])
+def record_participant_updates(uow, batch: list[dict]) -> None:
+    record(uow, events.PARTICIPANT_UPDATED, batch)
 
 
-def record_participant_cancelled(uow, event: dict) -> None:
-    record(uow, events.PARTICIPANT_CANCELLED, [event])
+def record_cancellations(uow, batch: list[dict]) -> None:
+    record(uow, events.PARTICIPANT_CANCELLED, batch)
 
 
-def record_participant_promoted(uow, event: dict) -> None:
-    record(uow, events.PARTICIPANT_PROMOTED, [event])
+def record_promotions(uow, batch: list[dict]) -> None:
+    record(uow, events.PARTICIPANT_PROMOTED, batch)
 
 
-def record_check_in(uow, event: dict) -> None:
-    record(uow, events.PARTICIPANT_CHECKED_IN, [event])
+def record_check_ins(uow, batch: list[dict]) -> None:
+    """Check-ins come in thousands on a rollout's days: a batch in one unit of work."""
+    record(uow, events.PARTICIPANT_CHECKED_IN, batch)
 
 
 def record_scores(uow, batch: list[dict]) -> None:

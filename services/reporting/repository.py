@@ -3,6 +3,8 @@
 Everything SQLAlchemy (and every dialect difference) of reporting lives here;
 ``fakes.py`` keeps the same repositories in memory for unit tests.
 """
+from contextlib import contextmanager
+
 from sqlalchemy import and_, case, func, insert, select, text, union_all, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -36,6 +38,43 @@ def _upsert(session, model):
     return dialect(model)
 
 
+def _put_rows(session, table, rows: list[dict]) -> None:
+    """Insert ``rows`` of ``table`` (every column given), or replace the row of the same key: one statement.
+
+    Statements here are on the table, not the mapped class, so SQLAlchemy sends the
+    rows as they are instead of building the ORM's bookkeeping for each.  Keys must be
+    distinct (PostgreSQL refuses to update one row twice in a statement).
+    """
+    if not rows:
+        return
+    statement = _upsert(session, table)
+    keys = [column.name for column in table.primary_key]
+    statement = statement.on_conflict_do_update(index_elements=keys, set_={
+        column.name: statement.excluded[column.name] for column in table.columns if column.name not in keys})
+    session.execute(statement, rows)
+
+
+PARTICIPANTS = ParticipantFact.__table__
+
+
+class ParticipantRow:
+    """A row of ``participants`` as plain attributes: what the projections read and change.
+
+    Rows are read a batch at a time and written back a batch at a time with Core
+    statements; an ORM object per event (its instance state, attribute events, the
+    unit of work's insert commands) cost more than the rest of applying a registration.
+    """
+
+    __slots__ = tuple(column.name for column in PARTICIPANTS.columns)
+
+    def __init__(self, **values):
+        for name in self.__slots__:
+            setattr(self, name, values.get(name))
+
+    def as_row(self) -> dict:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
 class SqlEventLog:
     """Every event reporting handled, as published: what the read models are rebuilt from."""
 
@@ -43,7 +82,7 @@ class SqlEventLog:
         self.session = session
 
     def append(self, entries: list[dict]) -> None:
-        self.session.execute(insert(EventLog), entries)  # one statement for a batch
+        self.session.execute(insert(EventLog.__table__), entries)  # one statement for a batch, no ORM per row
 
     def hold(self) -> None:
         """Keep handlers from adding to the log until this transaction ends (a rebuild)."""
@@ -69,13 +108,11 @@ class SqlCityChanges:
         self.session = session
 
     def count(self, cities: list[str]) -> None:
+        table = CityChanges.__table__
         for city in cities:  # in city order, so concurrent handlers lock them in one order
-            if self.session.get(CityChanges, city) is None:
-                self.session.add(CityChanges(city=city, changes=1, published=0))
-                self.session.flush()
-            else:
-                self.session.execute(update(CityChanges).where(CityChanges.city == city)
-                                     .values(changes=CityChanges.changes + 1))
+            statement = _upsert(self.session, table).values(city=city, changes=1, published=0)
+            self.session.execute(statement.on_conflict_do_update(
+                index_elements=["city"], set_={"changes": table.c.changes + 1}))
 
     def due(self, cities: list[str] | None = None) -> list[tuple]:
         """(city, changes, published) of the cities (of ``cities``) changed since their last summaries."""
@@ -130,6 +167,13 @@ class SqlReadModels:
     def __init__(self, session):
         self.session = session
         self._new = set()  # (model, key) known not to be in the database yet
+        # This unit of work's participants: a row, or None when the database has none yet.
+        self._participants: dict[int, ParticipantRow | None] = {}
+        # What the batch being applied changed, written when it has been applied (by key: the last wins).
+        self._changed_participants: dict[int, ParticipantRow] = {}
+        self._new_participants: set[int] = set()  # of those, the ones to insert
+        self._attendance: dict[tuple, dict] = {}
+        self._scores: dict[int, dict] = {}
 
     # --- writes (projections) ---
 
@@ -141,22 +185,62 @@ class SqlReadModels:
             self._new.discard((model, key))
         return row
 
-    def hold_participants(self, ids: set) -> list:
-        """One query for a batch's participants: each projection then finds its row,
-        or knows it is new, without a query of its own."""
-        if len(ids) < 2:
-            return []
-        found = self.session.scalars(select(ParticipantFact).where(ParticipantFact.participant_id.in_(ids))).all()
-        self._new |= {(ParticipantFact, i) for i in ids} - {(ParticipantFact, p.participant_id) for p in found}
-        return found  # the caller holds them: the session's identity map keeps only weak references
+    @contextmanager
+    def applying(self, participant_ids: set):
+        """Around a batch being applied: its participants read in one query beforehand, and the
+        participants, check-ins and scores it changed written after it, one statement per table."""
+        self._hold_participants(participant_ids)
+        yield
+        self._write_participants()
+        attendance, self._attendance = self._attendance, {}
+        _put_rows(self.session, AttendanceFact.__table__, list(attendance.values()))
+        scores, self._scores = self._scores, {}
+        _put_rows(self.session, ScoreFact.__table__, list(scores.values()))
+
+    def _hold_participants(self, ids) -> None:
+        """Read the rows of ``ids`` not read yet, locked until this transaction ends.
+
+        The lock (PostgreSQL; SQLite has one writer at a time) keeps another worker
+        of the same city from changing a row between this read and its write.
+        """
+        unknown = sorted(i for i in ids if i not in self._participants)
+        if not unknown:
+            return
+        self._participants.update(dict.fromkeys(unknown))
+        for row in self.session.execute(select(PARTICIPANTS).where(PARTICIPANTS.c.participant_id.in_(unknown))
+                                        .order_by(PARTICIPANTS.c.participant_id).with_for_update()):
+            self._participants[row.participant_id] = ParticipantRow(**row._mapping)
+
+    def _write_participants(self) -> None:
+        """The rows the batch changed: the new ones inserted, the others replaced, a statement each.
+
+        A new row inserted meanwhile by another worker makes the insert fail, and the
+        batch is tried again event by event, as any failing batch is.  The rows known
+        to exist are replaced by an upsert, which sends them in one statement where an
+        executemany UPDATE is a round trip per row.
+        """
+        changed, self._changed_participants = self._changed_participants, {}
+        new, self._new_participants = self._new_participants, set()
+        rows = [row.as_row() for key, row in changed.items() if key in new]
+        if rows:
+            self.session.execute(insert(PARTICIPANTS), rows)
+        _put_rows(self.session, PARTICIPANTS, [row.as_row() for key, row in changed.items() if key not in new])
 
     def rollout(self, rollout_id: int, city: str) -> RolloutFact:
         return self._get_or_add(RolloutFact, rollout_id, rollout_id=rollout_id, city=city, cancelled=False)
 
-    def participant(self, participant_id: int, rollout_id: int, city: str, session_key: str) -> ParticipantFact:
-        return self._get_or_add(ParticipantFact, participant_id, participant_id=participant_id,
-                                rollout_id=rollout_id, city=city, session_key=session_key,
-                                waitlisted=False, promoted=False, cancelled=False)
+    def participant(self, participant_id: int, rollout_id: int, city: str, session_key: str) -> ParticipantRow:
+        """The participant's row, new if none was heard of (written when the batch has been applied)."""
+        if participant_id not in self._participants:
+            self._hold_participants([participant_id])
+        row = self._participants[participant_id]
+        if row is None:
+            row = self._participants[participant_id] = ParticipantRow(
+                participant_id=participant_id, rollout_id=rollout_id, city=city, session_key=session_key,
+                waitlisted=False, promoted=False, cancelled=False, counted=False)
+            self._new_participants.add(participant_id)
+        self._changed_participants[participant_id] = row
+        return row
 
     def action_plan(self, action_plan_id: int) -> ActionPlanFact:
         return self._get_or_add(ActionPlanFact, action_plan_id, action_plan_id=action_plan_id)
@@ -165,10 +249,12 @@ class SqlReadModels:
         return self.session.get(SessionGainFact, (rollout_id, session_key))
 
     def put_attendance(self, **fields) -> None:
-        self.session.merge(AttendanceFact(**fields))
+        """A check-in, written when the batch has been applied (``applying``)."""
+        self._attendance[fields["participant_id"], fields["day"]] = fields
 
     def put_score(self, **fields) -> None:
-        self.session.merge(ScoreFact(**fields))
+        """A submission's score, replacing any it had, written when the batch has been applied."""
+        self._scores[fields["submission_id"]] = fields
 
     def put_notification(self, **fields) -> None:
         self.session.merge(NotificationFact(**fields))
@@ -212,12 +298,14 @@ class SqlReadModels:
             model.__table__.drop(connection, checkfirst=True)
             model.__table__.create(connection)
         self._new.clear()
+        self._participants.clear()
 
     def checkpoint(self) -> None:
         """Write what is pending and forget the rows loaded so far (a long rebuild stays flat)."""
         self.session.flush()
         self.session.expunge_all()
         self._new.clear()
+        self._participants.clear()
 
     # --- reads (figures) ---
 

@@ -42,16 +42,17 @@ class ReportingService(PrometheusEndpoint, HealthEndpoints, dead_letter_endpoint
     metrics = Metrics()
     config = Config()
 
-    # The two kinds that come in thousands (bulk imports, test sheets) are taken in batches.
+    # Participants' events and scores are handled a run of one kind at a time: registrations and test
+    # sheets come in thousands (bulk imports), check-ins on a rollout's days.
     handle_events = consume_events({
         events.ROLLOUT_LAUNCHED: projections.record_rollout_launched,
         events.ROLLOUT_UPDATED: projections.record_rollout_updated,
         events.ROLLOUT_CANCELLED: projections.record_rollout_cancelled,
         events.PARTICIPANT_REGISTERED: batched(projections.record_registrations),
-        events.PARTICIPANT_UPDATED: projections.record_participant_updated,
-        events.PARTICIPANT_CANCELLED: projections.record_participant_cancelled,
-        events.PARTICIPANT_PROMOTED: projections.record_participant_promoted,
-        events.PARTICIPANT_CHECKED_IN: projections.record_check_in,
+        events.PARTICIPANT_UPDATED: batched(projections.record_participant_updates),
+        events.PARTICIPANT_CANCELLED: batched(projections.record_cancellations),
+        events.PARTICIPANT_PROMOTED: batched(projections.record_promotions),
+        events.PARTICIPANT_CHECKED_IN: batched(projections.record_check_ins),
         events.TEST_SCORED: batched(projections.record_scores),
         events.GAIN_SUMMARY: projections.record_gain_summary,
         events.ACTION_PLAN_RECORDED: projections.record_action_plan,
