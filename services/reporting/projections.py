@@ -13,10 +13,11 @@ a pre-test and its post-test are put side by side by an upsert from either
 side; topic totals are sums.
 """
 import functools
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from itertools import groupby
+from uuid import UUID
 
-from shared import events
+from shared import event_codec, events
 from shared.turns import taking_turns
 
 # --- how each kind of event changes the read models -------------------------
@@ -211,9 +212,10 @@ def record(uow, kind, batch: list[dict]) -> int:
     and mark their cities changed; returns how many were recorded."""
     if not batch:
         return 0
-    uow.event_log.append([{"event_id": str(event["event_id"]), "event_type": kind.name, "city": event["city"],
-                           "occurred_at": event["occurred_at"], "payload": _as_published(kind, event)}
-                          for event in batch])
+    published = [_as_published(kind, event) for event in batch]
+    uow.event_log.append([{"event_id": payload["event_id"], "event_type": kind.name, "city": event["city"],
+                           "occurred_at": event["occurred_at"], "payload": payload}
+                          for event, payload in zip(batch, published)])
     uow.city_changes.count(sorted(apply(uow, kind, batch)))
     return len(batch)
 
@@ -245,8 +247,23 @@ def _dumper(kind):
 
 
 def _as_published(kind, event):
-    """The event as its producer published it (JSON-ready), for the log to replay."""
-    return _dumper(kind).dump(event)
+    """The event as its producer published it (JSON-ready), for the log to replay.
+
+    A flat event (``event_codec``) holds plain values, ids, moments and dates only:
+    each is written as its schema's field writes it, without the schema's machinery
+    per field (a registration's dump cost as much as applying it).
+    """
+    if event_codec.codec(kind) is None:
+        return _dumper(kind).dump(event)
+    return {name: _JSON_READY.get(type(value), _as_is)(value) for name, value in event.items()}
+
+
+def _as_is(value):
+    return value
+
+
+# What marshmallow's UUID, AwareDateTime and Date fields write.
+_JSON_READY = {UUID: str, datetime: datetime.isoformat, date: date.isoformat}
 
 
 # --- the handlers ``consume_events`` calls (see service.py) -------------------

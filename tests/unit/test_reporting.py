@@ -444,6 +444,15 @@ def test_the_event_log_keeps_each_event_as_it_was_read_in_json(uow):
         assert kind.load(entry["payload"]) == kind.load(payload)  # replayed, it is the same event
 
 
+def test_the_event_log_holds_each_event_as_its_schema_writes_it(uow):
+    kind, payload = change_event(events.PARTICIPANT_CHECKED_IN, 1, day=1)
+    delivered = [*a_season_of_events(), (kind, {**payload, "occurred_at": "2019-05-02T08:00:00.250000+07:00"})]
+    deliver(uow, *delivered)
+
+    for entry, (kind, payload) in zip(uow.event_log.entries, delivered, strict=True):
+        assert entry["payload"] == kind.schema().dump(kind.load(payload))
+
+
 def test_rebuilt_read_models_equal_the_live_ones(uow):
     deliver(uow, *a_season_of_events())
     live = every_figure(uow)
