@@ -3,6 +3,7 @@ import json
 
 import pytest
 from sqlalchemy import event, select
+from sqlalchemy.exc import IntegrityError
 
 from services.reporting import projections, publication
 from services.reporting.fakes import FakeReportingUnitOfWork
@@ -209,3 +210,30 @@ def test_a_batch_reads_its_participants_once_and_writes_them_once_per_run(store)
     # One read; the registrations' new rows, then their rows already there, then the cancellations'.
     assert (len(reads), len(writes)) == (1, 3)
     assert sum(counted for *_, counted in participants(store).values()) == 304 - 100
+
+
+def test_a_row_another_worker_inserted_meanwhile_fails_the_batch_and_its_retry_completes_the_row(tmp_path):
+    # PostgreSQL: SQLite has one writer at a time, so no other worker writes between a read and a write.
+    databases = Databases("postgresql", tmp_path)
+    store, other_worker = (Store(databases.urls["reporting"], Base.metadata, consumer="reporting",
+                                 unit_of_work=ReportingUnitOfWork) for _ in range(2))
+    try:
+        handle(store, rollout_event(1))
+        cancelled = change_event(events.PARTICIPANT_CANCELLED, 1)
+
+        registrations = [participant_event(1)]
+
+        def registered_by_the_other_worker(conn, cursor, statement, *args):
+            if registrations and " FROM participants WHERE " in " ".join(statement.split()):
+                handle(other_worker, registrations.pop())  # after this batch found no row 1
+
+        event.listen(store.engine, "after_cursor_execute", registered_by_the_other_worker)
+        with pytest.raises(IntegrityError):
+            handle(store, cancelled)
+        handle(store, cancelled)  # the consumer tries it again
+
+        assert participants(store) == {1: ("student", True, False, False, False)}
+    finally:
+        store.dispose()
+        other_worker.dispose()
+        databases.drop()
