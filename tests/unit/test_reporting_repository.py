@@ -2,7 +2,8 @@
 import json
 
 import pytest
-from sqlalchemy import event, select
+import sqlalchemy
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from services.reporting import projections, publication
@@ -18,7 +19,7 @@ from tests.unit.test_reporting import (
     a_season_of_events,
     change_event,
     deliver,
-    event as published,
+    event,
     every_figure,
     participant_event,
     rollout_event,
@@ -146,8 +147,8 @@ def test_a_registration_and_its_cancellation_or_promotion_in_one_batch(store):
     handle(store,
            participant_event(1), change_event(events.PARTICIPANT_CANCELLED, 1),
            change_event(events.PARTICIPANT_CANCELLED, 2), participant_event(2),  # the cancellation overtook it
-           published(events.PARTICIPANT_REGISTERED, rollout_id=1, participant_id=3, participant_code="C3",
-                     session_key="socialisation", category="student", minor=True, status="waitlisted"),
+           event(events.PARTICIPANT_REGISTERED, rollout_id=1, participant_id=3, participant_code="C3",
+                 session_key="socialisation", category="student", minor=True, status="waitlisted"),
            change_event(events.PARTICIPANT_PROMOTED, 3),
            participant_event(4), change_event(events.PARTICIPANT_CANCELLED, 5))  # 5 is from an earlier batch
 
@@ -199,11 +200,11 @@ def test_a_batch_reads_its_participants_once_and_writes_them_once_per_run(store)
     def statements_of(conn, cursor, statement, *args):
         statements.append(" ".join(statement.split()))
 
-    event.listen(store.engine, "before_cursor_execute", statements_of)
+    sqlalchemy.event.listen(store.engine, "before_cursor_execute", statements_of)
 
     handle(store, *[participant_event(i) for i in range(5, 305)],  # 5 to 10 are there already
            *[change_event(events.PARTICIPANT_CANCELLED, i) for i in range(5, 105)])
-    event.remove(store.engine, "before_cursor_execute", statements_of)
+    sqlalchemy.event.remove(store.engine, "before_cursor_execute", statements_of)
 
     reads = [s for s in statements if s.startswith("SELECT") and " FROM participants " in s]
     writes = [s for s in statements if s.startswith("INSERT INTO participants ")]
@@ -227,7 +228,7 @@ def test_a_row_another_worker_inserted_meanwhile_fails_the_batch_and_its_retry_c
             if registrations and " FROM participants WHERE " in " ".join(statement.split()):
                 handle(other_worker, registrations.pop())  # after this batch found no row 1
 
-        event.listen(store.engine, "after_cursor_execute", registered_by_the_other_worker)
+        sqlalchemy.event.listen(store.engine, "after_cursor_execute", registered_by_the_other_worker)
         with pytest.raises(IntegrityError):
             handle(store, cancelled)
         handle(store, cancelled)  # the consumer tries it again
