@@ -18,6 +18,7 @@ from itertools import groupby
 from uuid import UUID
 
 from shared import event_codec, events
+from shared.handling import batched
 from shared.turns import taking_turns
 
 # --- how each kind of event changes the read models -------------------------
@@ -321,3 +322,23 @@ def record_action_plan_update(uow, event: dict) -> None:
 
 def record_notification(uow, event: dict) -> None:
     record(uow, events.COMMITTEE_NOTIFIED, [event])
+
+
+# What each event does to the read models, as the consumer hands it over (shared.handling.dispatch).
+# Participants' events and scores are handled a run of one kind at a time: registrations and test
+# sheets come in thousands (bulk imports), check-ins on a rollout's days.
+HANDLERS = {
+    events.ROLLOUT_LAUNCHED: record_rollout_launched,
+    events.ROLLOUT_UPDATED: record_rollout_updated,
+    events.ROLLOUT_CANCELLED: record_rollout_cancelled,
+    events.PARTICIPANT_REGISTERED: batched(record_registrations),
+    events.PARTICIPANT_UPDATED: batched(record_participant_updates),
+    events.PARTICIPANT_CANCELLED: batched(record_cancellations),
+    events.PARTICIPANT_PROMOTED: batched(record_promotions),
+    events.PARTICIPANT_CHECKED_IN: batched(record_check_ins),
+    events.TEST_SCORED: batched(record_scores),
+    events.GAIN_SUMMARY: record_gain_summary,
+    events.ACTION_PLAN_RECORDED: record_action_plan,
+    events.ACTION_PLAN_UPDATED: record_action_plan_update,
+    events.COMMITTEE_NOTIFIED: record_notification,
+}

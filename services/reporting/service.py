@@ -6,9 +6,8 @@ from services.reporting import exports, figures, projections, publication, repor
 from services.reporting.models import Base
 from services.reporting.repository import ReportingUnitOfWork
 from services.reporting.schemas import ActivityReportQuery, DocumentQuery, ExportQuery, FiguresQuery
-from shared import events
 from shared.auth import authorize
-from shared.consumer import batched, consume_events, served_cities
+from shared.consumer import consume_events, served_cities
 from shared.dependencies import Database, Metrics
 from shared.health import HealthEndpoints
 from shared.operations import dead_letter_endpoints
@@ -42,23 +41,7 @@ class ReportingService(PrometheusEndpoint, HealthEndpoints, dead_letter_endpoint
     metrics = Metrics()
     config = Config()
 
-    # Participants' events and scores are handled a run of one kind at a time: registrations and test
-    # sheets come in thousands (bulk imports), check-ins on a rollout's days.
-    handle_events = consume_events({
-        events.ROLLOUT_LAUNCHED: projections.record_rollout_launched,
-        events.ROLLOUT_UPDATED: projections.record_rollout_updated,
-        events.ROLLOUT_CANCELLED: projections.record_rollout_cancelled,
-        events.PARTICIPANT_REGISTERED: batched(projections.record_registrations),
-        events.PARTICIPANT_UPDATED: batched(projections.record_participant_updates),
-        events.PARTICIPANT_CANCELLED: batched(projections.record_cancellations),
-        events.PARTICIPANT_PROMOTED: batched(projections.record_promotions),
-        events.PARTICIPANT_CHECKED_IN: batched(projections.record_check_ins),
-        events.TEST_SCORED: batched(projections.record_scores),
-        events.GAIN_SUMMARY: projections.record_gain_summary,
-        events.ACTION_PLAN_RECORDED: projections.record_action_plan,
-        events.ACTION_PLAN_UPDATED: projections.record_action_plan_update,
-        events.COMMITTEE_NOTIFIED: projections.record_notification,
-    })
+    handle_events = consume_events(projections.HANDLERS)
 
     @timer(interval=1)
     def publish_summaries(self):

@@ -8,24 +8,9 @@ from services.reporting import figures, projections, publication, report
 from services.reporting.fakes import FakeReportingUnitOfWork
 from shared import events
 from shared.errors import InvalidInput, NotFound
-from shared.handling import batched, dispatch
+from shared.handling import dispatch
 
-# What service.py hands to consume_events.
-HANDLERS = {
-    events.ROLLOUT_LAUNCHED: projections.record_rollout_launched,
-    events.ROLLOUT_UPDATED: projections.record_rollout_updated,
-    events.ROLLOUT_CANCELLED: projections.record_rollout_cancelled,
-    events.PARTICIPANT_REGISTERED: batched(projections.record_registrations),
-    events.PARTICIPANT_UPDATED: batched(projections.record_participant_updates),
-    events.PARTICIPANT_CANCELLED: batched(projections.record_cancellations),
-    events.PARTICIPANT_PROMOTED: batched(projections.record_promotions),
-    events.PARTICIPANT_CHECKED_IN: batched(projections.record_check_ins),
-    events.TEST_SCORED: batched(projections.record_scores),
-    events.GAIN_SUMMARY: projections.record_gain_summary,
-    events.ACTION_PLAN_RECORDED: projections.record_action_plan,
-    events.ACTION_PLAN_UPDATED: projections.record_action_plan_update,
-    events.COMMITTEE_NOTIFIED: projections.record_notification,
-}
+HANDLERS = projections.HANDLERS
 
 
 def deliver(uow, *delivered):
