@@ -9,6 +9,7 @@ Plain SQLAlchemy: the nameko side (``shared.dependencies``) hands these to worke
 """
 import json
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime, timezone
@@ -16,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, Integer, MetaData, String, Text, TypeDecorator, create_engine, event, insert, select
-from sqlalchemy.engine import Dialect
+from sqlalchemy import exc as sa_errors
+from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from shared import event_codec, metrics, migrations
@@ -157,6 +159,11 @@ def _event_ids(payloads: Iterable[Mapping[str, Any]]) -> list[str]:
     return ids
 
 
+# A pooled PostgreSQL connection idle this long is checked before use; one in use more often is not.
+IDLE_BEFORE_PING = 10.0
+RECYCLE_SECONDS = 1800
+
+
 class Store:
     """Engine and sessions of one service database (SQLite file or PostgreSQL)."""
 
@@ -173,10 +180,15 @@ class Store:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         else:
-            kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+            # The most recently used connection first: those in steady use stay warm (and are not
+            # pinged, see _ping_after_idle), the rest sit idle.  None lives longer than RECYCLE_SECONDS,
+            # so after a failover no connection keeps talking to the old primary for long.
+            kwargs.update(pool_size=10, max_overflow=10, pool_use_lifo=True, pool_recycle=RECYCLE_SECONDS)
         self.engine = create_engine(url, **kwargs)
         if self.sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        else:
+            _ping_after_idle(self.engine)
         self._prepare_schema(metadata)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         # SQLite has one writer at a time and its lock waits block the whole
@@ -219,6 +231,32 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _ping_after_idle(engine: Engine) -> None:
+    """Check a pooled connection before use only when it sat idle for ``IDLE_BEFORE_PING`` seconds.
+
+    Checking on every checkout (``pool_pre_ping``) costs a round trip per unit of work, which a
+    consumer handling a batch every few milliseconds pays for nothing.  A connection idle for a
+    while may have been dropped meanwhile (the database restarted, a firewall forgot it): it is
+    checked, and replaced if dead, so a request after a quiet night does not fail.  A connection
+    dropped while in steady use fails the unit of work it is in: SQLAlchemy then discards every
+    pooled connection as old as it, and the failure is transient (``shared.faults``), so the
+    consumer tries the batch again on a new connection and the relay its round.
+    """
+    @event.listens_for(engine, "checkin")
+    def _idle_from(dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _alive(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        idle_since = record.info.pop("idle_since", None)
+        if idle_since is None or time.monotonic() - idle_since < IDLE_BEFORE_PING:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:  # the pool replaces it with a new connection
+            raise sa_errors.DisconnectionError("an idle pooled connection was dropped") from error
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -5,14 +5,16 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pika
+import psycopg2
 import pytest
 
 from shared import dead_letters, events
 from tests.integration.conftest import launcher, running_cluster
-from tests.support.cluster import rabbitmqctl, wait_until
+from tests.support.cluster import POSTGRES_ADMIN_URL, rabbitmqctl, wait_until
 from tests.support.tcp_proxy import TcpProxy
 
 CAMPAIGN = str(Path(sys.executable).parent / "campaign")
@@ -168,3 +170,49 @@ def test_the_database_away_for_a_while(system, launch):
         "registration to answer again")
     assert answer.status_code == 201
     wait_until(lambda: participants_in_report(system, rollout) == 1, "the outbox to deliver after the outage")
+
+
+def heard_by_notification(system, rollout):
+    """Registrations of the rollout in notification's read model."""
+    url = system.env["NOTIFICATION_DATABASE_URL"].replace("postgresql+psycopg2://", "postgresql://")
+    with psycopg2.connect(url) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM participant_changes WHERE rollout_id = %s AND change = 'registered'",
+                       (rollout["id"],))
+        return cursor.fetchone()[0]
+
+
+def drop_connections(system, *services):
+    """The database ends every connection of the services' consumers (as a restart or an operator would)."""
+    names = [system.env[f"{s.upper()}_DATABASE_URL"].rsplit("/", 1)[1] for s in services]
+    admin = psycopg2.connect(POSTGRES_ADMIN_URL)
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                           "WHERE datname = ANY(%s) AND pid <> pg_backend_pid()", (names,))
+            return cursor.fetchone()[0]
+    finally:
+        admin.close()
+
+
+def test_pooled_connections_the_database_drops_mid_stream_are_replaced_losing_nothing(system, launch):
+    """Pooled connections are not pinged before each batch: one dropped under a consumer fails that
+    batch, which is waited out and tried again on a new connection, never dead-lettered."""
+    if system.backend != "postgresql":
+        pytest.skip("SQLite has no connections to drop")
+    rollout = launch("Pontianak", f"dropped-db-{system.backend}@committee.example")
+    services = ("notification", "reporting")
+    before = {s: (dead_letters.count(system.vhost.amqp_uri, s),
+                  system.metric(s, "campaign_dead_letters", service=s)) for s in services}
+    assert drop_connections(system, *services) > 0  # what the pools hold is dead before the stream starts
+    submitted = system.post("registration", f"/rollouts/{rollout['id']}/participants/import",
+                            data=people_csv("Sambungan", 400))
+    assert submitted.status_code == 202, submitted.text
+    for _ in range(5):  # and again while the stream flows
+        time.sleep(0.3)
+        drop_connections(system, *services)
+    wait_until(lambda: heard_by_notification(system, rollout) == 400, "every registration in notification",
+               timeout=90)
+    wait_until(lambda: participants_in_report(system, rollout) == 400, "every registration in the report", timeout=90)
+    assert {s: (dead_letters.count(system.vhost.amqp_uri, s),
+                system.metric(s, "campaign_dead_letters", service=s)) for s in services} == before
