@@ -6,13 +6,21 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pika
 import psycopg2
 import pytest
+from nameko.containers import ServiceContainer
+from nameko.standalone.events import event_dispatcher
+from sqlalchemy import Integer
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared import dead_letters, events
+from shared.config import load
+from shared.consumer import consume_events
+from shared.dependencies import Database
 from tests.integration.conftest import launcher, running_cluster
 from tests.support.cluster import POSTGRES_ADMIN_URL, rabbitmqctl, wait_until
 from tests.support.tcp_proxy import TcpProxy
@@ -172,24 +180,33 @@ def test_the_database_away_for_a_while(system, launch):
     wait_until(lambda: participants_in_report(system, rollout) == 1, "the outbox to deliver after the outage")
 
 
-def heard_by_notification(system, rollout):
-    """Registrations of the rollout in notification's read model."""
-    url = system.env["NOTIFICATION_DATABASE_URL"].replace("postgresql+psycopg2://", "postgresql://")
-    with psycopg2.connect(url) as connection, connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM participant_changes WHERE rollout_id = %s AND change = 'registered'",
-                       (rollout["id"],))
-        return cursor.fetchone()[0]
+def registrations_in_read_models(system, rollout):
+    """{service: the rollout's registrations in its read model}, read in its database (not its API, which
+    answers 503 to a request that meets a dropped connection)."""
+    counted = {"notification": "SELECT count(*) FROM participant_changes WHERE rollout_id = %s "
+                               "AND change = 'registered'",
+               "reporting": "SELECT count(*) FROM participants WHERE rollout_id = %s AND counted"}
+    found = {}
+    for service, sql in counted.items():
+        url = system.env[f"{service.upper()}_DATABASE_URL"].replace("postgresql+psycopg2://", "postgresql://")
+        with psycopg2.connect(url) as connection, connection.cursor() as cursor:
+            cursor.execute(sql, (rollout["id"],))
+            found[service] = cursor.fetchone()[0]
+    return found
 
 
 def drop_connections(system, *services):
     """The database ends every connection of the services' consumers (as a restart or an operator would)."""
-    names = [system.env[f"{s.upper()}_DATABASE_URL"].rsplit("/", 1)[1] for s in services]
+    return terminate_connections(*(system.env[f"{s.upper()}_DATABASE_URL"].rsplit("/", 1)[1] for s in services))
+
+
+def terminate_connections(*names):
     admin = psycopg2.connect(POSTGRES_ADMIN_URL)
     admin.autocommit = True
     try:
         with admin.cursor() as cursor:
             cursor.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                           "WHERE datname = ANY(%s) AND pid <> pg_backend_pid()", (names,))
+                           "WHERE datname = ANY(%s) AND pid <> pg_backend_pid()", (list(names),))
             return cursor.fetchone()[0]
     finally:
         admin.close()
@@ -211,8 +228,73 @@ def test_pooled_connections_the_database_drops_mid_stream_are_replaced_losing_no
     for _ in range(5):  # and again while the stream flows
         time.sleep(0.3)
         drop_connections(system, *services)
-    wait_until(lambda: heard_by_notification(system, rollout) == 400, "every registration in notification",
-               timeout=90)
-    wait_until(lambda: participants_in_report(system, rollout) == 400, "every registration in the report", timeout=90)
+    wait_until(lambda: registrations_in_read_models(system, rollout) == {s: 400 for s in services},
+               "every registration in notification and reporting", timeout=90)
     assert {s: (dead_letters.count(system.vhost.amqp_uri, s),
                 system.metric(s, "campaign_dead_letters", service=s)) for s in services} == before
+
+
+class ListenerBase(DeclarativeBase):
+    pass
+
+
+class Heard(ListenerBase):
+    __tablename__ = "heard"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rollout_id: Mapped[int] = mapped_column(Integer)
+
+
+def hear(uow, event):
+    uow.session.add(Heard(rollout_id=event["rollout_id"]))
+
+
+class Listener:
+    """A consumer alone on its pool: no relay, no timer to meet a dropped connection before its batch does."""
+
+    name = "listener"
+    db = Database(ListenerBase.metadata)
+    handle_events = consume_events({events.REGISTRATION_CLOSED: hear})
+
+
+@pytest.fixture
+def listener_on_postgresql(tmp_path):
+    database = f"campaign_t_{uuid.uuid4().hex[:8]}_listener"
+    admin = psycopg2.connect(POSTGRES_ADMIN_URL)
+    admin.autocommit = True
+    admin.cursor().execute(f"CREATE DATABASE {database}")
+    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{database}"
+    config = load({"CAMPAIGN_DATA_DIR": str(tmp_path)})
+    config["DATABASE_URLS"]["listener"] = url.replace("postgresql://", "postgresql+psycopg2://")
+    container = ServiceContainer(Listener, config)
+    container.start()
+    try:
+        yield container, config, url
+    finally:
+        container.stop()
+        admin.cursor().execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        admin.close()
+
+
+def test_a_batch_meeting_a_dropped_pooled_connection_is_tried_again_on_a_new_one(
+        listener_on_postgresql, monkeypatch, caplog):
+    container, config, url = listener_on_postgresql
+    monkeypatch.setattr("shared.consumer.backoff", lambda attempt: 0.01)
+    consumer = next(e for e in container.entrypoints if e.method_name == "handle_events")
+    dispatch_event = event_dispatcher(config)
+
+    def heard():  # read past the listener's pool, which must meet the dropped connection itself
+        with psycopg2.connect(url) as connection, connection.cursor() as cursor:
+            cursor.execute("SELECT rollout_id FROM heard ORDER BY id")
+            return [rollout_id for rollout_id, in cursor.fetchall()]
+
+    dispatch_event("registration", events.REGISTRATION_CLOSED.routing_key("medan"),
+                   events.REGISTRATION_CLOSED.create("medan", rollout_id=1, participant_count=3))
+    wait_until(lambda: heard() == [1], "the first event handled", timeout=10)
+    assert terminate_connections(url.rsplit("/", 1)[1]) == 1  # the pooled connection the batch used
+
+    dispatch_event("registration", events.REGISTRATION_CLOSED.routing_key("medan"),
+                   events.REGISTRATION_CLOSED.create("medan", rollout_id=2, participant_count=3))
+    wait_until(lambda: heard() == [1, 2], "the next event handled on a new connection", timeout=10)
+    assert "listener cannot handle events for now (OperationalError)" in caplog.text  # it met the dropped one
+    assert "listener handles events again after 1 tries" in caplog.text
+    assert consumer.ready and "dead-lettered" not in caplog.text and "tried again" not in caplog.text
