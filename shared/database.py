@@ -10,7 +10,7 @@ Plain SQLAlchemy: the nameko side (``shared.dependencies``) hands these to worke
 import json
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
@@ -94,6 +94,7 @@ class UnitOfWork:
         self.consumer = consumer
         self.emitted: list[dict[str, Any]] = []
         self._outbox: list[dict[str, Any]] = []
+        self.wrote_events = False  # whether anything went to the outbox
 
     def emit(self, event: Event, city: str, **fields: Any) -> dict[str, Any]:
         """Record ``event`` for publication once this unit of work commits; returns its payload."""
@@ -116,8 +117,9 @@ class UnitOfWork:
     def flush_events(self) -> None:
         """Write what was emitted to the outbox (the unit of work does it at commit)."""
         if self._outbox:
-            self.session.execute(insert(OutboxMessage), self._outbox)
+            self.session.execute(insert(OutboxMessage.__table__), self._outbox)
             self._outbox = []
+            self.wrote_events = True
 
     def commit(self) -> None:
         self.flush_events()
@@ -135,7 +137,7 @@ class UnitOfWork:
         fresh_ids = [i for i in ids if i not in seen]
         if fresh_ids:
             # A concurrent duplicate fails the batch here; it is then handled one event at a time.
-            self.session.execute(insert(ProcessedEvent), [
+            self.session.execute(insert(ProcessedEvent.__table__), [
                 {"event_id": i, "consumer": self.consumer, "processed_at": utcnow()} for i in fresh_ids])
         if len(fresh_ids) < len(events):
             metrics.DUPLICATES_SKIPPED.labels(self.consumer.split(".")[0], self.consumer).inc(
@@ -191,6 +193,8 @@ class Store:
             _ping_after_idle(self.engine)
         self._prepare_schema(metadata)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Called after a unit of work committed events to the outbox (the outbox relay publishes them).
+        self.events_committed: list[Callable[[], None]] = []
         # SQLite has one writer at a time and its lock waits block the whole
         # process (green threads included), so transactions take turns here.
         self._gate = threading.RLock() if self.sqlite else None
@@ -222,6 +226,9 @@ class Store:
             except BaseException:
                 session.rollback()
                 raise
+        if uow.wrote_events:
+            for listener in self.events_committed:
+                listener()
 
     @contextmanager
     def read(self, consumer: str | None = None) -> Iterator[UnitOfWork]:

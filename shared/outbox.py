@@ -35,6 +35,9 @@ from shared.turns import taking_turns
 log = logging.getLogger(__name__)
 
 BATCH = 500
+# What publishing a row reads of it.
+TO_PUBLISH = (OutboxMessage.id, OutboxMessage.event_id, OutboxMessage.exchange, OutboxMessage.routing_key,
+              OutboxMessage.city, OutboxMessage.payload, OutboxMessage.attempts)
 DRAIN_SECONDS = 3.0  # a graceful stop publishes what is pending for this long at most
 
 
@@ -144,7 +147,7 @@ class OutboxRelay(DependencyProvider):
         self.interval = config.get("OUTBOX_INTERVAL", 0.5)
         self.broker = Broker(config["AMQP_URI"])
         self.service = self.container.service_name
-        self._wake = threading.Event()  # a worker committed events: publish now
+        self._wake = threading.Event()  # a unit of work committed events: publish now
         self._stopping = threading.Event()  # ends a backoff, which a worker's events do not
         self._running = False
         self._thread = None
@@ -159,6 +162,7 @@ class OutboxRelay(DependencyProvider):
 
     def start(self):
         self._running = True
+        self.store.events_committed.append(self._wake.set)  # publish now, not at the next interval
         self._thread = self.container.spawn_managed_thread(self._run, identifier="outbox-relay")
 
     def stop(self):
@@ -190,9 +194,6 @@ class OutboxRelay(DependencyProvider):
         self._stopping.set()
         self._wake.set()
         self.broker.close()
-
-    def worker_teardown(self, worker_ctx):
-        self._wake.set()  # a worker may have committed events: publish them now
 
     def _run(self):
         while self._running:
@@ -234,8 +235,8 @@ class OutboxRelay(DependencyProvider):
                 if metrics.OUTBOX_AGE.oldest.get(self.service):  # unless a backlog was seen: gone yet?
                     self._measure_backlog(session)
                 return 0
-            rows = session.scalars(
-                select(OutboxMessage)
+            rows = session.execute(
+                select(*TO_PUBLISH)  # plain rows: no ORM object per message
                 .where(OutboxMessage.id.in_(ids), OutboxMessage.published_at.is_(None))
                 .order_by(OutboxMessage.id)
                 .with_for_update(skip_locked=True)  # another worker of this service may be publishing them
@@ -251,7 +252,7 @@ class OutboxRelay(DependencyProvider):
                     failure = exc
                     break
                 published.extend(r for r in city_rows if r.event_id not in returned)
-                self._postpone([r for r in city_rows if r.event_id in returned])
+                self._postpone(session, [r for r in city_rows if r.event_id in returned])
             now = utcnow()
             for start in range(0, len(published), 1000):
                 session.execute(update(OutboxMessage).where(
@@ -275,10 +276,11 @@ class OutboxRelay(DependencyProvider):
         metrics.OUTBOX_AGE.oldest[self.service] = _aware(oldest)
 
     @staticmethod
-    def _postpone(returned):
+    def _postpone(session, returned):
         now = utcnow()
         for row in returned:
-            row.attempts += 1
-            row.next_attempt_at = now + timedelta(seconds=min(2 ** row.attempts, 60))
+            attempts = row.attempts + 1
+            session.execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(
+                attempts=attempts, next_attempt_at=now + timedelta(seconds=min(2 ** attempts, 60))))
             log.warning("no queue takes %s yet; it stays in the outbox", row.routing_key,
                         extra={"event_id": row.event_id, "city": row.city})
