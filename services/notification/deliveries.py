@@ -46,19 +46,20 @@ def record_registrations(uow, heard: list[dict]) -> None:
     _record(uow, heard, "registered")
 
 
-def record_participant_update(uow, event: dict) -> None:
-    _record(uow, [event], "updated")
+def record_participant_updates(uow, heard: list[dict]) -> None:
+    _record(uow, heard, "updated")
 
 
-def record_participant_cancellation(uow, event: dict) -> None:
-    _record(uow, [event], "cancelled")
+def record_participant_cancellations(uow, heard: list[dict]) -> None:
+    _record(uow, heard, "cancelled")
 
 
-def record_promotion(uow, event: dict) -> None:
-    _record(uow, [event], "promoted")
+def record_promotions(uow, heard: list[dict]) -> None:
+    _record(uow, heard, "promoted")
 
 
 def _record(uow, heard, change):
+    """One insert for a run of changes; their ids keep the order heard, which a digest reads them in."""
     now = utcnow()
     uow.changes.add_many([{
         "event_id": str(event["event_id"]), "rollout_id": event["rollout_id"], "city": event["city"],

@@ -99,7 +99,7 @@ class SqlChanges:
 
     def add_many(self, rows):
         if rows:
-            self.session.execute(insert(ParticipantChange), rows)
+            self.session.execute(insert(ParticipantChange.__table__), rows)
 
     def _waiting(self, cities):
         return (ParticipantChange.digest.is_(None), _in(ParticipantChange.city, cities))
@@ -194,7 +194,7 @@ class SqlDisclosures:
 
     def add_many(self, rows):
         if rows:
-            self.session.execute(insert(DisclosureRecord), rows)
+            self.session.execute(insert(DisclosureRecord.__table__), rows)
 
     def of_participant(self, participant_id, cities=None, *, page):
         """(disclosure, its delivery) of one participant by deliveries of ``cities``, oldest first."""

@@ -118,11 +118,12 @@ class NotificationService(PrometheusEndpoint, HealthEndpoints, dead_letter_endpo
     # What registration tells us: each becomes deliveries queued (or changes kept for a digest).
     handle_events = consume_events({
         events.ROLLOUT_LAUNCHED: deliveries.record_rollout,
-        # Registrations come in thousands with bulk imports: taken in batches, one transaction each.
+        # Registrations come in thousands with bulk imports: taken in batches, one transaction each,
+        # and each run of one kind of change written in one insert.
         events.PARTICIPANT_REGISTERED: batched(deliveries.record_registrations),
-        events.PARTICIPANT_UPDATED: deliveries.record_participant_update,
-        events.PARTICIPANT_CANCELLED: deliveries.record_participant_cancellation,
-        events.PARTICIPANT_PROMOTED: deliveries.record_promotion,
+        events.PARTICIPANT_UPDATED: batched(deliveries.record_participant_updates),
+        events.PARTICIPANT_CANCELLED: batched(deliveries.record_participant_cancellations),
+        events.PARTICIPANT_PROMOTED: batched(deliveries.record_promotions),
         events.TARGET_GAP: deliveries.queue_target_gap,
         events.ROLLOUT_CANCELLED: deliveries.record_rollout_cancellation,
         events.REGISTRATION_CLOSED: deliveries.queue_participant_list,

@@ -10,6 +10,7 @@ from services.notification import committees, deliveries, rules, sending
 from services.notification.commands import QueueDueLists, ResendDelivery, SetCommittee
 from services.notification.fakes import FakeNotificationUnitOfWork
 from services.notification.schemas import CommitteeIn, DeliveryQuery
+from services.notification.service import NotificationService
 from shared import events
 from shared.auth import Principal
 from shared.commands import validated
@@ -48,10 +49,10 @@ def change(db, participant_id, kind="registered", rollout_id=7, city="pontianak"
             deliveries.record_registrations(uow, [heard(events.PARTICIPANT_REGISTERED, city, category="educator",
                                                         minor=False, **fields, **extra)])
         elif kind == "updated":
-            deliveries.record_participant_update(uow, heard(events.PARTICIPANT_UPDATED, city, category="educator",
-                                                            changed=["organisation"], **fields))
+            deliveries.record_participant_updates(uow, [heard(events.PARTICIPANT_UPDATED, city, category="educator",
+                                                              changed=["organisation"], **fields)])
         else:
-            deliveries.record_participant_cancellation(uow, heard(events.PARTICIPANT_CANCELLED, city, **fields))
+            deliveries.record_participant_cancellations(uow, [heard(events.PARTICIPANT_CANCELLED, city, **fields)])
 
 
 def later(seconds):
@@ -267,3 +268,31 @@ def test_a_redelivered_registration_is_recorded_once():
     handlers = {events.PARTICIPANT_REGISTERED: batched(deliveries.record_registrations)}
     dispatch(uow, handlers, [(events.PARTICIPANT_REGISTERED, payload), (events.PARTICIPANT_REGISTERED, payload)])
     assert [c.participant_id for c in uow.changes.rows] == [1]
+
+
+def test_a_batch_of_mixed_changes_is_recorded_in_the_order_heard_and_once(db):
+    """The service's own handlers write each run of one kind at once; a digest still reads them as heard."""
+    with_committee(db, **MAIL_ONLY)
+    [consumer] = NotificationService.handle_events.nameko_entrypoints
+    fields = {"rollout_id": 7, "session_key": "workshop"}
+
+    def said(event, participant_id, **extra):
+        return event, event.create("pontianak", participant_id=participant_id, participant_code=f"PON-{participant_id}",
+                                   **fields, **extra)
+
+    registered = {"category": "educator", "minor": False}
+    batch = [said(events.PARTICIPANT_REGISTERED, 1, **registered), said(events.PARTICIPANT_REGISTERED, 2, **registered),
+             said(events.PARTICIPANT_UPDATED, 1, category="educator", changed=["organisation"]),
+             said(events.PARTICIPANT_CANCELLED, 2), said(events.PARTICIPANT_REGISTERED, 3, status="waitlisted",
+                                                         **registered),
+             said(events.PARTICIPANT_PROMOTED, 3), said(events.PARTICIPANT_CANCELLED, 1)]
+    for _ in range(2):  # the second time a redelivery: nothing new
+        with db.unit_of_work() as uow:
+            dispatch(uow, consumer.handlers, batch)
+    [digest] = digests(db, window=0)
+    assert [(c["participant_id"], c["change"]) for c in digest.content["changes"]] == [
+        (1, "cancelled"), (2, "cancelled"), (3, "promoted")]
+    with db.unit_of_work() as uow:
+        assert [tuple(row) for row in uow.changes.of_participants(7)] == [(1, "registered"), (2, "registered"), (1, "updated"),
+                                                  (2, "cancelled"), (3, "waitlisted"), (3, "promoted"),
+                                                  (1, "cancelled")]
