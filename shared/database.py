@@ -16,8 +16,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Integer, MetaData, String, Text, TypeDecorator, create_engine, event, insert, select
+from sqlalchemy import DateTime, Integer, MetaData, String, Table, Text, TypeDecorator, create_engine, event, insert
 from sqlalchemy import exc as sa_errors
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
@@ -81,6 +82,11 @@ class ProcessedEvent(SharedBase):
     processed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
+# The tables themselves, for Core statements that need no ORM object per row.
+OUTBOX: Table = SharedBase.metadata.tables["outbox"]
+PROCESSED_EVENTS: Table = SharedBase.metadata.tables["processed_events"]
+
+
 class UnitOfWork:
     """One transaction of a service: its repositories, the events it causes, the events it claims.
 
@@ -117,7 +123,7 @@ class UnitOfWork:
     def flush_events(self) -> None:
         """Write what was emitted to the outbox (the unit of work does it at commit)."""
         if self._outbox:
-            self.session.execute(insert(OutboxMessage.__table__), self._outbox)
+            self.session.execute(insert(OUTBOX), self._outbox)
             self._outbox = []
             self.wrote_events = True
 
@@ -132,17 +138,21 @@ class UnitOfWork:
         unclaimed again and its redelivery is handled.
         """
         ids = _event_ids(events)
-        seen = set(self.session.scalars(select(ProcessedEvent.event_id).where(
-            ProcessedEvent.consumer == self.consumer, ProcessedEvent.event_id.in_(ids))))
-        fresh_ids = [i for i in ids if i not in seen]
-        if fresh_ids:
-            # A concurrent duplicate fails the batch here; it is then handled one event at a time.
-            self.session.execute(insert(ProcessedEvent.__table__), [
-                {"event_id": i, "consumer": self.consumer, "processed_at": utcnow()} for i in fresh_ids])
+        # One statement, no read first: the claims that went in come back.  A concurrent claim of
+        # the same event waits for the other transaction and goes in only if that one rolls back.
+        insert_new = postgresql.insert if self.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        now, fresh_ids = utcnow(), set[str]()
+        for start in range(0, len(ids), 1000):
+            fresh_ids.update(self.session.scalars(
+                insert_new(PROCESSED_EVENTS)
+                .values([{"event_id": i, "consumer": self.consumer, "processed_at": now}
+                         for i in ids[start:start + 1000]])
+                .on_conflict_do_nothing()
+                .returning(ProcessedEvent.event_id)))
         if len(fresh_ids) < len(events):
             metrics.DUPLICATES_SKIPPED.labels(self.consumer.split(".")[0], self.consumer).inc(
                 len(events) - len(fresh_ids))
-        fresh, taken = [], set(fresh_ids)
+        fresh, taken = [], fresh_ids
         for payload in events:
             event_id = str(payload["event_id"])
             if event_id in taken:
