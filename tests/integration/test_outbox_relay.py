@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 import pytest
 from kombu import Connection, Exchange, Queue
 from nameko.containers import ServiceContainer
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from shared import events
 from shared.config import load
@@ -60,3 +60,27 @@ def test_a_commit_of_events_wakes_the_relay_which_publishes_what_a_queue_takes_a
         message = queue(connection.default_channel).get(no_ack=True)
     assert message.properties["message_id"] == str(taken["event_id"])
     assert message.payload["rollout_id"] == 1
+
+
+def test_a_round_of_many_events_reaches_the_queue_whole_and_each_city_in_order(emitter):
+    container, vhost = emitter
+    store = next(d for d in container.dependencies if isinstance(d, Database)).store
+    exchange = Exchange(events.REGISTRATION_CLOSED.exchange, type="topic", durable=True)
+    queue = Queue("closures", exchange=exchange, routing_key="registration_closed.*", durable=True)
+    with Connection(vhost.amqp_uri) as connection:
+        queue(connection.default_channel).declare()
+
+    with store.unit_of_work() as uow:
+        for rollout_id in range(1, 301):
+            uow.emit(events.REGISTRATION_CLOSED, "pontianak" if rollout_id % 3 else "medan",
+                     rollout_id=rollout_id, participant_count=rollout_id)
+
+    def pending():
+        with store.read() as uow:
+            return uow.session.scalar(select(func.count()).where(OutboxMessage.published_at.is_(None)))
+    wait_until(lambda: pending() == 0, "every event published", timeout=15)
+    heard = {"pontianak": [], "medan": []}
+    with Connection(vhost.amqp_uri) as connection:
+        while (message := queue(connection.default_channel).get(no_ack=True)) is not None:
+            heard[message.payload["city"]].append(message.payload["rollout_id"])
+    assert heard == {"pontianak": [r for r in range(1, 301) if r % 3], "medan": list(range(3, 301, 3))}
