@@ -141,14 +141,12 @@ class UnitOfWork:
         # One statement, no read first: the claims that went in come back.  A concurrent claim of
         # the same event waits for the other transaction and goes in only if that one rolls back.
         insert_new = postgresql.insert if self.session.get_bind().dialect.name == "postgresql" else sqlite.insert
-        now, fresh_ids = utcnow(), set[str]()
-        for start in range(0, len(ids), 1000):
-            fresh_ids.update(self.session.scalars(
-                insert_new(PROCESSED_EVENTS)
-                .values([{"event_id": i, "consumer": self.consumer, "processed_at": now}
-                         for i in ids[start:start + 1000]])
-                .on_conflict_do_nothing()
-                .returning(ProcessedEvent.event_id)))
+        now = utcnow()
+        # Parameters passed as a list, not in the statement: compiled once and cached, sent as one
+        # multi-row INSERT all the same.
+        fresh_ids = set(self.session.scalars(
+            insert_new(PROCESSED_EVENTS).on_conflict_do_nothing().returning(PROCESSED_EVENTS.c.event_id),
+            [{"event_id": i, "consumer": self.consumer, "processed_at": now} for i in ids]))
         if len(fresh_ids) < len(events):
             metrics.DUPLICATES_SKIPPED.labels(self.consumer.split(".")[0], self.consumer).inc(
                 len(events) - len(fresh_ids))
