@@ -128,7 +128,13 @@ def not_ready(system, key):
 
 def wait_for_each(system, keys, condition, what, timeout=30):
     for key in keys:
-        wait_until(partial(condition, system, key), f"{key} {what}", timeout=timeout)
+        try:
+            wait_until(partial(condition, system, key), f"{key} {what}", timeout=timeout)
+        except AssertionError as timed_out:  # say what the service said of itself, and its last lines
+            answer = readiness(system, key)
+            said = answer.text if answer is not None else "no answer"
+            log = system.services[key].log_path.read_text(errors="replace").splitlines()[-15:]
+            raise AssertionError(f"{timed_out}; /health/ready: {said}; its log ends:\n" + "\n".join(log)) from None
 
 
 def people_csv(prefix, n=PARTICIPANTS):
