@@ -145,23 +145,24 @@ class UnitOfWork:
         self.session.commit()
 
     def claim(self, events: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-        """The events of ``events`` this consumer has not handled before, claimed for it.
+        """The events of ``events`` this consumer has not handled before, claimed for it:
+        the first payload given of each, in the order given.
 
         The claim is part of this transaction: if the work fails, the event is
         unclaimed again and its redelivery is handled.
         """
-        ids = _event_ids(events)
-        fresh_ids: set[str] = set()
+        keyed = [(str(payload["event_id"]), payload) for payload in events]  # a UUID made text once
+        ids = list(dict.fromkeys(event_id for event_id, _ in keyed))
+        taken: set[str] = set()
         if ids:
             statement, as_one_value = _CLAIMING[self.session.get_bind().dialect.name]
-            fresh_ids = set(self.session.scalars(statement, {
+            taken = set(self.session.scalars(statement, {
                 "ids": as_one_value(ids), "consumer": self.consumer, "now": utcnow()}))
-        if len(fresh_ids) < len(events):
+        if len(taken) < len(events):
             metrics.DUPLICATES_SKIPPED.labels(self.consumer.split(".")[0], self.consumer).inc(
-                len(events) - len(fresh_ids))
-        fresh, taken = [], fresh_ids
-        for payload in events:
-            event_id = str(payload["event_id"])
+                len(events) - len(taken))
+        fresh = []
+        for event_id, payload in keyed:
             if event_id in taken:
                 fresh.append(payload)
                 taken.discard(event_id)
@@ -187,11 +188,6 @@ _CLAIMING: dict[str, tuple[TextClause, Callable[[list[str]], Any]]] = {
         " WHERE true"  # without a WHERE, SQLite reads ON CONFLICT as the ON of a join
         " ON CONFLICT DO NOTHING RETURNING event_id"), json.dumps),
 }
-
-
-def _event_ids(payloads: Iterable[Mapping[str, Any]]) -> list[str]:
-    """Each event's id once, in the order the events came."""
-    return list(dict.fromkeys(str(payload["event_id"]) for payload in payloads))
 
 
 # A pooled PostgreSQL connection idle this long is checked before use; one in use more often is not.
