@@ -20,6 +20,7 @@ consumer is not ready (``/health/ready``) until a batch succeeds again.  RabbitM
 3.x counts every return of a message towards its limit, a connection lost or a
 stop included, so a stop first finishes what it was sent rather than return it.
 """
+import json
 import logging
 import time
 from collections import Counter
@@ -163,20 +164,14 @@ class CityQueueConsumer(PromptQueueConsumer):
 
     def get_consumers(self, consumer_cls, channel):
         for provider in self._providers:
-            consumer = consumer_cls(
-                queues=getattr(provider, "queues", [provider.queue]),
-                callbacks=[partial(self.handle_message, provider)],
-                accept=self.accept,
-            )
+            if isinstance(provider, EventConsumer):  # it decodes and buffers itself: no green thread per message
+                taking = {"on_message": provider.handle_message}
+            else:
+                taking = {"callbacks": [partial(self.handle_message, provider)]}
+            consumer = consumer_cls(queues=getattr(provider, "queues", [provider.queue]), accept=self.accept, **taking)
             consumer.qos(prefetch_count=max(self.prefetch_count, getattr(provider, "prefetch", 0)))
             self._consumers[provider] = consumer
         return self._consumers.values()
-
-    def handle_message(self, provider, body, message):
-        if isinstance(provider, EventConsumer):
-            provider.handle_message(body, message)  # it only buffers: no green thread per message
-        else:
-            super().handle_message(provider, body, message)
 
 
 class Acknowledgements:
@@ -313,7 +308,8 @@ class EventConsumer(Entrypoint, HeaderDecoder):
         """The broker takes back what it sent on a lost connection and sends it again: forget it here."""
         self._buffers = {}
 
-    def handle_message(self, body, message):
+    def handle_message(self, message):
+        body = _decoded(message)
         routing_key = (message.headers or {}).get(ROUTING_KEY_HEADER) or message.delivery_info["routing_key"]
         city = routing_key.rsplit(".", 1)[-1]
         self._acks.received(message)
@@ -442,6 +438,18 @@ class EventConsumer(Entrypoint, HeaderDecoder):
         for queue in queues.values():
             queue(channel).declare()
         return [queues[city] for city in served] + ([queues["*"]] if takes_others else [])
+
+
+def _decoded(message):
+    """The message's body: a JSON text as the outbox relay publishes it, read with json's one shared decoder.
+
+    kombu's decode calls ``json.loads`` with an ``object_hook`` for its own type markers, which
+    builds a decoder per message; events are plain JSON and carry none.  Any other content type
+    goes through kombu, which refuses those not accepted.
+    """
+    if message.content_type == "application/json":
+        return json.loads(message.body)
+    return message.decode()
 
 
 def _event_id(body, message):

@@ -57,14 +57,12 @@ def dispatch(
         if event is None or event not in handlers:
             raise UnknownEvent(f"{getattr(kind, 'name', kind)} is not an event this service handles")
         loaded.append((event, event_codec.load(event, payload)))
-    unclaimed = {str(p["event_id"]) for p in uow.claim([p for _, p in loaded])}
+    # The claim hands back the first delivery of each event not handled before: an event twice
+    # in one batch is handled once.  Its payloads are the very objects given, known by identity.
+    claimed = {id(payload) for payload in uow.claim([p for _, p in loaded])}
     handled = 0
     for event, run in groupby(loaded, key=lambda item: item[0]):
-        fresh = []
-        for _, payload in run:
-            if str(payload["event_id"]) in unclaimed:
-                unclaimed.discard(str(payload["event_id"]))  # twice in one batch: handled once
-                fresh.append(payload)
+        fresh = [payload for _, payload in run if id(payload) in claimed]
         if not fresh:
             continue
         handled += len(fresh)
