@@ -97,7 +97,6 @@ class ProcessedEvent(SharedBase):
 
 # The tables themselves, for Core statements that need no ORM object per row.
 OUTBOX: Table = SharedBase.metadata.tables["outbox"]
-PROCESSED_EVENTS: Table = SharedBase.metadata.tables["processed_events"]
 
 
 class UnitOfWork:
