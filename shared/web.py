@@ -67,6 +67,8 @@ class ApiServer(WebServer):
             server = self._running[address] = super().bind(container)
             server._url_map = None
             server.max_request_bytes = container.config.get("MAX_REQUEST_BYTES", DEFAULT_MAX_REQUEST_BYTES)
+            server._services, server._stopped = set(), 0
+        server._services.add(container)  # bound once per entrypoint, stopped once per container
         container.shared_extensions[self.sharing_key] = server
         return server
 
@@ -89,9 +91,17 @@ class ApiServer(WebServer):
             self._gt = self.container.spawn_managed_thread(self.run)
 
     def stop(self):
+        # Each service on the server stops it in turn; only the last one really does.  Stopped by the
+        # first, it would wait for the others' handlers to let go, and a caller stopping the services
+        # one after another (tests/support/in_process.py) would wait for ever.
+        self._stopped += 1
+        if self._stopped < len(self._services):
+            return
         self._running.pop(self.container.config.get(WEB_SERVER_CONFIG_KEY, "0.0.0.0:8000"), None)
         if self._gt is not None and not self._gt.dead:
             super().stop()
+        elif self._sock is not None:  # the accept loop went with the container that started it
+            self._sock.close()
 
     def get_wsgi_app(self):
         return self.wsgi_app
