@@ -3,7 +3,9 @@
 ``campaign gateway`` listens on one address and passes each ``/api/v1`` request
 to the service that declares its path (the same ``@api`` declarations the
 OpenAPI document is built from), so a client never needs to know which
-process answers.  It answers ``/api/v1/openapi.json`` itself.
+process answers.  It answers ``/api/v1/openapi.json`` itself, and ``/health/live`` and
+``/health/ready`` for probes: the gateway needs nothing but itself to pass requests on, and each
+service behind it answers its own probes.
 """
 import logging
 
@@ -16,6 +18,8 @@ from shared import openapi
 from shared.web import API, OPENAPI_PATH, error_response, json_response
 
 log = logging.getLogger(__name__)
+
+HEALTH = {"/health/live": "live", "/health/ready": "ready"}
 
 # Hop-by-hop headers belong to one connection and are not passed on (RFC 9110, 7.6.1).
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
@@ -46,6 +50,8 @@ class Gateway:
     def respond(self, request):
         if request.path == OPENAPI_PATH and request.method == "GET":
             return json_response(openapi.document())
+        if request.path in HEALTH and request.method == "GET":
+            return json_response({"status": HEALTH[request.path]})
         try:
             service, _ = self.routes.bind_to_environ(request.environ).match()
         except (NotFound, MethodNotAllowed) as exc:

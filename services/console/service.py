@@ -3,7 +3,8 @@
 Thin: werkzeug's request becomes a ``Visit`` for ``services.console.app`` (plain Python), and its
 ``Reply`` a response.  The console has no database and no queues; it calls the services' API as
 the signed-in person (``CONSOLE_API_URL``), on the same web server as the API when they run in
-one process (``campaign serve``, ``campaign demo --serve``).
+one process (``campaign serve``, ``campaign demo --serve``).  Deployed on its own, it answers
+``/health/live``, ``/health/ready`` and ``/metrics`` as the services do.
 """
 import logging
 
@@ -13,7 +14,8 @@ from werkzeug.wrappers import Response
 
 from services.console.app import PREFIX, Reply, Visit
 from services.console.pages import make_console
-from shared.web import HttpEndpoint
+from shared.health import HealthEndpoints
+from shared.web import HttpEndpoint, PrometheusEndpoint
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +69,7 @@ def response_of(reply: Reply, secure: bool) -> Response:
     return response
 
 
-class ConsoleService:
+class ConsoleService(PrometheusEndpoint, HealthEndpoints):
     name = "console"
 
     console = TheConsole()

@@ -9,7 +9,8 @@ so a worker started for Surabaya reads Surabaya's files and no one else's,
 and in a process of its own: no request of any city waits on a file being
 read.  A city's jobs run one after another; other cities' run beside them.
 It writes to registration's database and publishes what the imports emit
-through its own outbox relay.
+through its own outbox relay.  It answers ``/health/live``, ``/health/ready`` and
+``/metrics`` on its web port, as the services do, for probes and Prometheus.
 """
 from services.registration import import_jobs
 from services.registration.models import Base
@@ -17,7 +18,9 @@ from services.registration.repository import RegistrationUnitOfWork
 from shared.consumer import EventConsumer
 from shared.database import Store
 from shared.dependencies import Database, Metrics
+from shared.health import HealthEndpoints
 from shared.outbox import OutboxRelay
+from shared.web import PrometheusEndpoint
 
 
 class RegistrationDatabase(Database):
@@ -28,7 +31,7 @@ class RegistrationDatabase(Database):
         self.store = Store(url, self.metadata, consumer=self.container.service_name, unit_of_work=self.unit_of_work)
 
 
-class RegistrationImportWorker:
+class RegistrationImportWorker(PrometheusEndpoint, HealthEndpoints):
     name = "registration_imports"
 
     db = RegistrationDatabase(Base.metadata, unit_of_work=RegistrationUnitOfWork)

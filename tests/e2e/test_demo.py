@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from campaign import runner
 from tests.support.cluster import Vhost
 from tests.support.summaries import SummarySubscriber
 from tests.unit.test_reporting_documents import has_every_section_of_the_original
@@ -69,6 +70,12 @@ def embedded_demo(tmp_path_factory):
         dashboard = http.post(console + "sign-in", data={"csrf": csrf, "username": "nasional", "password": password},
                               timeout=60)
         assert dashboard.status_code == 200 and "Pontianak" in dashboard.text and 'data-rollout="1"' in dashboard.text
+        # Every process shares the one web server: its readiness speaks for each, and /metrics answers once.
+        base = console.split("/console/")[0]
+        ready = http.get(base + "/health/ready", timeout=30)
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["services"] == {runner.service_class(name).name: "ready" for name in runner.EVERYTHING}
+        assert http.get(base + "/metrics", timeout=30).status_code == 200
     finally:
         process.terminate()  # Ctrl-C's SIGINT and SIGTERM alike: stopped within seconds
         assert process.wait(60) == 0

@@ -1,10 +1,15 @@
-"""/health/live and /health/ready: what a Kubernetes probe asks a service, in a nameko container."""
+"""/health/live and /health/ready: what a Kubernetes probe asks a service, in a nameko container, the
+import worker and the gateway."""
 import pytest
 import requests
 from nameko.containers import ServiceContainer
 from prometheus_client import REGISTRY
 from sqlalchemy import Integer, create_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from werkzeug.test import Client
+
+from campaign.gateway import Gateway
+from services.registration.import_worker import RegistrationImportWorker
 
 from shared import events
 from shared.auth import PUBLIC
@@ -96,3 +101,24 @@ def test_an_answer_that_fails_on_the_server_side_is_counted_for_the_5xx_alert(wa
     assert probe(watcher, "/api/v1/explode").status_code == 500
     assert probe(watcher, "/health/live").status_code == 200
     assert count() == before + 1
+
+
+def test_the_import_worker_in_a_process_of_its_own_answers_probes_and_prometheus(tmp_path):
+    config = load({"CAMPAIGN_DATA_DIR": str(tmp_path), "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}"})
+    worker = ServiceContainer(RegistrationImportWorker, config)
+    worker.start()
+    try:
+        assert probe(worker, "/health/live").status_code == 200
+        ready = probe(worker, "/health/ready")
+        assert ready.json() == {"status": "ready", "services": {"registration_imports": "ready"}}, ready.text
+        metrics = probe(worker, "/metrics")
+        assert metrics.status_code == 200 and "campaign_http_responses_total" in metrics.text
+    finally:
+        worker.stop()
+
+
+def test_the_gateway_answers_its_probes_itself():
+    gateway = Client(Gateway({}, []))  # no service behind it: the probes still answer
+    assert gateway.get("/health/live").json == {"status": "live"}
+    assert gateway.get("/health/ready").json == {"status": "ready"}
+    assert gateway.get("/api/v1/rollouts").status_code == 404
