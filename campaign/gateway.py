@@ -3,18 +3,21 @@
 ``campaign gateway`` listens on one address and passes each ``/api/v1`` request
 to the service that declares its path (the same ``@api`` declarations the
 OpenAPI document is built from), so a client never needs to know which
-process answers.  It answers ``/api/v1/openapi.json`` itself, and ``/health/live`` and
-``/health/ready`` for probes: the gateway needs nothing but itself to pass requests on, and each
-service behind it answers its own probes.
+process answers.  It answers ``/api/v1/openapi.json`` itself, ``/health/live`` and
+``/health/ready`` for probes (the gateway needs nothing but itself to pass requests on; each
+service behind it answers its own probes), and ``/metrics``, where its answers are counted as
+the services count theirs, under the service name ``gateway``.
 """
 import logging
 
 import requests
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from shared import openapi
+from shared.metrics import HTTP_RESPONSES
 from shared.web import API, OPENAPI_PATH, error_response, json_response
 
 log = logging.getLogger(__name__)
@@ -45,13 +48,18 @@ class Gateway:
         self.http = requests.Session()
 
     def __call__(self, environ, start_response):
-        return self.respond(Request(environ))(environ, start_response)
+        response = self.respond(Request(environ))
+        HTTP_RESPONSES.labels("gateway", f"{response.status_code // 100}xx").inc()  # the 5xx rate alert reads it
+        return response(environ, start_response)
 
     def respond(self, request):
-        if request.path == OPENAPI_PATH and request.method == "GET":
-            return json_response(openapi.document())
-        if request.path in HEALTH and request.method == "GET":
-            return json_response({"status": HEALTH[request.path]})
+        if request.method == "GET":
+            if request.path == OPENAPI_PATH:
+                return json_response(openapi.document())
+            if request.path in HEALTH:
+                return json_response({"status": HEALTH[request.path]})
+            if request.path == "/metrics":
+                return Response(generate_latest(), content_type=CONTENT_TYPE_LATEST)
         try:
             service, _ = self.routes.bind_to_environ(request.environ).match()
         except (NotFound, MethodNotAllowed) as exc:

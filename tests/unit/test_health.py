@@ -10,7 +10,6 @@ from werkzeug.test import Client
 
 from campaign.gateway import Gateway
 from services.registration.import_worker import RegistrationImportWorker
-
 from shared import events
 from shared.auth import PUBLIC
 from shared.config import load
@@ -117,8 +116,14 @@ def test_the_import_worker_in_a_process_of_its_own_answers_probes_and_prometheus
         worker.stop()
 
 
-def test_the_gateway_answers_its_probes_itself():
+def test_the_gateway_answers_its_probes_and_prometheus_itself():
     gateway = Client(Gateway({}, []))  # no service behind it: the probes still answer
+
+    def count(code):
+        return REGISTRY.get_sample_value("campaign_http_responses_total", {"service": "gateway", "code": code}) or 0
+    before = count("4xx")
     assert gateway.get("/health/live").json == {"status": "live"}
     assert gateway.get("/health/ready").json == {"status": "ready"}
     assert gateway.get("/api/v1/rollouts").status_code == 404
+    assert count("4xx") == before + 1
+    assert 'service="gateway"' in gateway.get("/metrics").text
