@@ -62,8 +62,8 @@ class Prometheus:
 def system(tmp_path_factory, smtp):
     workdir = tmp_path_factory.mktemp("prometheus-alerts")
     with running_cluster("sqlite", workdir, smtp, DELIVERY_LIMIT=1) as cluster:
-        # The services that answer HTTP (the import worker has no web port of its own to scrape).
-        targets = [f"127.0.0.1:{service.port}" for name, service in cluster.services.items() if "-" not in name]
+        # Every process, the import worker too: each answers /metrics on its own web port.
+        targets = [f"127.0.0.1:{service.port}" for service in cluster.services.values()]
         prometheus = Prometheus(workdir, targets)
         cluster.prometheus = prometheus
         try:
@@ -74,7 +74,7 @@ def system(tmp_path_factory, smtp):
 
 def test_prometheus_scrapes_every_service_and_the_dead_letter_alert_fires_after_a_poison_message(system):
     prometheus = system.prometheus
-    scraped = [name for name in system.services if "-" not in name]
+    scraped = list(system.services)
     try:
         wait_until(lambda: len(prometheus.query("up == 1")) == len(scraped), "every service scraped", timeout=30)
     except AssertionError:
