@@ -341,6 +341,23 @@ def test_compose_runs_every_kind_of_process_as_its_service_user_on_its_service_d
     assert gateway["ports"] and console["ports"]
 
 
+def test_every_secret_compose_gives_a_process_each_of_its_deployments_in_the_cluster_takes_from_a_secret():
+    # A secret left out in the cluster is no error at start: identity would seal its signing key with a
+    # key of the pod's own, which the next pod cannot open.
+    services = compose()["services"]
+    wanted = {process: {variable for variable in services[name]["environment"] if "SECRET" in variable}
+              for process, name in compose_processes(services).items()}
+    missing = {}
+    for folder in (K8S / "base", K8S / "overlays" / "city-surabaya"):
+        for name, deployment in of_kind(build(folder), "Deployment").items():
+            container = deployment["spec"]["template"]["spec"]["containers"][0]
+            given = {e["name"] for e in container.get("env", []) if "secretKeyRef" in e.get("valueFrom", {})}
+            lacking = wanted.get(process_run_by(container.get("command"), container.get("args")), set()) - given
+            if lacking:
+                missing[name] = sorted(lacking)
+    assert missing == {}
+
+
 def test_the_compose_header_names_every_variable_compose_requires():
     text = COMPOSE.read_text()
     header = "".join(itertools.takewhile(lambda line: line.startswith("#"), text.splitlines(keepends=True)))
