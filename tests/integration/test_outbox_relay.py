@@ -22,27 +22,26 @@ class Emitter:
 
 @pytest.fixture
 def emitter(tmp_path):
+    """(the emitter's store, its vhost, a queue taking registration_closed events there)."""
     vhost = Vhost()
     config = load({"CAMPAIGN_DATA_DIR": str(tmp_path), "AMQP_URI": vhost.amqp_uri})
     config["DATABASE_URLS"]["emitter"] = f"sqlite:///{tmp_path / 'emitter.db'}"
     config["OUTBOX_INTERVAL"] = 60  # only a commit of events wakes it within the test
     container = ServiceContainer(Emitter, config)
     container.start()
+    exchange = Exchange(events.REGISTRATION_CLOSED.exchange, type="topic", durable=True)
+    queue = Queue("closures", exchange=exchange, routing_key="registration_closed.*", durable=True)
+    with Connection(vhost.amqp_uri) as connection:
+        queue(connection.default_channel).declare()
     try:
-        yield container, vhost
+        yield next(d for d in container.dependencies if isinstance(d, Database)).store, vhost, queue
     finally:
         container.stop()
         vhost.delete()
 
 
 def test_a_commit_of_events_wakes_the_relay_which_publishes_what_a_queue_takes_and_keeps_the_rest(emitter):
-    container, vhost = emitter
-    store = next(d for d in container.dependencies if isinstance(d, Database)).store
-    exchange = Exchange(events.REGISTRATION_CLOSED.exchange, type="topic", durable=True)
-    queue = Queue("closures", exchange=exchange, routing_key="registration_closed.*", durable=True)
-    with Connection(vhost.amqp_uri) as connection:
-        queue(connection.default_channel).declare()
-
+    store, vhost, queue = emitter
     with store.unit_of_work() as uow:
         taken = uow.emit(events.REGISTRATION_CLOSED, "pontianak", rollout_id=1, participant_count=3)
         nobody_takes = uow.emit(events.ROLLOUT_CANCELLED, "pontianak", rollout_id=1, reason="flood")
@@ -63,13 +62,7 @@ def test_a_commit_of_events_wakes_the_relay_which_publishes_what_a_queue_takes_a
 
 
 def test_a_round_of_many_events_reaches_the_queue_whole_and_each_city_in_order(emitter):
-    container, vhost = emitter
-    store = next(d for d in container.dependencies if isinstance(d, Database)).store
-    exchange = Exchange(events.REGISTRATION_CLOSED.exchange, type="topic", durable=True)
-    queue = Queue("closures", exchange=exchange, routing_key="registration_closed.*", durable=True)
-    with Connection(vhost.amqp_uri) as connection:
-        queue(connection.default_channel).declare()
-
+    store, vhost, queue = emitter
     with store.unit_of_work() as uow:
         for rollout_id in range(1, 301):
             uow.emit(events.REGISTRATION_CLOSED, "pontianak" if rollout_id % 3 else "medan",
