@@ -3,14 +3,16 @@
 Each operation's request and response schemas are the marshmallow schemas the
 service itself loads and dumps with (apispec's MarshmallowPlugin), so the
 document cannot drift from the code.  A response field that is not marked
-required may be null: the services dump what they have.
+required may be null: the services dump what they have.  An answer keyed by
+names it makes up (reporting's summaries, by routing key) says what each value
+is in its schema's ``Meta.values``: one of those schemas.
 """
 import functools
 import inspect
 import re
 
 from apispec import APISpec
-from apispec.ext.marshmallow import MarshmallowPlugin
+from apispec.ext.marshmallow import MarshmallowPlugin, OpenAPIConverter
 from marshmallow import INCLUDE, Schema, fields
 
 from shared import auth
@@ -62,7 +64,27 @@ def _schema_classes(schema, seen):
             field = field.inner
         if isinstance(field, fields.Nested) and isinstance(field.nested, (type, Schema)):
             _schema_classes(field.nested, seen)
+    for each in _values(schema):
+        _schema_classes(each, seen)
     return seen
+
+
+def _values(schema):
+    """What each value of an answer keyed by made-up names may be (``Meta.values``): one of these schemas."""
+    return getattr(getattr(schema, "Meta", None), "values", ())
+
+
+class Converter(OpenAPIConverter):
+    def schema2jsonschema(self, schema):
+        jsonschema = super().schema2jsonschema(schema)
+        if _values(schema):
+            jsonschema["additionalProperties"] = {"oneOf": [self.resolve_nested_schema(each)
+                                                            for each in _values(schema)]}
+        return jsonschema
+
+
+class Plugin(MarshmallowPlugin):
+    Converter = Converter
 
 
 def _openapi_path(path):
@@ -81,7 +103,7 @@ def build(service_classes):
         for _, _, entrypoint in endpoints(service_class):
             if entrypoint.response_schema is not None:
                 _schema_classes(entrypoint.response_schema, responses)
-    plugin = MarshmallowPlugin(schema_name_resolver=_schema_names(service_classes))
+    plugin = Plugin(schema_name_resolver=_schema_names(service_classes))
     spec = APISpec(title=TITLE, version=VERSION, openapi_version="3.0.3", plugins=[plugin],
                    servers=[{"url": API}],
                    info={"description": "One base URL for every service; see docs/api.md."})
