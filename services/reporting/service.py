@@ -5,7 +5,17 @@ from werkzeug.wrappers import Response
 from services.reporting import exports, figures, projections, publication, report
 from services.reporting.models import Base
 from services.reporting.repository import ReportingUnitOfWork
-from services.reporting.schemas import ActivityReportQuery, DocumentQuery, ExportQuery, FiguresQuery
+from services.reporting.schemas import (
+    ActivityReportOut,
+    ActivityReportQuery,
+    DocumentQuery,
+    ExportQuery,
+    FiguresOut,
+    FiguresQuery,
+    RolloutFiguresOut,
+    SummariesOut,
+    SummaryCitiesOut,
+)
 from shared.auth import authorize
 from shared.consumer import consume_events, served_cities
 from shared.dependencies import Database, Metrics
@@ -50,25 +60,26 @@ class ReportingService(PrometheusEndpoint, HealthEndpoints, dead_letter_endpoint
         with self.db.unit_of_work() as uow:
             publication.publish_changed_summaries(uow, None if takes_others else served)
 
-    @api("GET", "/reports/<city>/figures", query=FiguresQuery, permission="reports:internal")
+    @api("GET", "/reports/<city>/figures", query=FiguresQuery, response=FiguresOut,
+         permission="reports:internal")
     def figures(self, request, city, query):
         """Exact figures for the coordinator; ``national`` adds the cities side by side."""
         with self.db.read() as uow:
             return figures.figures_for(uow, city, query["rollout_id"])
 
-    @api("GET", "/reports/<city>/rollout-figures", permission="reports:internal")
+    @api("GET", "/reports/<city>/rollout-figures", response=RolloutFiguresOut, permission="reports:internal")
     def rollout_figures(self, request, city):
         """Each live rollout of the city (or ``national``) side by side: what a dashboard shows."""
         with self.db.read() as uow:
             return figures.rollout_figures(uow, city)
 
-    @api("GET", "/summaries", permission="summaries:read")
+    @api("GET", "/summaries", response=SummaryCitiesOut, permission="summaries:read")
     def summary_cities(self, request, principal):
         """The cities (and ``national``) that have summaries, for a subscriber to all of them."""
         with self.db.read() as uow:
             return {"cities": publication.summary_cities(uow, principal.city_filter())}
 
-    @api("GET", "/summaries/<city>", permission="summaries:read")
+    @api("GET", "/summaries/<city>", response=SummariesOut, permission="summaries:read")
     def summaries(self, request, city):
         """The city's last summaries, the very messages (event ids and all), for a subscriber that just
         arrived; 404 for a city with none."""
@@ -77,8 +88,8 @@ class ReportingService(PrometheusEndpoint, HealthEndpoints, dead_letter_endpoint
 
     # The public report and exports are for partners (reports:public); without ``public`` they hold the
     # exact figures, which need reports:internal as well.
-    @api("POST", "/reports/<city>/activity-report", query=ActivityReportQuery, status=201,
-         permission="reports:public")
+    @api("POST", "/reports/<city>/activity-report", query=ActivityReportQuery, response=ActivityReportOut,
+         status=201, permission="reports:public")
     def write_activity_report(self, request, city, query, principal):
         """Write the city's (or ``national``) report in the languages and formats asked for."""
         _exact_figures_need_internal(principal, query)
