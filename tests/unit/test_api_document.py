@@ -60,3 +60,26 @@ def test_every_list_operation_declares_limit_and_cursor_and_answers_a_page():
         assert parameters["cursor"]["schema"]["type"] == "string", path
         assert "400" in operation["responses"], path
     assert LISTS <= found, f"not answered as pages: {LISTS - found}"
+
+
+def _describes_something(document, schema):
+    """Whether an answer's schema says what it holds: fields, typed values, or typed items."""
+    schema = _schema(document, schema)
+    if schema.get("type") == "array":
+        return _describes_something(document, schema.get("items", {}))
+    values = schema.get("additionalProperties")
+    return bool(schema.get("properties")) or (isinstance(values, dict) and bool(values)) or (
+        "type" in schema and schema["type"] != "object")
+
+
+def test_every_successful_json_answer_is_described():
+    document = openapi.document()
+    undescribed = []
+    for path, methods in document["paths"].items():
+        for method, operation in methods.items():
+            for status, answer in operation["responses"].items():
+                content = answer.get("content", {}).get("application/json")
+                if status.startswith("2") and content is not None and not _describes_something(
+                        document, content["schema"]):
+                    undescribed.append(f"{method.upper()} {path} {status}")
+    assert undescribed == []

@@ -1,17 +1,29 @@
 """The reporting service class in a nameko container: in-process transport, SQLite in tmp_path."""
+import json
 import socket
+from pathlib import Path
 
+import jsonschema
 import pytest
 from nameko.containers import ServiceContainer
 from nameko.standalone.events import event_dispatcher
 from nameko.testing.services import entrypoint_waiter
 
 from services.reporting.service import ReportingService
+from shared import events
 from shared.config import load
 from tests.support.in_process import empty_memory_broker
 from tests.support.tokens import session
-from tests.unit.test_reporting import participant_event, rollout_event, score_event
+from tests.unit.test_reporting import (
+    change_event,
+    event,
+    participant_event,
+    plan_event,
+    rollout_event,
+    score_event,
+)
 
+SCHEMAS = Path(__file__).parents[2] / "schemas"  # the summaries' contracts with their subscribers
 http = session()  # a national coordinator's tokens, fresh for each request
 
 
@@ -121,3 +133,74 @@ def test_the_rollout_figures_a_report_to_download_and_the_dead_letters_answer_ov
     unknown = session("operator").post(api(reporting, "/dead-letters/reporting/replay"), json={"event_id": "e-1"},
                                         timeout=10)
     assert unknown.status_code == 404 and unknown.json()["error"]["field"] == "event_id"
+
+
+def as_json_schema(node):
+    """An OpenAPI 3.0 schema as JSON Schema: ``nullable`` becomes a null alternative."""
+    if isinstance(node, list):
+        return [as_json_schema(each) for each in node]
+    if not isinstance(node, dict):
+        return node
+    converted = {key: as_json_schema(value) for key, value in node.items() if key != "nullable"}
+    if node.get("nullable"):
+        return {"anyOf": [converted, {"type": "null"}]}
+    return converted
+
+
+def documented(document, path, method, status):
+    answer = document["paths"][path][method]["responses"][status]["content"]["application/json"]["schema"]
+    schema = {**as_json_schema(answer), "components": as_json_schema(document["components"])}
+    return jsonschema.Draft7Validator(schema, format_checker=jsonschema.FormatChecker())
+
+
+def test_the_figures_reports_and_summaries_answer_as_documented(reporting):
+    """Real answers of a city, a rollout and the nation, with every kind of figure in them, match the
+    schemas the document gives them."""
+    city = dict(city="kupang")
+    publish(reporting, rollout_event(31, "kupang", "Kupang"), rollout_event(32, "kupang", "Kupang"),
+            *[participant_event(i, rollout_id=31, **city) for i in range(310, 317)],
+            participant_event(317, "educator", rollout_id=31, **city),
+            participant_event(320, rollout_id=32, **city),
+            *[change_event(events.PARTICIPANT_CHECKED_IN, i, rollout_id=31, day=2, **city) for i in range(310, 315)],
+            *[score_event(3100 + i, f"C{i}", "pre", 4, rollout_id=31, **city) for i in range(310, 316)],
+            *[score_event(3200 + i, f"C{i}", "post", 8, rollout_id=31, **city) for i in range(310, 315)],
+            plan_event(events.ACTION_PLAN_RECORDED, 31, "planned", rollout_id=31, **city),
+            event(events.COMMITTEE_NOTIFIED, "kupang", rollout_id=31, delivery_id=31, kind="participant_list",
+                  channel="mail", participant_count=8),
+            event(events.GAIN_SUMMARY, "kupang", rollout_id=31, session_key="socialisation", paired=5,
+                  perfect_pre=0, pre_only=1, post_only=0, mean_pre=0.4, mean_post=0.8,
+                  gain_of_averages={"value": 0.667, "n": 5, "ci": [0.5, 0.8]},
+                  mean_of_gains={"value": None, "n": 0, "ci": None}))
+    with entrypoint_waiter(reporting, "publish_summaries", timeout=10):  # Kupang and the nation released
+        pass
+    document = http.get(api(reporting, "/openapi.json"), timeout=10).json()
+
+    answers = []
+    for where in ("/reports/kupang/figures", "/reports/kupang/figures?rollout_id=32", "/reports/national/figures",
+                  "/reports/national/figures?rollout_id=31"):
+        answers.append(("/reports/{city}/figures", "get", http.get(api(reporting, where), timeout=10)))
+    for where in ("kupang", "national"):
+        answers.append(("/reports/{city}/rollout-figures", "get",
+                        http.get(api(reporting, f"/reports/{where}/rollout-figures"), timeout=10)))
+        answers.append(("/summaries/{city}", "get", http.get(api(reporting, f"/summaries/{where}"), timeout=10)))
+    answers.append(("/summaries", "get", http.get(api(reporting, "/summaries"), timeout=10)))
+    for where in ("kupang?format=md,html", "kupang?rollout_id=31&format=html&public=true", "national?lang=en"):
+        answers.append(("/reports/{city}/activity-report", "post",
+                        http.post(api(reporting, f"/reports/{where.replace('?', '/activity-report?')}"),
+                                  timeout=60)))
+
+    for path, method, answer in answers:
+        status = str(answer.status_code)
+        assert status.startswith("2"), (answer.url, answer.text)
+        documented(document, path, method, status).validate(answer.json())
+    by_url = {answer.url.split("/api/v1")[1]: answer.json() for _, _, answer in answers}
+    # What the schemas are checked on is there: every kind of figure, and both kinds of summary.
+    kupang = by_url["/reports/kupang/figures"]
+    assert kupang["gain_by_session"] and kupang["attendance"] and kupang["notifications"]
+    assert kupang["tests"]["gain"] is not None and "cities" not in kupang
+    assert "kupang" in [row["city"] for row in by_url["/reports/national/figures"]["cities"]]
+    assert set(by_url["/summaries/kupang"]) == {"summary.participants.kupang", "summary.tests.kupang"}
+    for key, summary in by_url["/summaries/kupang"].items():  # and each is its kind's published contract
+        contract = SCHEMAS / f"{key.rsplit('.', 1)[0]}.v{summary['schema_version']}.json"
+        jsonschema.Draft202012Validator(json.loads(contract.read_text())).validate(summary)
+    assert "file" not in by_url["/reports/kupang/activity-report?rollout_id=31&format=html&public=true"]
