@@ -133,7 +133,18 @@ class NotificationOut(Schema):
     participant_count = fields.Integer(required=True)
 
 
-class CityRowOut(Schema):
+class TestsBriefOut(Schema):
+    """The tests in one row: of a rollout on the dashboard, of a city in the national table."""
+
+    pre_n = fields.Integer(required=True)
+    pre_percent = Percent()
+    post_n = fields.Integer(required=True)
+    post_percent = Percent()
+    paired = fields.Integer(required=True)
+    gain = Percent()
+
+
+class CityRowOut(TestsBriefOut):
     """One city of the national comparison table."""
 
     city = fields.String(required=True)
@@ -142,12 +153,6 @@ class CityRowOut(Schema):
     participants = fields.Integer(required=True)
     activists = fields.Integer(required=True)
     students = fields.Integer(required=True)
-    pre_n = fields.Integer(required=True)
-    pre_percent = Percent()
-    post_n = fields.Integer(required=True)
-    post_percent = Percent()
-    paired = fields.Integer(required=True)
-    gain = Percent()
 
 
 class SessionGainSummaryOut(events.GainSummarySchema):
@@ -182,20 +187,11 @@ class FiguresOut(Schema):
         "description": "national without rollout_id alone: the cities side by side."})
 
 
-class RolloutTestsOut(Schema):
-    pre_n = fields.Integer(required=True)
-    pre_percent = Percent()
-    post_n = fields.Integer(required=True)
-    post_percent = Percent()
-    paired = fields.Integer(required=True)
-    gain = Percent()
-
-
 class RolloutRowOut(RolloutInScopeOut):
     by_session = fields.Dict(keys=fields.String(), values=Counts(), required=True,
                              metadata={"description": "Per session key, places held per category."})
     attendance = fields.List(fields.Nested(AttendanceOut), required=True)
-    tests = fields.Nested(RolloutTestsOut, required=True)
+    tests = fields.Nested(TestsBriefOut, required=True)
     notifications = fields.List(fields.Nested(NotificationOut), required=True)
 
 
